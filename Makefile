@@ -1,0 +1,113 @@
+# difycgi: the Dify app Service API as FastCGI programs.  Plain make.
+PREFIX	?= /usr/local
+DESTDIR	?=
+BINDIR	 = $(PREFIX)/bin
+CGIDIR	 = $(PREFIX)/lib/difycgi/cgi-bin
+SHAREDIR = $(PREFIX)/share/difycgi
+
+CC	?= cc
+PKGS	 = fcgi json-c sqlite3 libcurl yaml-0.1
+DEPS_DEB = libfcgi-dev libjson-c-dev libsqlite3-dev libcurl4-openssl-dev \
+	   libyaml-dev pkg-config lighttpd curl jq python3 sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread $(PKG_CFLAGS)
+LDLIBS	+= $(PKG_LIBS) -lpthread -lm
+
+ifeq ($(SANITIZE),1)
+BUILD	 = build-san
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+else
+BUILD	 = build
+endif
+
+LIB_SRC	 = $(sort $(wildcard lib/*.c))
+LIB_OBJ	 = $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o) $(BUILD)/lib/migrations.o
+LIB	 = $(BUILD)/libdify.a
+PROGS	 = $(patsubst cgi-bin/%.c,$(BUILD)/cgi-bin/%.fcgi,$(wildcard cgi-bin/*.c))
+TOOLS	 = $(BUILD)/dify-admin
+UNITS	 = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+SQL	 = $(sort $(wildcard sql/*.sql))
+HDRS	 = $(wildcard lib/*.h)
+
+.PHONY: all test check run install uninstall clean lint deps bench fuzz
+
+all: deps-check $(LIB) $(PROGS) $(TOOLS) $(UNITS)
+
+deps-check:
+	@pkg-config --exists $(PKGS) || $(MAKE) --no-print-directory deps
+.PHONY: deps-check
+
+# Install what is missing from Debian's packages (as root), or say how.
+deps:
+	@missing=""; for p in $(DEPS_DEB) $(EXTRA_DEB); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
+	      || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	           apt-get install -y -q $$missing; }; \
+	  else \
+	    echo "missing packages; run: sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/lib/%.o: lib/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# sql/NNN_*.sql compiled in, so that every program migrates by itself
+$(BUILD)/lib/migrations.c: $(SQL) tools/embed-sql.sh
+	@mkdir -p $(@D)
+	sh tools/embed-sql.sh $(SQL) > $@
+
+$(BUILD)/lib/migrations.o: $(BUILD)/lib/migrations.c
+	$(CC) $(CFLAGS) -Ilib -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/cgi-bin/%.fcgi: cgi-bin/%.c $(LIB) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/dify-admin: tools/dify-admin.c $(LIB) $(HDRS)
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HDRS) tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+test: all
+	@BUILD=$(BUILD) sh tests/run.sh
+
+check: test
+
+run: all
+	@BUILD=$(BUILD) sh tools/run.sh
+
+lint:
+	@! grep -nE '\b(atoi|sprintf|strcpy|strcat|strtok|sscanf|gets)\(' \
+	    lib/*.c cgi-bin/*.c tools/*.c || { echo "banned call"; exit 1; }
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CGIDIR) \
+	    $(DESTDIR)$(SHAREDIR)/sql $(DESTDIR)$(SHAREDIR)/conf
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(PROGS) $(DESTDIR)$(CGIDIR)/
+	install -m 644 $(SQL) $(DESTDIR)$(SHAREDIR)/sql/
+	cp -R apache-conf conf $(DESTDIR)$(SHAREDIR)/conf/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/dify-admin
+	rm -rf $(DESTDIR)$(CGIDIR) $(DESTDIR)$(SHAREDIR)
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,122 @@
+/*
+ * auth.c: API keys and end users.  A key is "app-" and 24 random
+ * alphanumerics, shown once; only its SHA-256 digest is stored.  The
+ * checks and their answers follow Dify's order exactly (spec section 2).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+
+static const char alnum[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+void
+auth_key_new(char out[29])
+{
+	unsigned char	r;
+	int		i = 0;
+
+	memcpy(out, "app-", 4);
+	while (i < 24) {
+		random_bytes(&r, 1);
+		if (r >= 248)	/* 248 = 4 * 62: keep the draw uniform */
+			continue;
+		out[4 + i++] = alnum[r % 62];
+	}
+	out[28] = '\0';
+}
+
+void
+auth_key_hash(const char *key, uint8_t out[32])
+{
+	struct sha256	s;
+
+	sha256_init(&s);
+	sha256_update(&s, key, strlen(key));
+	sha256_final(&s, out);
+}
+
+int
+auth_request(struct req *rq, struct resp *rs)
+{
+	const char	*h = req_env(rq, "HTTP_AUTHORIZATION"), *tok, *app_id;
+	uint8_t		 hash[32];
+	size_t		 n;
+	int		 rc;
+
+	if (h == NULL || strchr(h, ' ') == NULL)
+		return resp_error(rs, ERR_AUTH_MISSING);
+	while (*h == ' ' || *h == '\t')
+		h++;
+	n = strcspn(h, " \t");
+	if (n != 6 || strncasecmp(h, "bearer", 6) != 0)
+		return resp_error(rs, ERR_AUTH_SCHEME);
+	tok = h + n;
+	while (*tok == ' ' || *tok == '\t')
+		tok++;
+	n = strlen(tok);
+	while (n > 0 && isspace((unsigned char)tok[n - 1]))
+		n--;
+	if (n == 0 || n > 256)
+		return resp_error(rs, ERR_AUTH_INVALID);
+	{
+		char	key[257];
+
+		memcpy(key, tok, n);
+		key[n] = '\0';
+		auth_key_hash(key, hash);
+		explicit_bzero(key, sizeof(key));
+	}
+	rc = db_key_lookup(rq->db, &rq->pool, hash, &app_id);
+	if (rc == DB_NOT_FOUND)
+		return resp_error(rs, ERR_AUTH_INVALID);
+	if (rc != DB_OK)
+		return resp_error(rs, ERR_INTERNAL);
+	rc = db_app_get(rq->db, &rq->pool, app_id, &rq->app);
+	if (rc == DB_NOT_FOUND)
+		return resp_error(rs, ERR_APP_GONE);
+	if (rc != DB_OK)
+		return resp_error(rs, ERR_INTERNAL);
+	rq->have_app = 1;
+	if (strcmp(rq->app.status, "normal") != 0)
+		return resp_error(rs, ERR_APP_ABNORMAL);
+	if (!rq->app.enable_api)
+		return resp_error(rs, ERR_API_DISABLED);
+	return 0;
+}
+
+int
+auth_end_user(struct req *rq, struct resp *rs, char where, int required)
+{
+	const char	*user = NULL;
+	json_object	*v;
+
+	if (where == 'j') {
+		if (req_json(rq, rs) == -1)
+			return -1;
+		v = json_get(rq->body, "user");
+		if (v != NULL && (json_object_is_type(v, json_type_object) ||
+		    json_object_is_type(v, json_type_array)))
+			return resp_error_msg(rs, ERR_INVALID_PARAM,
+			    "user must be a string");
+		/* any scalar counts, converted to its string form */
+		if (v != NULL)
+			user = json_object_get_string(v);
+	} else
+		user = req_query(rq, "user");
+	if (user == NULL || *user == '\0') {
+		if (required)
+			return resp_error(rs, ERR_USER_REQUIRED);
+		user = "DEFAULT-USER";
+	}
+	if (strlen(user) > USER_MAX_BYTES || !utf8_valid(user, strlen(user)))
+		return resp_error_msg(rs, ERR_INVALID_PARAM,
+		    "user must be a UTF-8 string of at most 255 bytes");
+	if (db_end_user_get_or_create(rq->db, &rq->pool, rq->app.id, user,
+	    &rq->user) != DB_OK)
+		return resp_error(rs, ERR_INTERNAL);
+	return 0;
+}

@@ -1,0 +1,375 @@
+/*
+ * db_app.c: storage of apps, their API keys (as SHA-256 digests) and
+ * their end users.  Strings handed out come from the caller's pool.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+
+static const char SQL_APP_INSERT[] =
+    "INSERT INTO apps (id, name, description, mode, icon_type, icon, "
+    "icon_background, author_name, tags, config, site, created_at, "
+    "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+static const char SQL_APP_GET[] =
+    "SELECT id, name, description, mode, icon_type, icon, icon_background,"
+    " author_name, tags, status, enable_api, max_active_requests, config,"
+    " site, created_at FROM apps WHERE id = ?";
+static const char SQL_APP_ALL[] =
+    "SELECT id, name, description, mode, icon_type, icon, icon_background,"
+    " author_name, tags, status, enable_api, max_active_requests, config,"
+    " site, created_at FROM apps ORDER BY created_at, id";
+static const char SQL_APP_DELETE[] = "DELETE FROM apps WHERE id = ?";
+static const char SQL_APP_SET_CONFIG[] =
+    "UPDATE apps SET config = ?, updated_at = ? WHERE id = ?";
+static const char SQL_KEY_INSERT[] =
+    "INSERT INTO api_keys (id, app_id, hash, prefix, created_at) "
+    "VALUES (?,?,?,?,?)";
+static const char SQL_KEY_LOOKUP[] =
+    "SELECT app_id, hash FROM api_keys WHERE hash = ? AND revoked_at IS NULL";
+static const char SQL_KEY_REVOKE[] =
+    "UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR prefix = ?) "
+    "AND revoked_at IS NULL";
+static const char SQL_KEY_LIST[] =
+    "SELECT id, app_id, prefix, created_at, last_used_at, revoked_at "
+    "FROM api_keys WHERE ? IS NULL OR app_id = ? ORDER BY created_at, id";
+static const char SQL_USER_GET[] =
+    "SELECT id, session_id, is_anonymous, created_at, updated_at "
+    "FROM end_users WHERE app_id = ? AND session_id = ?";
+static const char SQL_USER_INSERT[] =
+    "INSERT INTO end_users (id, app_id, session_id, is_anonymous, "
+    "created_at, updated_at) VALUES (?,?,?,?,?,?) "
+    "ON CONFLICT (app_id, session_id) DO NOTHING";
+
+int
+db_app_create(struct db *db, const struct app_new *a, char id[UUID_LEN + 1])
+{
+	sqlite3_stmt	*st;
+	int64_t		 now = now_s();
+	json_object	*empty_tags = NULL, *empty_cfg = NULL;
+	int		 rc = -1;
+
+	uuid_new(id);
+	if (a->tags == NULL)
+		empty_tags = json_object_new_array();
+	if (a->config == NULL)
+		empty_cfg = json_object_new_object();
+	st = db_stmt(db, SQL_APP_INSERT);
+	if (st != NULL && db_bind(st, "ssssssssjjjII", id, a->name,
+	    a->description ? a->description : "", a->mode, a->icon_type,
+	    a->icon, a->icon_background, a->author_name,
+	    a->tags ? a->tags : empty_tags, a->config ? a->config : empty_cfg,
+	    a->site, now, now) == 0)
+		rc = db_exec_stmt(db, st, "app insert");
+	db_stmt_release(st);
+	json_object_put(empty_tags);
+	json_object_put(empty_cfg);
+	return rc;
+}
+
+static void
+app_from_row(sqlite3_stmt *st, struct pool *p, struct app *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = db_col_str(st, 0, p);
+	a->name = db_col_str(st, 1, p);
+	a->description = db_col_str(st, 2, p);
+	a->mode = db_col_str(st, 3, p);
+	a->icon_type = db_col_str(st, 4, p);
+	a->icon = db_col_str(st, 5, p);
+	a->icon_background = db_col_str(st, 6, p);
+	a->author_name = db_col_str(st, 7, p);
+	a->tags = db_col_json(st, 8);
+	a->status = db_col_str(st, 9, p);
+	a->enable_api = sqlite3_column_int(st, 10);
+	a->max_active_requests = sqlite3_column_int(st, 11);
+	a->config = db_col_json(st, 12);
+	a->site = db_col_json(st, 13);
+	a->created_at = sqlite3_column_int64(st, 14);
+}
+
+void
+app_release(struct app *a)
+{
+	json_object_put(a->tags);
+	json_object_put(a->config);
+	json_object_put(a->site);
+	a->tags = a->config = a->site = NULL;
+}
+
+int
+db_app_get(struct db *db, struct pool *p, const char *id, struct app *a)
+{
+	sqlite3_stmt	*st;
+	int		 rc = -1, step;
+
+	st = db_stmt(db, SQL_APP_GET);
+	if (st == NULL || db_bind(st, "s", id) == -1)
+		goto out;
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		app_from_row(st, p, a);
+		rc = DB_OK;
+	} else if (step == SQLITE_DONE)
+		rc = DB_NOT_FOUND;
+	else
+		db_log_error(db, "app get");
+out:
+	db_stmt_release(st);
+	return rc;
+}
+
+int
+db_app_each(struct db *db, struct pool *p,
+    int (*fn)(const struct app *, void *), void *arg)
+{
+	sqlite3_stmt	*st;
+	struct app	 a;
+	int		 step, rc = 0;
+
+	if ((st = db_stmt(db, SQL_APP_ALL)) == NULL)
+		return -1;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		app_from_row(st, p, &a);
+		rc = fn(&a, arg);
+		app_release(&a);
+		if (rc != 0)
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		db_log_error(db, "app list");
+		rc = -1;
+	}
+	db_stmt_release(st);
+	return rc;
+}
+
+int
+db_app_delete(struct db *db, const char *id)
+{
+	sqlite3_stmt	*st = db_stmt(db, SQL_APP_DELETE);
+	int		 rc = -1;
+
+	if (st != NULL && db_bind(st, "s", id) == 0 &&
+	    db_exec_stmt(db, st, "app delete") == 0)
+		rc = sqlite3_changes(db_handle(db)) > 0 ? DB_OK : DB_NOT_FOUND;
+	db_stmt_release(st);
+	return rc;
+}
+
+int
+db_app_set_config(struct db *db, const char *id, json_object *config)
+{
+	sqlite3_stmt	*st = db_stmt(db, SQL_APP_SET_CONFIG);
+	int		 rc = -1;
+
+	if (st != NULL && db_bind(st, "jIs", config, now_s(), id) == 0 &&
+	    db_exec_stmt(db, st, "app config") == 0)
+		rc = sqlite3_changes(db_handle(db)) > 0 ? DB_OK : DB_NOT_FOUND;
+	db_stmt_release(st);
+	return rc;
+}
+
+int
+db_key_create(struct db *db, const char *app_id, const char *key,
+    char id[UUID_LEN + 1])
+{
+	sqlite3_stmt	*st;
+	uint8_t		 hash[32];
+	char		 prefix[16];
+	int		 rc = -1;
+
+	uuid_new(id);
+	auth_key_hash(key, hash);
+	/* enough to tell keys apart in a listing, too little to guess */
+	snprintf(prefix, sizeof(prefix), "%.8s", key);
+	st = db_stmt(db, SQL_KEY_INSERT);
+	if (st != NULL && db_bind(st, "ss", id, app_id) == 0 &&
+	    sqlite3_bind_blob(st, 3, hash, sizeof(hash),
+	    SQLITE_TRANSIENT) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 4, prefix, -1, SQLITE_TRANSIENT) ==
+	    SQLITE_OK &&
+	    sqlite3_bind_int64(st, 5, now_s()) == SQLITE_OK)
+		rc = db_exec_stmt(db, st, "key insert");
+	db_stmt_release(st);
+	return rc;
+}
+
+int
+db_key_lookup(struct db *db, struct pool *p, const uint8_t hash[32],
+    const char **app_id)
+{
+	sqlite3_stmt	*st;
+	int		 rc = -1, step;
+
+	st = db_stmt(db, SQL_KEY_LOOKUP);
+	if (st == NULL || sqlite3_bind_blob(st, 1, hash, 32,
+	    SQLITE_TRANSIENT) != SQLITE_OK)
+		goto out;
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		rc = DB_NOT_FOUND;
+		if (sqlite3_column_bytes(st, 1) == 32 &&
+		    ct_equal(sqlite3_column_blob(st, 1), hash, 32)) {
+			*app_id = db_col_str(st, 0, p);
+			rc = DB_OK;
+		}
+	} else if (step == SQLITE_DONE)
+		rc = DB_NOT_FOUND;
+	else
+		db_log_error(db, "key lookup");
+out:
+	db_stmt_release(st);
+	return rc;
+}
+
+int
+db_key_revoke(struct db *db, const char *id_or_prefix)
+{
+	sqlite3_stmt	*st = db_stmt(db, SQL_KEY_REVOKE);
+	int		 rc = -1, n;
+
+	if (st != NULL && db_bind(st, "Iss", now_s(), id_or_prefix,
+	    id_or_prefix) == 0 && db_exec_stmt(db, st, "key revoke") == 0) {
+		n = sqlite3_changes(db_handle(db));
+		rc = n == 1 ? DB_OK : n == 0 ? DB_NOT_FOUND : DB_CONFLICT;
+	}
+	db_stmt_release(st);
+	return rc;
+}
+
+int
+db_key_each(struct db *db, struct pool *p, const char *app_id,
+    int (*fn)(const struct api_key *, void *), void *arg)
+{
+	sqlite3_stmt	*st = db_stmt(db, SQL_KEY_LIST);
+	struct api_key	 k;
+	int		 step, rc = 0;
+
+	if (st == NULL || db_bind(st, "ss", app_id, app_id) == -1) {
+		db_stmt_release(st);
+		return -1;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		k.id = db_col_str(st, 0, p);
+		k.app_id = db_col_str(st, 1, p);
+		k.prefix = db_col_str(st, 2, p);
+		k.created_at = sqlite3_column_int64(st, 3);
+		k.last_used_at = sqlite3_column_int64(st, 4);
+		k.revoked = sqlite3_column_type(st, 5) != SQLITE_NULL;
+		if ((rc = fn(&k, arg)) != 0)
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		db_log_error(db, "key list");
+		rc = -1;
+	}
+	db_stmt_release(st);
+	return rc;
+}
+
+static int
+user_get(struct db *db, struct pool *p, const char *app_id,
+    const char *session, struct end_user *u)
+{
+	sqlite3_stmt	*st = db_stmt(db, SQL_USER_GET);
+	int		 rc = -1, step;
+
+	if (st == NULL || db_bind(st, "ss", app_id, session) == -1)
+		goto out;
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		u->id = db_col_str(st, 0, p);
+		u->session_id = db_col_str(st, 1, p);
+		u->is_anonymous = sqlite3_column_int(st, 2);
+		u->created_at = sqlite3_column_int64(st, 3);
+		u->updated_at = sqlite3_column_int64(st, 4);
+		rc = DB_OK;
+	} else if (step == SQLITE_DONE)
+		rc = DB_NOT_FOUND;
+	else
+		db_log_error(db, "end user get");
+out:
+	db_stmt_release(st);
+	return rc;
+}
+
+/* Race-safe: the insert does nothing when another request won. */
+int
+db_end_user_get_or_create(struct db *db, struct pool *p, const char *app_id,
+    const char *session, struct end_user *u)
+{
+	sqlite3_stmt	*st;
+	char		 id[UUID_LEN + 1];
+	int64_t		 now = now_s();
+	int		 rc;
+
+	rc = user_get(db, p, app_id, session, u);
+	if (rc != DB_NOT_FOUND)
+		return rc;
+	uuid_new(id);
+	st = db_stmt(db, SQL_USER_INSERT);
+	rc = -1;
+	if (st != NULL && db_bind(st, "sssiII", id, app_id, session,
+	    strcmp(session, "DEFAULT-USER") == 0, now, now) == 0)
+		rc = db_exec_stmt(db, st, "end user insert");
+	db_stmt_release(st);
+	if (rc == -1)
+		return -1;
+	rc = user_get(db, p, app_id, session, u);
+	return rc == DB_NOT_FOUND ? -1 : rc;
+}
+
+static const char SQL_WF_INSERT[] =
+    "INSERT INTO workflows (id, app_id, version, graph, features, "
+    "environment_variables, conversation_variables, created_at) "
+    "VALUES (?,?,?,?,?,?,?,?)";
+static const char SQL_WF_LATEST[] =
+    "SELECT id FROM workflows WHERE app_id = ? "
+    "ORDER BY created_at DESC, rowid DESC LIMIT 1";
+
+int
+db_workflow_create(struct db *db, const char *app_id, json_object *graph,
+    json_object *features, json_object *env, json_object *conv,
+    char id[UUID_LEN + 1])
+{
+	sqlite3_stmt	*st = db_stmt(db, SQL_WF_INSERT);
+	json_object	*obj = json_object_new_object(),
+			*arr = json_object_new_array();
+	char		 version[32];
+	int64_t		 now = now_s();
+	int		 rc = -1;
+
+	uuid_new(id);
+	snprintf(version, sizeof(version), "%lld", (long long)now);
+	if (st != NULL && db_bind(st, "sssjjjjI", id, app_id, version, graph,
+	    features ? features : obj, env ? env : arr, conv ? conv : arr,
+	    now) == 0)
+		rc = db_exec_stmt(db, st, "workflow insert");
+	db_stmt_release(st);
+	json_object_put(obj);
+	json_object_put(arr);
+	return rc;
+}
+
+int
+db_workflow_latest_id(struct db *db, struct pool *p, const char *app_id,
+    const char **id)
+{
+	sqlite3_stmt	*st = db_stmt(db, SQL_WF_LATEST);
+	int		 rc = -1, step;
+
+	if (st == NULL || db_bind(st, "s", app_id) == -1)
+		goto out;
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*id = db_col_str(st, 0, p);
+		rc = DB_OK;
+	} else if (step == SQLITE_DONE)
+		rc = DB_NOT_FOUND;
+	else
+		db_log_error(db, "workflow latest");
+out:
+	db_stmt_release(st);
+	return rc;
+}

@@ -1,0 +1,225 @@
+/*
+ * req.c: the request side of one exchange: CGI/FastCGI parameters, the
+ * API path derived in one place for every web server, the query string,
+ * and the body read under a size limit and parsed as JSON.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+
+const char *
+req_env(struct req *rq, const char *name)
+{
+	size_t	 n = strlen(name);
+	char	**e;
+
+	for (e = rq->io.envp; e != NULL && *e != NULL; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+const char *
+req_param(struct req *rq, const char *name)
+{
+	int	i;
+
+	for (i = 0; i < rq->nparams; i++)
+		if (strcmp(rq->params[i].key, name) == 0)
+			return rq->params[i].val;
+	return NULL;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode %XX and '+' of a query component into the pool. */
+static char *
+urldecode(struct pool *p, const char *s, size_t n)
+{
+	char	*d = pool_alloc(p, n + 1), *o = d;
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '+')
+			*o++ = ' ';
+		else if (s[i] == '%' && i + 2 < n &&
+		    hexval((unsigned char)s[i + 1]) >= 0 &&
+		    hexval((unsigned char)s[i + 2]) >= 0) {
+			*o++ = (char)(hexval((unsigned char)s[i + 1]) * 16 +
+			    hexval((unsigned char)s[i + 2]));
+			i += 2;
+		} else
+			*o++ = s[i];
+	}
+	*o = '\0';
+	return d;
+}
+
+static void
+parse_query(struct req *rq)
+{
+	const char	*s = rq->query, *amp, *eq;
+
+	rq->qs_parsed = 1;
+	while (s != NULL && *s != '\0' && rq->nqs < QUERY_MAX_PAIRS) {
+		amp = strchr(s, '&');
+		if (amp == NULL)
+			amp = s + strlen(s);
+		eq = memchr(s, '=', (size_t)(amp - s));
+		if (amp > s) {
+			struct kv	*kv = &rq->qs[rq->nqs++];
+
+			if (eq == NULL) {
+				kv->key = urldecode(&rq->pool, s,
+				    (size_t)(amp - s));
+				kv->val = "";
+			} else {
+				kv->key = urldecode(&rq->pool, s,
+				    (size_t)(eq - s));
+				kv->val = urldecode(&rq->pool, eq + 1,
+				    (size_t)(amp - eq - 1));
+			}
+		}
+		s = *amp ? amp + 1 : amp;
+	}
+}
+
+/* The first value of a query parameter; empty counts as absent. */
+const char *
+req_query(struct req *rq, const char *name)
+{
+	int	i;
+
+	if (!rq->qs_parsed)
+		parse_query(rq);
+	for (i = 0; i < rq->nqs; i++)
+		if (strcmp(rq->qs[i].key, name) == 0)
+			return rq->qs[i].val[0] ? rq->qs[i].val : NULL;
+	return NULL;
+}
+
+/*
+ * Web servers disagree on SCRIPT_NAME and PATH_INFO: lighttpd and
+ * mod_fcgid split at the mapped prefix, mod_proxy_fcgi omits PATH_INFO,
+ * nginx passes what its config says.  REQUEST_URI is the one all of them
+ * give unchanged, so it wins; SCRIPT_NAME + PATH_INFO is the fallback.
+ * The API path starts at the "/v1" segment, whatever prefix a deployment
+ * mounts it under.
+ */
+const char *
+req_derive_path(struct pool *p, const char *script_name,
+    const char *path_info, const char *request_uri)
+{
+	const char	*path, *v;
+	size_t		 n;
+
+	if (request_uri != NULL && *request_uri == '/') {
+		n = strcspn(request_uri, "?#");
+		path = pool_strndup(p, request_uri, n);
+	} else
+		path = pool_printf(p, "%s%s", script_name ? script_name : "",
+		    path_info ? path_info : "");
+	if (*path == '\0')
+		return "/";
+	for (v = strstr(path, "/v1"); v != NULL; v = strstr(v + 1, "/v1"))
+		if (v[3] == '\0' || v[3] == '/')
+			return v;
+	return path;
+}
+
+int
+req_read_body(struct req *rq, struct resp *rs, size_t max)
+{
+	char	chunk[8192];
+	int	n;
+
+	if (rq->body_read)
+		return 0;
+	if (max == 0)
+		max = cfg->max_body;
+	if (rq->content_length > 0 && (size_t)rq->content_length > max)
+		return resp_error(rs, ERR_TOO_LARGE);
+	buf_init(&rq->raw, max);
+	for (;;) {
+		n = rq->io.read(rq->io.ctx, chunk, sizeof(chunk));
+		if (n <= 0)
+			break;
+		if (buf_append(&rq->raw, chunk, (size_t)n) == -1)
+			return resp_error(rs, ERR_TOO_LARGE);
+		if (rq->content_length >= 0 &&
+		    rq->raw.len >= (size_t)rq->content_length)
+			break;
+	}
+	rq->body_read = 1;
+	return 0;
+}
+
+static int
+is_json_type(const char *ct)
+{
+	size_t	n;
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ')
+		ct++;
+	n = strcspn(ct, "; ");
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return 1;
+	/* application/<anything>+json counts, as Flask's is_json does */
+	return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+	    strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+int
+req_json(struct req *rq, struct resp *rs)
+{
+	json_tokener	*tok;
+	json_object	*o;
+	size_t		 end;
+
+	if (rq->body != NULL)
+		return 0;
+	if (!is_json_type(rq->content_type))
+		return resp_error(rs, ERR_UNSUPPORTED_MEDIA);
+	if (req_read_body(rq, rs, 0) == -1)
+		return -1;
+	if (rq->raw.len == 0)
+		return resp_error(rs, ERR_BAD_JSON);
+	tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, rq->raw.p, (int)rq->raw.len);
+	end = json_tokener_get_parse_end(tok);
+	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success) {
+		/* trailing whitespace is fine, anything else is not */
+		while (end < rq->raw.len && isspace((unsigned char)rq->raw.p[end]))
+			end++;
+	}
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    end != rq->raw.len) {
+		json_object_put(o);
+		json_tokener_free(tok);
+		return resp_error(rs, ERR_BAD_JSON);
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return resp_error(rs, ERR_BAD_JSON);
+	}
+	rq->body = o;
+	return 0;
+}

@@ -1,0 +1,350 @@
+/*
+ * serve.c: running a program.  Under a FastCGI server: a pool of worker
+ * threads, each with its own SQLite connection, taking turns in
+ * FCGX_Accept_r; SIGTERM or SIGINT lets requests in flight finish, then
+ * the workers stop at their next accept (a second signal exits at once).
+ * Started as plain CGI (fd 0 is not a socket): one request from the
+ * environment, stdin and stdout.  Every request goes through serve_one().
+ */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+
+extern char	**environ;
+
+struct worker {
+	pthread_t		 tid;
+	int			 n;
+	atomic_int		 in_accept;
+	atomic_int		 done;
+	const char		*prog;
+	const struct route	*routes;
+};
+
+static pthread_mutex_t	 accept_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int	 stopping;
+
+/* ---- the two transports ---- */
+
+static int
+fcgx_read(void *ctx, char *p, int n)
+{
+	return FCGX_GetStr(p, n, ((FCGX_Request *)ctx)->in);
+}
+
+static int
+fcgx_write(void *ctx, const char *p, int n)
+{
+	return FCGX_PutStr(p, n, ((FCGX_Request *)ctx)->out) == n ? n : -1;
+}
+
+static int
+fcgx_flush(void *ctx)
+{
+	FCGX_Stream	*out = ((FCGX_Request *)ctx)->out;
+
+	return FCGX_FFlush(out) == 0 && !FCGX_HasSeenEOF(out) &&
+	    FCGX_GetError(out) == 0 ? 0 : -1;
+}
+
+static int
+cgi_read(void *ctx, char *p, int n)
+{
+	(void)ctx;
+	return (int)fread(p, 1, (size_t)n, stdin);
+}
+
+static int
+cgi_write(void *ctx, const char *p, int n)
+{
+	(void)ctx;
+	return fwrite(p, 1, (size_t)n, stdout) == (size_t)n ? n : -1;
+}
+
+static int
+cgi_flush(void *ctx)
+{
+	(void)ctx;
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
+}
+
+/* ---- one request ---- */
+
+static void
+preflight(struct req *rq, struct resp *rs)
+{
+	resp_empty(rs, 200);
+	resp_header(rs, "Access-Control-Allow-Headers",
+	    "Content-Type, Authorization, X-App-Code");
+	resp_header(rs, "Access-Control-Allow-Methods",
+	    "GET, PUT, POST, DELETE, OPTIONS, PATCH");
+	resp_header(rs, "Access-Control-Max-Age", "86400");
+	(void)rq;
+}
+
+void
+serve_one(struct io *io, struct db *db, const char *prog,
+    const struct route *routes)
+{
+	struct req		 rq;
+	struct resp		 rs;
+	const struct route	*r = NULL;
+	const char		*cl;
+	unsigned char		 rid[4];
+	long long		 len;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.io = *io;
+	rq.db = db;
+	rq.prog = prog;
+	rq.started = now_mono();
+	random_bytes(rid, sizeof(rid));
+	snprintf(rq.reqid, sizeof(rq.reqid), "%02x%02x%02x%02x", rid[0],
+	    rid[1], rid[2], rid[3]);
+	log_set_request(rq.reqid);
+	resp_init(&rs);
+
+	rq.method = req_env(&rq, "REQUEST_METHOD");
+	if (rq.method == NULL)
+		rq.method = "GET";
+	rq.path = req_derive_path(&rq.pool, req_env(&rq, "SCRIPT_NAME"),
+	    req_env(&rq, "PATH_INFO"), req_env(&rq, "REQUEST_URI"));
+	rq.query = req_env(&rq, "QUERY_STRING");
+	rq.content_type = req_env(&rq, "CONTENT_TYPE");
+	cl = req_env(&rq, "CONTENT_LENGTH");
+	rq.content_length = -1;
+	if (cl != NULL && *cl != '\0') {
+		if (parse_int(cl, 0, (long long)1 << 50, &len) == 0)
+			rq.content_length = len;
+	}
+	if (rq.content_length < 0)
+		rq.content_length = 0;	/* FastCGI servers always send it */
+
+	if (strcmp(rq.method, "OPTIONS") == 0)
+		preflight(&rq, &rs);
+	else if (db == NULL)
+		resp_error(&rs, ERR_INTERNAL);
+	else {
+		switch (route_match(routes, &rq, rq.method, rq.path, &r)) {
+		case ROUTE_NO_PATH:
+			resp_error(&rs, ERR_NOT_FOUND);
+			break;
+		case ROUTE_NO_METHOD:
+			resp_error(&rs, ERR_METHOD_NOT_ALLOWED);
+			break;
+		default:
+			if ((r->flags & ROUTE_NOAUTH) ||
+			    auth_request(&rq, &rs) == 0)
+				r->handler(&rq, &rs);
+		}
+	}
+	if (!rs.committed && rs.status >= 500)
+		log_error("%s %s -> %d", rq.method, rq.path, rs.status);
+	resp_finish(&rq, &rs);
+	if (rq.after != NULL) {
+		if (io->finish != NULL)
+			io->finish(io->ctx);
+		rq.after(&rq);
+	}
+	if (rq.have_app)
+		app_release(&rq.app);
+	json_object_put(rq.body);
+	buf_free(&rq.raw);
+	resp_free(&rs);
+	pool_free_all(&rq.pool);
+	log_set_request(NULL);
+}
+
+/* ---- FastCGI workers ---- */
+
+static void
+on_usr1(int sig)
+{
+	(void)sig;	/* only here to interrupt accept() */
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker	*w = arg;
+	FCGX_Request	 fr;
+	struct db	*db;
+	struct io	 io;
+	int		 rc;
+
+	db = db_open(cfg->db_path);
+	if (FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_error("worker %d: FCGX_InitRequest failed", w->n);
+		db_close(db);
+		w->done = 1;
+		return NULL;
+	}
+	while (!stopping) {
+		pthread_mutex_lock(&accept_lock);
+		if (stopping) {
+			pthread_mutex_unlock(&accept_lock);
+			break;
+		}
+		w->in_accept = 1;
+		rc = FCGX_Accept_r(&fr);
+		w->in_accept = 0;
+		pthread_mutex_unlock(&accept_lock);
+		if (rc < 0) {
+			if (stopping)
+				break;
+			log_warn("accept: %d", rc);
+			continue;
+		}
+		if (db == NULL)
+			db = db_open(cfg->db_path);	/* try again */
+		io.ctx = &fr;
+		io.read = fcgx_read;
+		io.write = fcgx_write;
+		io.flush = fcgx_flush;
+		io.finish = (void (*)(void *))FCGX_Finish_r;
+		io.envp = fr.envp;
+		serve_one(&io, db, w->prog, w->routes);
+		FCGX_Finish_r(&fr);
+	}
+	FCGX_Free(&fr, 0);
+	db_close(db);
+	w->done = 1;
+	return NULL;
+}
+
+static int
+run_fastcgi(const char *prog, const struct route *routes)
+{
+	struct worker		*ws;
+	struct sigaction	 sa;
+	sigset_t		 set;
+	struct timespec		 tick = { 0, 100 * 1000 * 1000 };
+	int			 i, sig, alive;
+
+	if (FCGX_Init() != 0) {
+		log_error("FCGX_Init failed");
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;	/* no SA_RESTART: accept must fail */
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	ws = xcalloc((size_t)cfg->threads, sizeof(*ws));
+	for (i = 0; i < cfg->threads; i++) {
+		ws[i].n = i;
+		ws[i].prog = prog;
+		ws[i].routes = routes;
+		if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) != 0) {
+			log_error("pthread_create failed");
+			return 1;
+		}
+	}
+	while ((sig = sigwaitinfo(&set, NULL)) < 0 && errno == EINTR)
+		;
+	log_info("signal %d: finishing requests in flight", sig);
+	stopping = 1;
+	FCGX_ShutdownPending();
+	for (;;) {
+		alive = 0;
+		for (i = 0; i < cfg->threads; i++) {
+			if (ws[i].done)
+				continue;
+			alive++;
+			if (ws[i].in_accept)
+				pthread_kill(ws[i].tid, SIGUSR1);
+		}
+		if (alive == 0)
+			break;
+		if (sigtimedwait(&set, NULL, &tick) > 0) {
+			log_warn("second signal: exiting now");
+			_exit(1);
+		}
+	}
+	for (i = 0; i < cfg->threads; i++)
+		pthread_join(ws[i].tid, NULL);
+	free(ws);
+	log_info("stopped");
+	return 0;
+}
+
+/* ---- CGI ---- */
+
+static int
+run_cgi(const char *prog, const struct route *routes)
+{
+	struct db	*db;
+	struct io	 io;
+
+	db = db_open(cfg->db_path);
+	if (db != NULL && db_migrate(db) == -1) {
+		db_close(db);
+		db = NULL;
+	}
+	memset(&io, 0, sizeof(io));
+	io.read = cgi_read;
+	io.write = cgi_write;
+	io.flush = cgi_flush;
+	io.envp = environ;
+	serve_one(&io, db, prog, routes);
+	fflush(stdout);
+	db_close(db);
+	return 0;
+}
+
+static void
+usage(const char *prog, FILE *f)
+{
+	fprintf(f, "usage: %s [--help | --version]\n"
+	    "A FastCGI program of difycgi, the Dify Service API in C.\n"
+	    "Run it under a web server: as FastCGI (lighttpd mod_fastcgi,\n"
+	    "Apache mod_fcgid, spawn-fcgi) or as plain CGI.  Configuration\n"
+	    "comes from DIFYCGI_* environment variables (see README).\n",
+	    prog);
+}
+
+int
+serve_main(int argc, char *argv[], const char *prog,
+    const struct route *routes)
+{
+	struct db	*db;
+
+	if (argc > 1) {
+		if (strcmp(argv[1], "--version") == 0) {
+			printf("%s (difycgi) %s\n", prog, DIFYCGI_VERSION);
+			return 0;
+		}
+		usage(prog, strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+		return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+	}
+	log_init(prog);
+	signal(SIGPIPE, SIG_IGN);
+	if (config_load() == -1)
+		return 1;
+	if (FCGX_IsCGI()) {
+		if (getenv("REQUEST_METHOD") == NULL) {
+			usage(prog, stderr);
+			return 2;
+		}
+		return run_cgi(prog, routes);
+	}
+	/* migrate once per process, before any worker serves */
+	db = db_open(cfg->db_path);
+	if (db == NULL || db_migrate(db) == -1)
+		log_error("database %s not ready; requests will fail",
+		    cfg->db_path);
+	db_close(db);
+	return run_fastcgi(prog, routes);
+}

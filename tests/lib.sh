@@ -1,0 +1,121 @@
+# tests/lib.sh: the end-to-end harness, sourced by tests/e2e/*.sh.
+# Starts lighttpd with the real programs on a free loopback port and a
+# fresh SQLite file, speaks HTTP with curl, and stops everything on exit.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+BUILD_DIR="$ROOT/$BUILD"
+ADMIN="$BUILD_DIR/dify-admin"
+T=$(mktemp -d /tmp/difycgi-test.XXXXXX)
+export DIFYCGI_DB="$T/dify.db"
+export DIFYCGI_DATA_DIR="$T"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:log_path=$T/asan}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:log_path=$T/ubsan}"
+PIDS=""
+FAILS=0
+
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	# sanitizer reports from any program fail the script
+	if ls "$T"/asan.* "$T"/ubsan.* >/dev/null 2>&1; then
+		echo "not ok - sanitizers report nothing"
+		cat "$T"/asan.* "$T"/ubsan.* 2>/dev/null | head -60 | sed 's/^/#   /'
+	fi
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Poll until a URL answers (any HTTP status), at most ~10 s.
+wait_http() {
+	i=0
+	while [ $i -lt 200 ]; do
+		curl -s -o /dev/null "$1" && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	echo "# $1 never answered"
+	return 1
+}
+
+# start_server: lighttpd on a free port, BASE=http://127.0.0.1:PORT
+start_server() {
+	"$ADMIN" init >/dev/null || exit 1
+	PORT=$(free_port)
+	mkdir -p "$T/srv"
+	sh "$ROOT/tools/gen-lighttpd.sh" "$PORT" "$BUILD_DIR" "$T/srv" > "$T/lighttpd.conf"
+	lighttpd -D -f "$T/lighttpd.conf" &
+	LIGHTTPD_PID=$!
+	PIDS="$PIDS $LIGHTTPD_PID"
+	BASE="http://127.0.0.1:$PORT"
+	wait_http "$BASE/v1/" || exit 1
+}
+
+stop_server() {
+	kill "$LIGHTTPD_PID" 2>/dev/null
+	wait "$LIGHTTPD_PID" 2>/dev/null
+}
+
+# new_app MODE [dify-admin app create options]: prints "APP_ID KEY"
+new_app() {
+	mode=$1; shift
+	id=$("$ADMIN" app create --mode "$mode" --name "test $mode" "$@") || return 1
+	key=$("$ADMIN" key create "$id") || return 1
+	echo "$id $key"
+}
+
+# req METHOD PATH KEY [JSON_BODY] -> $STATUS, $BODY, headers in $T/headers
+req() {
+	m=$1 p=$2 k=$3
+	shift 3
+	set -- -s -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$m" "$@"
+	[ -n "$k" ] && set -- "$@" -H "Authorization: Bearer $k"
+	STATUS=$(curl "$@" ${JSON+-H "Content-Type: application/json" --data-binary "$JSON"} "$BASE$p")
+	BODY=$(cat "$T/body")
+}
+
+# json PATH_BODY CURL_ARGS: as req but with a JSON body
+jreq() {
+	m=$1 p=$2 k=$3 b=$4
+	shift 4
+	JSON=$b req "$m" "$p" "$k" "$@"
+}
+
+ok() {
+	echo "ok - $1"
+}
+
+not_ok() {
+	echo "not ok - $1"
+	FAILS=$((FAILS + 1))
+}
+
+# check NAME COMMAND...: ok when the command succeeds
+check() {
+	name=$1; shift
+	if "$@"; then ok "$name"; else
+		not_ok "$name"
+		echo "#   status=$STATUS body=$(printf '%s' "${BODY:-}" | head -c 600)"
+	fi
+}
+
+# is_status N: the last response had status N
+is_status() { [ "$STATUS" = "$1" ]; }
+
+# body_is JQ_EXPR: the expression is true on the last body
+body_is() { printf '%s' "$BODY" | jq -e "$1" >/dev/null 2>&1; }
+
+# expect_error STATUS CODE MESSAGE: exact Dify error body
+expect_error() {
+	[ "$STATUS" = "$1" ] && printf '%s' "$BODY" | jq -e --arg c "$2" \
+	    --arg m "$3" --argjson s "$1" \
+	    '.code == $c and .message == $m and .status == $s and (keys | length) == 3' >/dev/null
+}
+
+finish() {
+	[ "$FAILS" -eq 0 ]
+}

@@ -1,0 +1,657 @@
+/*
+ * dify-admin: the administration tool.  Creates and migrates the
+ * database, creates, lists, shows and deletes apps of every mode, and
+ * issues (shown once), lists and revokes API keys.
+ *
+ *   dify-admin [--db PATH] COMMAND ...
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+
+static struct db	*db;
+static struct pool	 pool;
+static const char	*db_path;
+
+static void
+die(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "dify-admin: ");
+	fprintf(stderr, fmt, arg ? arg : "");
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void
+open_db(void)
+{
+	if (db_path != NULL)
+		setenv("DIFYCGI_DB", db_path, 1);
+	if (config_load() == -1)
+		exit(1);
+	if ((db = db_open(cfg->db_path)) == NULL)
+		die("cannot open database %s", cfg->db_path);
+	if (db_migrate(db) == -1)
+		die("cannot migrate database %s", cfg->db_path);
+}
+
+/* ---- init ---- */
+
+static int
+cmd_init(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		puts("usage: dify-admin init\n"
+		    "Create the database, or apply migrations it lacks.");
+		return 0;
+	}
+	if (argc > 1)
+		die("init: unexpected argument %s", argv[1]);
+	open_db();
+	printf("database %s at schema version %d\n", cfg->db_path,
+	    db_schema_version(db));
+	return 0;
+}
+
+/* ---- app create ---- */
+
+static const char *app_create_help =
+"usage: dify-admin app create --mode MODE --name NAME [options]\n"
+"  --mode MODE              completion | chat | agent-chat | workflow |\n"
+"                           advanced-chat\n"
+"  --name NAME              app name\n"
+"  --description TEXT       description\n"
+"  --icon EMOJI             icon (emoji)\n"
+"  --icon-background COLOR  icon background, e.g. '#FFEAD5'\n"
+"  --author NAME            author name shown by /info\n"
+"  --tag TAG                a tag (repeat for more)\n"
+"  --provider NAME          model provider name (see README, providers)\n"
+"  --model NAME             model name\n"
+"  --param KEY=VALUE        model parameter, e.g. temperature=0.7\n"
+"  --pre-prompt TEXT        prompt with {{variable}} placeholders\n"
+"  --input SPEC             user input form item:\n"
+"                           TYPE:VARIABLE[:LABEL][:required][:max=N]\n"
+"                           [:options=A|B|C][:default=V]\n"
+"                           TYPE is text-input, paragraph, select, number,\n"
+"                           checkbox\n"
+"  --opening-statement TEXT opening statement\n"
+"  --suggested-question Q   a suggested question (repeat for more)\n"
+"  --feature NAME=on|off    suggested_questions_after_answer,\n"
+"                           speech_to_text, text_to_speech,\n"
+"                           retriever_resource, more_like_this, file_upload\n"
+"  --max-active N           per-app limit of requests in flight\n"
+"  --site                   give the app a WebApp site (for /v1/site)\n"
+"  --config FILE            whole model_config as JSON (other options\n"
+"                           then add to it)\n"
+"Prints the new app id.";
+
+static json_object *
+param_value(const char *v)
+{
+	char		*end;
+	double		 d;
+	long long	 n;
+
+	if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+		return json_object_new_boolean(v[0] == 't');
+	if (parse_int(v, -(1LL << 53), 1LL << 53, &n) == 0)
+		return json_object_new_int64(n);
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno == 0 && *end == '\0' && end != v)
+		return json_object_new_double(d);
+	return json_object_new_string(v);
+}
+
+static json_object *
+input_item(const char *spec)
+{
+	char		*s = pool_strdup(&pool, spec), *tok, *save = NULL;
+	json_object	*def = json_object_new_object(), *item, *opts;
+	const char	*type;
+	long long	 n;
+	int		 i = 0;
+
+	type = strtok_r(s, ":", &save);
+	if (type == NULL || (strcmp(type, "text-input") &&
+	    strcmp(type, "paragraph") && strcmp(type, "select") &&
+	    strcmp(type, "number") && strcmp(type, "checkbox")))
+		die("--input: unknown type in %s", spec);
+	json_object_object_add(def, "required", json_object_new_boolean(0));
+	while ((tok = strtok_r(NULL, ":", &save)) != NULL) {
+		i++;
+		if (i == 1) {
+			json_object_object_add(def, "variable",
+			    json_object_new_string(tok));
+			json_object_object_add(def, "label",
+			    json_object_new_string(tok));
+		} else if (strcmp(tok, "required") == 0)
+			json_object_object_add(def, "required",
+			    json_object_new_boolean(1));
+		else if (strncmp(tok, "max=", 4) == 0) {
+			if (parse_int(tok + 4, 0, 1 << 20, &n) == -1)
+				die("--input: bad max in %s", spec);
+			json_object_object_add(def, "max_length",
+			    json_object_new_int((int)n));
+		} else if (strncmp(tok, "options=", 8) == 0) {
+			char	*o, *osave = NULL;
+
+			opts = json_object_new_array();
+			for (o = strtok_r(tok + 8, "|", &osave); o != NULL;
+			    o = strtok_r(NULL, "|", &osave))
+				json_object_array_add(opts,
+				    json_object_new_string(o));
+			json_object_object_add(def, "options", opts);
+		} else if (strncmp(tok, "default=", 8) == 0)
+			json_object_object_add(def, "default",
+			    json_object_new_string(tok + 8));
+		else if (i == 2)
+			json_object_object_add(def, "label",
+			    json_object_new_string(tok));
+		else
+			die("--input: unknown attribute in %s", spec);
+	}
+	if (i == 0)
+		die("--input: variable name missing in %s", spec);
+	if (strcmp(type, "select") == 0 && json_get(def, "options") == NULL)
+		json_object_object_add(def, "options",
+		    json_object_new_array());
+	if (json_get(def, "default") == NULL &&
+	    strcmp(type, "number") != 0 && strcmp(type, "checkbox") != 0)
+		json_object_object_add(def, "default",
+		    json_object_new_string(""));
+	item = json_object_new_object();
+	json_object_object_add(item, type, def);
+	return item;
+}
+
+static json_object *
+read_json_file(const char *path)
+{
+	json_object	*o = json_object_from_file(path);
+
+	if (o == NULL || !json_object_is_type(o, json_type_object))
+		die("--config: %s is not a JSON object file", path);
+	return o;
+}
+
+/*
+ * The graph of the demo workflow (Start(query) -> LLM -> End(text)) or
+ * chatflow (Start -> LLM -> Answer), in Dify's DSL shape.
+ */
+static json_object *
+default_graph(const char *mode, json_object *model, const char *prompt)
+{
+	const char	*chat_tpl =
+	    "{\"nodes\":["
+	    "{\"id\":\"start\",\"data\":{\"type\":\"start\",\"title\":\"Start\","
+	    "\"variables\":[]}},"
+	    "{\"id\":\"llm\",\"data\":{\"type\":\"llm\",\"title\":\"LLM\","
+	    "\"prompt_template\":[{\"role\":\"system\",\"text\":\"\"},"
+	    "{\"role\":\"user\",\"text\":\"{{#sys.query#}}\"}],"
+	    "\"memory\":{\"window\":{\"enabled\":true,\"size\":10},"
+	    "\"query_prompt_template\":\"{{#sys.query#}}\"},"
+	    "\"context\":{\"enabled\":false,\"variable_selector\":[]},"
+	    "\"vision\":{\"enabled\":false}}},"
+	    "{\"id\":\"answer\",\"data\":{\"type\":\"answer\","
+	    "\"title\":\"Answer\",\"answer\":\"{{#llm.text#}}\","
+	    "\"variables\":[]}}],"
+	    "\"edges\":["
+	    "{\"id\":\"e1\",\"source\":\"start\",\"sourceHandle\":\"source\","
+	    "\"target\":\"llm\",\"targetHandle\":\"target\"},"
+	    "{\"id\":\"e2\",\"source\":\"llm\",\"sourceHandle\":\"source\","
+	    "\"target\":\"answer\",\"targetHandle\":\"target\"}]}";
+	const char	*wf_tpl =
+	    "{\"nodes\":["
+	    "{\"id\":\"start\",\"data\":{\"type\":\"start\",\"title\":\"Start\","
+	    "\"variables\":[{\"variable\":\"query\",\"label\":\"query\","
+	    "\"type\":\"paragraph\",\"required\":true,\"max_length\":4096,"
+	    "\"options\":[]}]}},"
+	    "{\"id\":\"llm\",\"data\":{\"type\":\"llm\",\"title\":\"LLM\","
+	    "\"prompt_template\":[{\"role\":\"system\",\"text\":\"\"},"
+	    "{\"role\":\"user\",\"text\":\"{{#start.query#}}\"}],"
+	    "\"context\":{\"enabled\":false,\"variable_selector\":[]},"
+	    "\"vision\":{\"enabled\":false}}},"
+	    "{\"id\":\"end\",\"data\":{\"type\":\"end\",\"title\":\"End\","
+	    "\"outputs\":[{\"variable\":\"text\",\"value_selector\":"
+	    "[\"llm\",\"text\"],\"value_type\":\"string\"}]}}],"
+	    "\"edges\":["
+	    "{\"id\":\"e1\",\"source\":\"start\",\"sourceHandle\":\"source\","
+	    "\"target\":\"llm\",\"targetHandle\":\"target\"},"
+	    "{\"id\":\"e2\",\"source\":\"llm\",\"sourceHandle\":\"source\","
+	    "\"target\":\"end\",\"targetHandle\":\"target\"}]}";
+	json_object	*g, *nodes, *llm;
+	size_t		 i;
+
+	g = json_tokener_parse(strcmp(mode, "workflow") == 0 ? wf_tpl :
+	    chat_tpl);
+	nodes = json_get(g, "nodes");
+	for (i = 0; i < json_object_array_length(nodes); i++) {
+		llm = json_get(json_object_array_get_idx(nodes, i), "data");
+		if (strcmp(json_str(llm, "type"), "llm") != 0)
+			continue;
+		json_object_object_add(llm, "model", json_copy(model));
+		if (prompt != NULL)
+			json_object_object_add(json_object_array_get_idx(
+			    json_get(llm, "prompt_template"), 0), "text",
+			    json_object_new_string(prompt));
+	}
+	return g;
+}
+
+static int
+cmd_app_create(int argc, char **argv)
+{
+	struct app_new	 a;
+	json_object	*config = NULL, *model, *params, *form, *sq, *tags;
+	const char	*provider = NULL, *model_name = NULL, *pre = NULL;
+	char		 id[UUID_LEN + 1], wid[UUID_LEN + 1], *eq;
+	int		 i, site = 0;
+	long long	 n;
+
+	memset(&a, 0, sizeof(a));
+	params = json_object_new_object();
+	form = json_object_new_array();
+	sq = json_object_new_array();
+	tags = json_object_new_array();
+	for (i = 1; i < argc; i++) {
+		const char	*opt = argv[i], *val = i + 1 < argc ?
+		    argv[i + 1] : NULL;
+
+		if (strcmp(opt, "--help") == 0) {
+			puts(app_create_help);
+			exit(0);
+		}
+		if (strcmp(opt, "--site") == 0) {
+			site = 1;
+			continue;
+		}
+		if (val == NULL)
+			die("app create: %s: unknown option or missing value", opt);
+		i++;
+		if (strcmp(opt, "--mode") == 0)
+			a.mode = val;
+		else if (strcmp(opt, "--name") == 0)
+			a.name = val;
+		else if (strcmp(opt, "--description") == 0)
+			a.description = val;
+		else if (strcmp(opt, "--icon") == 0)
+			a.icon = val;
+		else if (strcmp(opt, "--icon-background") == 0)
+			a.icon_background = val;
+		else if (strcmp(opt, "--author") == 0)
+			a.author_name = val;
+		else if (strcmp(opt, "--tag") == 0)
+			json_object_array_add(tags, json_object_new_string(val));
+		else if (strcmp(opt, "--provider") == 0)
+			provider = val;
+		else if (strcmp(opt, "--model") == 0)
+			model_name = val;
+		else if (strcmp(opt, "--pre-prompt") == 0)
+			pre = val;
+		else if (strcmp(opt, "--param") == 0) {
+			if ((eq = strchr(val, '=')) == NULL || eq == val)
+				die("--param: expected KEY=VALUE, got %s", val);
+			json_object_object_add(params,
+			    pool_strndup(&pool, val, (size_t)(eq - val)),
+			    param_value(eq + 1));
+		} else if (strcmp(opt, "--input") == 0)
+			json_object_array_add(form, input_item(val));
+		else if (strcmp(opt, "--opening-statement") == 0) {
+			if (config == NULL)
+				config = json_object_new_object();
+			json_object_object_add(config, "opening_statement",
+			    json_object_new_string(val));
+		} else if (strcmp(opt, "--suggested-question") == 0)
+			json_object_array_add(sq, json_object_new_string(val));
+		else if (strcmp(opt, "--feature") == 0) {
+			json_object	*t = json_object_new_object();
+
+			if ((eq = strchr(val, '=')) == NULL ||
+			    (strcmp(eq + 1, "on") && strcmp(eq + 1, "off")))
+				die("--feature: expected NAME=on|off, got %s",
+				    val);
+			json_object_object_add(t, "enabled",
+			    json_object_new_boolean(strcmp(eq + 1, "on") == 0));
+			if (config == NULL)
+				config = json_object_new_object();
+			json_object_object_add(config,
+			    pool_strndup(&pool, val, (size_t)(eq - val)), t);
+		} else if (strcmp(opt, "--max-active") == 0) {
+			if (parse_int(val, 0, 1000000, &n) == -1)
+				die("--max-active: bad number %s", val);
+			if (config == NULL)
+				config = json_object_new_object();
+			json_object_object_add(config, "max_active_requests",
+			    json_object_new_int((int)n));
+		} else if (strcmp(opt, "--config") == 0) {
+			json_object	*file = read_json_file(val);
+
+			if (config != NULL) {
+				json_object_object_foreach(config, k, v)
+					json_object_object_add(file, k,
+					    json_object_get(v));
+				json_object_put(config);
+			}
+			config = file;
+		} else
+			die("app create: unknown option %s (see --help)", opt);
+	}
+	if (a.mode == NULL || a.name == NULL)
+		die("app create: --mode and --name are required%s", NULL);
+	if (strcmp(a.mode, "completion") && strcmp(a.mode, "chat") &&
+	    strcmp(a.mode, "agent-chat") && strcmp(a.mode, "workflow") &&
+	    strcmp(a.mode, "advanced-chat"))
+		die("app create: unknown mode %s", a.mode);
+	if (config == NULL)
+		config = json_object_new_object();
+	if (json_get(config, "model") == NULL || provider || model_name) {
+		model = json_object_new_object();
+		json_object_object_add(model, "provider",
+		    json_object_new_string(provider ? provider : "offline"));
+		json_object_object_add(model, "name",
+		    json_object_new_string(model_name ? model_name :
+		    "offline-demo"));
+		json_object_object_add(model, "mode",
+		    json_object_new_string(strcmp(a.mode, "completion") == 0 ?
+		    "completion" : "chat"));
+		json_object_object_add(model, "completion_params", params);
+		json_object_object_add(config, "model", model);
+	} else
+		json_object_put(params);
+	if (pre != NULL)
+		json_object_object_add(config, "pre_prompt",
+		    json_object_new_string(pre));
+	if (json_object_array_length(form) > 0 ||
+	    json_get(config, "user_input_form") == NULL)
+		json_object_object_add(config, "user_input_form", form);
+	else
+		json_object_put(form);
+	if (json_object_array_length(sq) > 0)
+		json_object_object_add(config, "suggested_questions", sq);
+	else
+		json_object_put(sq);
+	if (strcmp(a.mode, "agent-chat") == 0 &&
+	    json_get(config, "agent_mode") == NULL)
+		json_object_object_add(config, "agent_mode", json_tokener_parse(
+		    "{\"enabled\":true,\"strategy\":\"function_call\","
+		    "\"tools\":[{\"provider_type\":\"builtin\",\"provider_id\":"
+		    "\"time\",\"tool_name\":\"current_time\",\"enabled\":true,"
+		    "\"tool_parameters\":{}}]}"));
+	a.config = config;
+	a.tags = tags;
+	a.icon_type = a.icon ? "emoji" : NULL;
+	if (site) {
+		a.site = json_object_new_object();
+		json_object_object_add(a.site, "title",
+		    json_object_new_string(a.name));
+	}
+	open_db();
+	if (db_begin(db) == -1)
+		die("app create: database busy%s", NULL);
+	if (db_app_create(db, &a, id) == -1)
+		goto fail;
+	if (app_mode_is_workflow(a.mode)) {
+		json_object	*g = default_graph(a.mode,
+		    json_get(config, "model"), pre), *f;
+
+		if (strcmp(a.mode, "workflow") == 0) {
+			/* the start node's variables are the input form */
+			json_object_object_add(config, "user_input_form",
+			    json_tokener_parse("[{\"paragraph\":{\"variable\":"
+			    "\"query\",\"label\":\"query\",\"type\":"
+			    "\"paragraph\",\"required\":true,\"max_length\":"
+			    "4096,\"options\":[]}}]"));
+			if (db_app_set_config(db, id, config) != DB_OK) {
+				json_object_put(g);
+				goto fail;
+			}
+		}
+		f = json_copy(config);
+		json_object_object_del(f, "model");
+		if (db_workflow_create(db, id, g, f, NULL, NULL, wid) == -1) {
+			json_object_put(g);
+			json_object_put(f);
+			goto fail;
+		}
+		json_object_put(g);
+		json_object_put(f);
+	}
+	if (db_commit(db) == -1)
+		goto fail;
+	puts(id);
+	json_object_put(config);
+	json_object_put(tags);
+	json_object_put(a.site);
+	return 0;
+fail:
+	db_rollback(db);
+	die("app create: database error%s", NULL);
+	return 1;
+}
+
+/* ---- app list / show / delete ---- */
+
+static int
+print_app_line(const struct app *a, void *arg)
+{
+	(void)arg;
+	printf("%s  %-13s  %s\n", a->id, a->mode, a->name);
+	return 0;
+}
+
+static int
+cmd_app_list(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		puts("usage: dify-admin app list\nOne line per app: id, mode, "
+		    "name.");
+		return 0;
+	}
+	if (argc > 1)
+		die("app list: unexpected argument %s", argv[1]);
+	open_db();
+	return db_app_each(db, &pool, print_app_line, NULL) == 0 ? 0 : 1;
+}
+
+static int
+cmd_app_show(int argc, char **argv)
+{
+	struct app	 a;
+	json_object	*o;
+
+	if (argc != 2 || strcmp(argv[1], "--help") == 0) {
+		puts("usage: dify-admin app show APP_ID\n"
+		    "Print the app and its configuration as JSON.");
+		return argc == 2 ? 0 : 2;
+	}
+	open_db();
+	if (db_app_get(db, &pool, argv[1], &a) != DB_OK)
+		die("app show: no app %s", argv[1]);
+	o = appinfo_info(&a);
+	json_object_object_add(o, "id", json_object_new_string(a.id));
+	json_object_object_add(o, "status", json_object_new_string(a.status));
+	json_object_object_add(o, "config", json_copy(a.config));
+	json_object_object_add(o, "site", json_copy(a.site));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	app_release(&a);
+	return 0;
+}
+
+static int
+cmd_app_delete(int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "--help") == 0) {
+		puts("usage: dify-admin app delete APP_ID\n"
+		    "Delete an app and all its data.  Its keys then answer "
+		    "403 \"The app no longer exists.\"");
+		return argc == 2 ? 0 : 2;
+	}
+	open_db();
+	switch (db_app_delete(db, argv[1])) {
+	case DB_OK:
+		printf("deleted %s\n", argv[1]);
+		return 0;
+	case DB_NOT_FOUND:
+		die("app delete: no app %s", argv[1]);
+		return 1;
+	default:
+		die("app delete: database error%s", NULL);
+		return 1;
+	}
+}
+
+/* ---- keys ---- */
+
+static int
+cmd_key_create(int argc, char **argv)
+{
+	struct app	 a;
+	char		 key[29], id[UUID_LEN + 1];
+
+	if (argc != 2 || strcmp(argv[1], "--help") == 0) {
+		puts("usage: dify-admin key create APP_ID\n"
+		    "Issue an API key for an app and print it.  It is shown "
+		    "this once:\nonly its SHA-256 digest is stored.");
+		return argc == 2 ? 0 : 2;
+	}
+	open_db();
+	if (db_app_get(db, &pool, argv[1], &a) != DB_OK)
+		die("key create: no app %s", argv[1]);
+	app_release(&a);
+	auth_key_new(key);
+	if (db_key_create(db, argv[1], key, id) == -1)
+		die("key create: database error%s", NULL);
+	puts(key);
+	explicit_bzero(key, sizeof(key));
+	return 0;
+}
+
+static int
+print_key(const struct api_key *k, void *arg)
+{
+	(void)arg;
+	printf("%s  %s  %s...  %s\n", k->id, k->app_id, k->prefix,
+	    k->revoked ? "revoked" : "active");
+	return 0;
+}
+
+static int
+cmd_key_list(int argc, char **argv)
+{
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--help") == 0)) {
+		puts("usage: dify-admin key list [APP_ID]\n"
+		    "One line per key: id, app id, first characters, state.");
+		return argc == 2 ? 0 : 2;
+	}
+	open_db();
+	return db_key_each(db, &pool, argc == 2 ? argv[1] : NULL, print_key,
+	    NULL) == 0 ? 0 : 1;
+}
+
+static int
+cmd_key_revoke(int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "--help") == 0) {
+		puts("usage: dify-admin key revoke KEY_ID\n"
+		    "Revoke a key by its id (from key list).  It then answers "
+		    "401 \"Access token is invalid\".");
+		return argc == 2 ? 0 : 2;
+	}
+	open_db();
+	switch (db_key_revoke(db, argv[1])) {
+	case DB_OK:
+		printf("revoked %s\n", argv[1]);
+		return 0;
+	case DB_NOT_FOUND:
+		die("key revoke: no active key %s", argv[1]);
+		return 1;
+	case DB_CONFLICT:
+		die("key revoke: %s names several keys; use the id", argv[1]);
+		return 1;
+	default:
+		die("key revoke: database error%s", NULL);
+		return 1;
+	}
+}
+
+/* ---- dispatch ---- */
+
+static const struct {
+	const char	*group;
+	const char	*verb;
+	int		 (*fn)(int, char **);
+	const char	*what;
+} cmds[] = {
+	{ "init", NULL, cmd_init, "create or migrate the database" },
+	{ "app", "create", cmd_app_create, "create an app" },
+	{ "app", "list", cmd_app_list, "list apps" },
+	{ "app", "show", cmd_app_show, "show an app as JSON" },
+	{ "app", "delete", cmd_app_delete, "delete an app" },
+	{ "key", "create", cmd_key_create, "issue an API key (shown once)" },
+	{ "key", "list", cmd_key_list, "list keys" },
+	{ "key", "revoke", cmd_key_revoke, "revoke a key" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t	i;
+
+	fprintf(f, "usage: dify-admin [--db PATH] COMMAND [ARGS]\n"
+	    "The database is --db, else $DIFYCGI_DB, else "
+	    "$DIFYCGI_DATA_DIR/dify.db.\nCommands (each takes --help):\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-4s %-8s %s\n", cmds[i].group,
+		    cmds[i].verb ? cmds[i].verb : "", cmds[i].what);
+}
+
+int
+main(int argc, char *argv[])
+{
+	size_t	i;
+	int	rc;
+
+	log_init("dify-admin");
+	argv++;
+	argc--;
+	if (argc >= 2 && strcmp(argv[0], "--db") == 0) {
+		db_path = argv[1];
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc == 0 || strcmp(argv[0], "--help") == 0 ||
+	    strcmp(argv[0], "-h") == 0) {
+		usage(argc == 0 ? stderr : stdout);
+		return argc == 0 ? 2 : 0;
+	}
+	if (strcmp(argv[0], "--version") == 0) {
+		printf("dify-admin (difycgi) %s\n", DIFYCGI_VERSION);
+		return 0;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(cmds[i].group, argv[0]) != 0)
+			continue;
+		if (cmds[i].verb == NULL) {
+			rc = cmds[i].fn(argc, argv);
+			goto done;
+		}
+		if (argc >= 2 && strcmp(cmds[i].verb, argv[1]) == 0) {
+			rc = cmds[i].fn(argc - 1, argv + 1);
+			goto done;
+		}
+	}
+	fprintf(stderr, "dify-admin: unknown command '%s%s%s' (see --help)\n",
+	    argv[0], argc >= 2 ? " " : "", argc >= 2 ? argv[1] : "");
+	return 2;
+done:
+	db_close(db);
+	pool_free_all(&pool);
+	return rc;
+}
