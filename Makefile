@@ -17,12 +17,12 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread $(PKG_CFLAGS)
 LDLIBS	+= $(PKG_LIBS) -lpthread -lm
 
 ifeq ($(SANITIZE),1)
-BUILD	 = build-san
+BUILD	?= build-san
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 LDFLAGS	+= -fsanitize=address,undefined
 else
-BUILD	 = build
+BUILD	?= build
 endif
 
 LIB_SRC	 = $(sort $(wildcard lib/*.c))

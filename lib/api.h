@@ -447,6 +447,8 @@ int	 auth_request(struct req *, struct resp *);
  */
 int	 auth_end_user(struct req *, struct resp *, char where, int required);
 
+#include "upstream.h"
+
 /* ---- serve.c ---- */
 
 /*
