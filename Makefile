@@ -85,8 +85,18 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HDRS) tests/unit/unit.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# `make test` runs the suite on the normal build and again under ASan and
+# UBSan; `make SANITIZE=1 test` only the latter, `make QUICK=1 test` only
+# the former.
 test: all
-	@BUILD=$(BUILD) sh tests/run.sh
+ifeq ($(SANITIZE),1)
+	@BUILDS="$(BUILD)" sh tests/run.sh
+else ifeq ($(QUICK),1)
+	@BUILDS="$(BUILD)" sh tests/run.sh
+else
+	@$(MAKE) --no-print-directory SANITIZE=1 all
+	@BUILDS="$(BUILD) build-san" sh tests/run.sh
+endif
 
 check: test
 

@@ -4,8 +4,7 @@
 # Usage: tests/run.sh [PATTERN]   (BUILD=build or build-san)
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-export BUILD
+BUILDS=${BUILDS:-${BUILD:-build}}
 pattern=${1:-}
 log=$(mktemp -d)/tests.log
 pass=0 fail=0
@@ -28,15 +27,20 @@ run_one() {
 	fail=$((fail + f))
 }
 
-for t in "$BUILD"/tests/test_*; do
-	[ -x "$t" ] || continue
-	case "$t" in *"$pattern"*) ;; *) continue ;; esac
-	run_one "$(basename "$t")" "$t"
-done
-for t in tests/e2e/[0-9]*.sh; do
-	[ -f "$t" ] || continue
-	case "$t" in *"$pattern"*) ;; *) continue ;; esac
-	run_one "$(basename "$t" .sh)" bash "$t"
+for BUILD in $BUILDS; do
+	export BUILD
+	tag=""
+	[ "$BUILD" = build ] || tag="$BUILD:"
+	for t in "$BUILD"/tests/test_*; do
+		[ -x "$t" ] || continue
+		case "$t" in *"$pattern"*) ;; *) continue ;; esac
+		run_one "$tag$(basename "$t")" "$t"
+	done
+	for t in tests/e2e/[0-9]*.sh; do
+		[ -f "$t" ] || continue
+		case "$t" in *"$pattern"*) ;; *) continue ;; esac
+		run_one "$tag$(basename "$t" .sh)" bash "$t"
+	done
 done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

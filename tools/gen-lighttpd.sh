@@ -6,6 +6,7 @@
 # Environment: DIFYCGI_* variables to pass to the programs; PROCS_STREAM
 # and PROCS_OTHER (processes per family), THREADS (threads per process).
 set -eu
+mkdir -p "$3"
 port=$1 build=$(cd "$2" && pwd) data=$(cd "$3" && pwd)
 ps=${PROCS_STREAM:-2} po=${PROCS_OTHER:-1} th=${THREADS:-8}
 mkdir -p "$data/www" "$data/sock"
