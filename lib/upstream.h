@@ -8,11 +8,31 @@
  *   DIFYCGI_PROVIDER_<NAME>_BASE_URL   e.g. https://api.openai.com/v1
  *   DIFYCGI_PROVIDER_<NAME>_API_KEY    sent as "Authorization: Bearer"
  *   DIFYCGI_PROVIDER_<NAME>_MODEL      optional: overrides the app's model
- * <NAME> is the app's provider name upper-cased, '-' as '_'.  The name
- * "offline" is always the built-in offline demo model.
+ * <NAME> is the app's provider name upper-cased, '-' as '_' (and any
+ * other character that cannot be in a variable name, such as the '/' of
+ * Dify plugin names, as '_' too).  A plugin name "org/plugin/provider"
+ * with no variables of its own falls back to those of its last part,
+ * so DIFYCGI_PROVIDER_OPENAI_* also serves "langgenius/openai/openai".
+ * The name "offline" is always the built-in offline demo model.
+ *
+ * Errors (res->err) follow Dify's mapping of model-runtime faults:
+ *   HTTP 401/403                   provider_not_initialize
+ *   HTTP 404                       model_currently_not_support
+ *   HTTP 429 insufficient_quota    provider_quota_exceeded
+ *   HTTP 429 otherwise             completion_request_error
+ *                                  "[<provider>] Rate Limit Error, ..."
+ *   other 4xx, 5xx, timeouts, refused or lost connections, malformed
+ *   streams, error objects in a stream, answers over UPSTREAM_TEXT_MAX
+ *                                  completion_request_error
+ *   unknown provider name          provider_not_initialize
+ * Messages start with "[<provider>] " as Dify's do.  The API key never
+ * appears in a message or a log line.
  */
 #ifndef UPSTREAM_H
 #define UPSTREAM_H
+
+#define UPSTREAM_TEXT_MAX	(4 * 1024 * 1024)	/* res->text cap */
+#define UPSTREAM_LINE_MAX	(1024 * 1024)	/* one line of a stream */
 
 struct llm_msg {
 	const char	*role;		/* system, user, assistant, tool */
@@ -70,5 +90,62 @@ int	 upstream_chat(const struct llm_request *, struct llm_result *);
 int	 upstream_known(const char *provider);
 /* Rough token estimate for text (when the provider reports no usage). */
 int	 upstream_estimate_tokens(const char *text);
+
+/*
+ * upstream_sse.c: parsing what a provider sends back, without I/O, so
+ * that it can be unit tested and fuzzed.  Used by upstream_chat; exposed
+ * for tests/unit/test_upstream.c and tests/fuzz/fuzz_upstream_sse.c.
+ *
+ * The incremental parser of a streamed answer (server-sent events of
+ * chat.completion.chunk objects).  Feed it bytes as they arrive, split
+ * anywhere.  Text deltas go to res->text and to rq->on_delta (when set);
+ * tool-call deltas are assembled by index and land in res->tool_calls
+ * at upstream_sse_finish; finish_reason and usage go to res.  Every line
+ * and event is capped at "line_max" bytes, the answer at res->text.max:
+ * past either the stream counts as malformed.
+ */
+struct upstream_tool_call;
+struct upstream_sse {
+	const struct llm_request	*rq;	/* provider, on_delta, arg */
+	struct llm_result		*res;
+	double				 t0;	/* for res->first_token_s */
+	struct buf			 line;	/* the line being read */
+	struct buf			 data;	/* data lines of this event */
+	int				 have_data;
+	int				 after_cr; /* skip a LF that follows */
+	int				 state;
+	struct upstream_tool_call	*calls;
+	int				 ncalls;
+};
+
+/* Start parsing for "rq" into "res" (from llm_result_init). */
+void	 upstream_sse_init(struct upstream_sse *, const struct llm_request *,
+	    struct llm_result *, size_t line_max);
+/*
+ * Parse "len" more bytes.  Returns 0 (more welcome; after "data: [DONE]"
+ * the rest is ignored), 1 when on_delta returned -1 (res->stopped set),
+ * or -1 with res->err and res->errmsg set.  After 1 or -1 every later
+ * call returns the same and parses nothing.
+ */
+int	 upstream_sse_feed(struct upstream_sse *, const char *, size_t);
+/*
+ * The stream has ended: parse a last unterminated event, move assembled
+ * tool calls to res->tool_calls.  Returns 0, 1 (stopped earlier) or -1:
+ * failed earlier, or the stream ended with neither [DONE] nor a
+ * finish_reason (cut short).
+ */
+int	 upstream_sse_finish(struct upstream_sse *);
+void	 upstream_sse_free(struct upstream_sse *);
+
+/*
+ * Parse a blocking chat.completion body into "res": text, tool calls
+ * (copied), finish_reason, usage.  Returns 0, or -1 with res->err set
+ * (not JSON, no choices, an error object, text over res->text.max).
+ */
+int	 upstream_parse_answer(struct llm_result *, const char *provider,
+	    const char *body, size_t len);
+/* Map a provider's HTTP error reply to a Dify error in res (table above). */
+void	 upstream_http_error(struct llm_result *, const char *provider,
+	    long status, const char *body, size_t len);
 
 #endif
