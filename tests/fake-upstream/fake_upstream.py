@@ -1,0 +1,560 @@
+#!/usr/bin/env python3
+"""fake_upstream.py: a fake OpenAI-compatible model provider for tests.
+
+Python 3 standard library only.  Usage:
+
+    python3 tests/fake-upstream/fake_upstream.py --port-file FILE
+        [--log FILE] [--require-key KEY]
+
+It binds 127.0.0.1 on a port the kernel picks and writes that port into
+FILE once listening (written whole, by rename, so a poller never reads half
+of it).  --log FILE appends every request body it receives as one JSON line
+(multipart bodies as {"_path": ..., "_bytes": N}; bodies that are not JSON
+as {"_path": ..., "_invalid": "<text>"}).  --require-key KEY answers 401 to
+any request without "Authorization: Bearer KEY".
+
+Endpoints (with or without the /v1 prefix):
+
+    POST /v1/chat/completions     OpenAI chat completions, blocking or
+                                  streamed (chunked SSE, one flush per event)
+    POST /v1/audio/transcriptions multipart; {"text": "fake transcription of
+                                  <N> bytes"}, N the size of the "file" part
+    POST /v1/audio/speech         JSON; a small fixed fake MP3 (audio/mpeg)
+    GET  /v1/models               the model names below
+
+The request's "model" chooses the behaviour:
+
+    echo              the answer is the compact JSON of the "messages" it
+                      received; streamed in pieces of 8 characters
+    slow, slow-MS-N   N deltas "tok<i> " (default 40), MS ms apart (default
+                      100); stops as soon as a write fails (client gone)
+    err-429           429 rate_limit_exceeded, as OpenAI words it
+    quota-429         429 insufficient_quota
+    err-401           401 invalid_api_key
+    err-404           404 model_not_found
+    err-500, err-503  500 / 503 server errors
+    malformed         200 text/event-stream whose data lines are not JSON
+                      (blocking: a 200 body that is not JSON)
+    midstream-error   a few deltas, then data: {"error": {...}}, then close
+                      (blocking: a 200 body holding only an error object)
+    hang              accepts, reads the request, never answers
+    stall             headers and a few deltas, then silence
+    reset             headers and a few deltas, then a TCP reset
+    huge              an 8 MiB answer (64 KiB deltas when streamed)
+    tool-call         a call of the first tool in "tools" (arguments "{}"),
+                      or, when the last message has role "tool", the text
+                      "Tool result received: <its content>"; 400 without tools
+    anything else     "Hello from the fake upstream." (word deltas)
+
+Streams follow OpenAI: a first chunk with delta.role, content deltas, a
+chunk with finish_reason, a usage chunk with empty choices when
+stream_options.include_usage is true, then data: [DONE].  Every chunk
+carries "usage": null when usage was asked for, as OpenAI's do.
+
+Usage: prompt_tokens = max(1, bytes of all string contents // 4);
+completion_tokens = the number of deltas streamed (blocking: the same as
+if it had been streamed).
+"""
+
+import argparse
+import json
+import os
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HELLO = "Hello from the fake upstream."
+HUGE_BYTES = 8 * 1024 * 1024
+HUGE_DELTA = 64 * 1024
+FAKE_MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + \
+    b"\xff\xfb\x90\x64" + bytes(range(64)) * 4
+WAIT_MAX_S = 120        # hang/stall give up on their own after this
+
+ERRORS = {
+    "err-429": (429, {"message": "Rate limit reached for gpt-test in "
+                      "organization org-fake on requests per min (RPM): "
+                      "Limit 3, Used 3, Requested 1.",
+                      "type": "requests", "param": None,
+                      "code": "rate_limit_exceeded"}),
+    "quota-429": (429, {"message": "You exceeded your current quota, please "
+                        "check your plan and billing details.",
+                        "type": "insufficient_quota", "param": None,
+                        "code": "insufficient_quota"}),
+    "err-401": (401, {"message": "Incorrect API key provided: sk-fake***"
+                      "1234. You can find your API key at "
+                      "https://platform.openai.com/account/api-keys.",
+                      "type": "invalid_request_error", "param": None,
+                      "code": "invalid_api_key"}),
+    "err-404": (404, {"message": "The model `err-404` does not exist or you "
+                      "do not have access to it.",
+                      "type": "invalid_request_error", "param": None,
+                      "code": "model_not_found"}),
+    "err-500": (500, {"message": "The server had an error while processing "
+                      "your request. Sorry about that!",
+                      "type": "server_error", "param": None, "code": None}),
+    "err-503": (503, {"message": "The engine is currently overloaded, please "
+                      "try again later", "type": "server_error",
+                      "param": None, "code": None}),
+}
+
+MIDSTREAM_ERROR = {"message": "The server had an error while processing "
+                   "your request. Sorry about that!",
+                   "type": "server_error", "param": None, "code": None}
+
+log_lock = threading.Lock()
+counter_lock = threading.Lock()
+counter = [0]
+
+
+def next_id():
+    with counter_lock:
+        counter[0] += 1
+        return "chatcmpl-fake%06d" % counter[0]
+
+
+def content_bytes(messages):
+    n = 0
+    for m in messages if isinstance(messages, list) else []:
+        c = m.get("content") if isinstance(m, dict) else None
+        if isinstance(c, str):
+            n += len(c.encode())
+        elif isinstance(c, list):
+            for part in c:
+                if isinstance(part, dict) and isinstance(part.get("text"),
+                                                         str):
+                    n += len(part["text"].encode())
+    return n
+
+
+def split_words(text):
+    """'a b c' -> ['a', ' b', ' c'], as OpenAI tokens look."""
+    out, cur = [], ""
+    for ch in text:
+        if ch == " " and cur:
+            out.append(cur)
+            cur = ""
+        cur += ch
+    if cur:
+        out.append(cur)
+    return out
+
+
+class ClientGone(Exception):
+    pass
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-upstream/1.0"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    # ---- plumbing ----
+
+    def record(self, obj):
+        path = self.server.log_path
+        if not path:
+            return
+        line = json.dumps(obj, separators=(",", ":")) + "\n"
+        with log_lock, open(path, "a", encoding="utf-8") as f:
+            f.write(line)
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def send_json(self, status, obj, extra=None):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def send_error_obj(self, status, err):
+        extra = {}
+        if status == 429:
+            extra["Retry-After"] = "1"
+        self.send_json(status, {"error": err}, extra)
+
+    def start_stream(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+
+    def chunk(self, data):
+        """One HTTP chunk, flushed; ClientGone when the write fails."""
+        if isinstance(data, str):
+            data = data.encode()
+        try:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            raise ClientGone()
+
+    def event(self, obj):
+        if isinstance(obj, str):
+            self.chunk("data: " + obj + "\n\n")
+        else:
+            self.chunk("data: " + json.dumps(obj, separators=(",", ":")) +
+                       "\n\n")
+
+    def end_stream(self):
+        self.chunk(b"")         # the zero-length last chunk
+
+    def wait_for_client_to_leave(self):
+        """Say nothing until the client closes (or WAIT_MAX_S)."""
+        sock = self.connection
+        deadline = time.monotonic() + WAIT_MAX_S
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([sock], [], [], 0.1)
+            if r:
+                try:
+                    if not sock.recv(4096):
+                        break
+                except OSError:
+                    break
+        self.close_connection = True
+
+    def sleep_watching(self, seconds):
+        """Sleep, but raise ClientGone if the client closes meanwhile."""
+        sock = self.connection
+        r, _, _ = select.select([sock], [], [], seconds)
+        if r:
+            try:
+                data = sock.recv(4096, socket.MSG_PEEK)
+            except OSError:
+                raise ClientGone()
+            if not data:
+                raise ClientGone()
+
+    def reset(self):
+        sock = self.connection
+        try:
+            self.wfile.flush()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
+            sock.close()
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def authorized(self):
+        key = self.server.require_key
+        if not key:
+            return True
+        return self.headers.get("Authorization", "") == "Bearer " + key
+
+    # ---- routes ----
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        if path in ("/v1/models", "/models"):
+            names = ["echo", "gpt-test", "slow", "err-429", "quota-429",
+                     "err-401", "err-404", "err-500", "err-503",
+                     "malformed", "midstream-error", "hang", "stall",
+                     "reset", "huge", "tool-call"]
+            self.send_json(200, {"object": "list", "data": [
+                {"id": n, "object": "model", "created": 0,
+                 "owned_by": "fake"} for n in names]})
+            return
+        self.send_error_obj(404, {"message": "Unknown path " + path,
+                                  "type": "invalid_request_error",
+                                  "param": None, "code": None})
+
+    def do_POST(self):
+        path = self.path.split("?")[0]
+        raw = self.read_body()
+        if path.startswith("/v1/"):
+            path = path[3:]
+        if path == "/audio/transcriptions":
+            return self.transcriptions(raw)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self.record({"_path": self.path,
+                         "_invalid": raw[:1000].decode("utf-8", "replace")})
+            return self.send_error_obj(400, {
+                "message": "We could not parse the JSON body of your "
+                "request.", "type": "invalid_request_error",
+                "param": None, "code": None})
+        self.record(body)
+        if not self.authorized():
+            return self.send_error_obj(401, ERRORS["err-401"][1])
+        if path == "/chat/completions":
+            try:
+                return self.chat(body)
+            except ClientGone:
+                self.close_connection = True
+                return
+        if path == "/audio/speech":
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/mpeg")
+            self.send_header("Content-Length", str(len(FAKE_MP3)))
+            self.end_headers()
+            self.wfile.write(FAKE_MP3)
+            return
+        self.send_error_obj(404, {"message": "Unknown path " + self.path,
+                                  "type": "invalid_request_error",
+                                  "param": None, "code": None})
+
+    def transcriptions(self, raw):
+        ctype = self.headers.get("Content-Type", "")
+        self.record({"_path": self.path, "_bytes": len(raw)})
+        if not self.authorized():
+            return self.send_error_obj(401, ERRORS["err-401"][1])
+        boundary = None
+        for p in ctype.split(";"):
+            p = p.strip()
+            if p.startswith("boundary="):
+                boundary = p[9:].strip('"').encode()
+        size = None
+        if boundary:
+            for part in raw.split(b"--" + boundary):
+                head, sep, content = part.partition(b"\r\n\r\n")
+                if sep and b'name="file"' in head:
+                    if content.endswith(b"\r\n"):
+                        content = content[:-2]
+                    size = len(content)
+        if size is None:
+            return self.send_error_obj(400, {
+                "message": "Could not parse multipart form: no file",
+                "type": "invalid_request_error", "param": "file",
+                "code": None})
+        self.send_json(200, {"text": "fake transcription of %d bytes" % size})
+
+    # ---- chat completions ----
+
+    def chat(self, body):
+        model = body.get("model") if isinstance(body.get("model"), str) \
+            else ""
+        messages = body.get("messages")
+        stream = body.get("stream") is True
+        so = body.get("stream_options")
+        usage_wanted = stream and isinstance(so, dict) and \
+            so.get("include_usage") is True
+        prompt_tokens = max(1, content_bytes(messages) // 4)
+
+        if model in ERRORS:
+            status, err = ERRORS[model]
+            return self.send_error_obj(status, err)
+        if model == "hang":
+            return self.wait_for_client_to_leave()
+
+        ctx = {"id": next_id(), "created": int(time.time()),
+               "model": model, "prompt_tokens": prompt_tokens,
+               "usage_wanted": usage_wanted}
+
+        if model == "tool-call":
+            return self.tool_call(body, stream, ctx)
+        if model == "echo":
+            text = json.dumps(messages, separators=(",", ":"),
+                              ensure_ascii=False)
+            pieces = [text[i:i + 8] for i in range(0, len(text), 8)] or [""]
+            return self.answer(pieces, stream, ctx)
+        if model == "slow" or model.startswith("slow-"):
+            ms, count = 100, 40
+            bits = model.split("-")
+            try:
+                if len(bits) > 1:
+                    ms = int(bits[1])
+                if len(bits) > 2:
+                    count = int(bits[2])
+            except ValueError:
+                pass
+            pieces = ["tok%d " % i for i in range(count)]
+            return self.answer(pieces, stream, ctx, pause=ms / 1000.0)
+        if model == "huge":
+            pieces = ["a" * HUGE_DELTA] * (HUGE_BYTES // HUGE_DELTA)
+            return self.answer(pieces, stream, ctx)
+        if model == "malformed":
+            return self.malformed(stream)
+        if model == "midstream-error":
+            return self.midstream_error(stream, ctx)
+        if model in ("stall", "reset"):
+            return self.cut_short(model, stream, ctx)
+        return self.answer(split_words(HELLO), stream, ctx)
+
+    def chunk_obj(self, ctx, delta, finish=None):
+        o = {"id": ctx["id"], "object": "chat.completion.chunk",
+             "created": ctx["created"], "model": ctx["model"],
+             "system_fingerprint": "fp_fake",
+             "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                          "finish_reason": finish}]}
+        if ctx["usage_wanted"]:
+            o["usage"] = None
+        return o
+
+    def usage(self, ctx, completion_tokens):
+        return {"prompt_tokens": ctx["prompt_tokens"],
+                "completion_tokens": completion_tokens,
+                "total_tokens": ctx["prompt_tokens"] + completion_tokens}
+
+    def completion_obj(self, ctx, message, finish, completion_tokens):
+        return {"id": ctx["id"], "object": "chat.completion",
+                "created": ctx["created"], "model": ctx["model"],
+                "system_fingerprint": "fp_fake",
+                "choices": [{"index": 0, "message": message,
+                             "logprobs": None, "finish_reason": finish}],
+                "usage": self.usage(ctx, completion_tokens)}
+
+    def stream_tail(self, ctx, finish, completion_tokens):
+        self.event(self.chunk_obj(ctx, {}, finish))
+        if ctx["usage_wanted"]:
+            self.event({"id": ctx["id"], "object": "chat.completion.chunk",
+                        "created": ctx["created"], "model": ctx["model"],
+                        "system_fingerprint": "fp_fake", "choices": [],
+                        "usage": self.usage(ctx, completion_tokens)})
+        self.event("[DONE]")
+        self.end_stream()
+
+    def answer(self, pieces, stream, ctx, pause=0.0):
+        if not stream:
+            if pause:
+                self.sleep_watching(pause * len(pieces))
+            msg = {"role": "assistant", "content": "".join(pieces),
+                   "refusal": None}
+            return self.send_json(200, self.completion_obj(
+                ctx, msg, "stop", len(pieces)))
+        self.start_stream()
+        self.event(self.chunk_obj(ctx, {"role": "assistant", "content": "",
+                                        "refusal": None}))
+        for i, p in enumerate(pieces):
+            if pause and i > 0:
+                self.sleep_watching(pause)
+            self.event(self.chunk_obj(ctx, {"content": p}))
+        self.stream_tail(ctx, "stop", len(pieces))
+
+    def tool_call(self, body, stream, ctx):
+        messages = body.get("messages") or []
+        last = messages[-1] if messages and isinstance(messages[-1], dict) \
+            else {}
+        if last.get("role") == "tool":
+            content = last.get("content")
+            if not isinstance(content, str):
+                content = json.dumps(content)
+            return self.answer(split_words("Tool result received: " +
+                                           content), stream, ctx)
+        tools = body.get("tools")
+        name = None
+        if isinstance(tools, list) and tools and isinstance(tools[0], dict):
+            fn = tools[0].get("function")
+            if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+                name = fn["name"]
+        if name is None:
+            return self.send_error_obj(400, {
+                "message": "model tool-call needs at least one tool",
+                "type": "invalid_request_error", "param": "tools",
+                "code": None})
+        call_id = "call_" + ctx["id"][-6:]
+        if not stream:
+            msg = {"role": "assistant", "content": None, "refusal": None,
+                   "tool_calls": [{"id": call_id, "type": "function",
+                                   "function": {"name": name,
+                                                "arguments": "{}"}}]}
+            return self.send_json(200, self.completion_obj(
+                ctx, msg, "tool_calls", 3))
+        self.start_stream()
+        self.event(self.chunk_obj(ctx, {
+            "role": "assistant", "content": None, "refusal": None,
+            "tool_calls": [{"index": 0, "id": call_id, "type": "function",
+                            "function": {"name": name, "arguments": ""}}]}))
+        for piece in ("{", "}"):
+            self.event(self.chunk_obj(ctx, {"tool_calls": [
+                {"index": 0, "function": {"arguments": piece}}]}))
+        self.stream_tail(ctx, "tool_calls", 3)
+
+    def malformed(self, stream):
+        if not stream:
+            data = b"this is not json {"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self.start_stream()
+        self.chunk("data: this is not json\n\n")
+        self.chunk("data: {\"choices\": [\n\n")
+        self.chunk("<html>garbage</html>\n\n")
+        self.event("[DONE]")
+        self.end_stream()
+
+    def midstream_error(self, stream, ctx):
+        if not stream:
+            return self.send_json(200, {"error": MIDSTREAM_ERROR})
+        self.start_stream()
+        self.event(self.chunk_obj(ctx, {"role": "assistant", "content": ""}))
+        for p in split_words("Partial answer before"):
+            self.event(self.chunk_obj(ctx, {"content": p}))
+        self.event({"error": MIDSTREAM_ERROR})
+        self.end_stream()
+        self.close_connection = True
+
+    def cut_short(self, model, stream, ctx):
+        pieces = split_words("This answer will not finish")
+        if stream:
+            self.start_stream()
+            self.event(self.chunk_obj(ctx, {"role": "assistant",
+                                            "content": ""}))
+            for p in pieces:
+                self.event(self.chunk_obj(ctx, {"content": p}))
+        else:
+            whole = json.dumps(self.completion_obj(
+                ctx, {"role": "assistant", "content": "".join(pieces)},
+                "stop", len(pieces))).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(whole)))
+            self.end_headers()
+            self.wfile.write(whole[:len(whole) // 2])
+            self.wfile.flush()
+        if model == "stall":
+            self.wait_for_client_to_leave()
+        else:
+            self.reset()
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--log")
+    ap.add_argument("--require-key")
+    ap.add_argument("--port", type=int, default=0)
+    args = ap.parse_args()
+
+    srv = Server(("127.0.0.1", args.port), Handler)
+    srv.log_path = args.log
+    srv.require_key = args.require_key
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.replace(tmp, args.port_file)
+    try:
+        srv.serve_forever(poll_interval=0.1)
+    except KeyboardInterrupt:
+        pass
+    srv.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
