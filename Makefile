@@ -58,32 +58,42 @@ deps:
 	  fi; \
 	fi
 
+ifeq ($(V),1)
+Q	 =
+else
+Q	 = @
+endif
+
 $(BUILD)/lib/%.o: lib/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 # sql/NNN_*.sql compiled in, so that every program migrates by itself
 $(BUILD)/lib/migrations.c: $(SQL) tools/embed-sql.sh
 	@mkdir -p $(@D)
-	sh tools/embed-sql.sh $(SQL) > $@
+	$(Q)sh tools/embed-sql.sh $(SQL) > $@
 
 $(BUILD)/lib/migrations.o: $(BUILD)/lib/migrations.c
-	$(CC) $(CFLAGS) -Ilib -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -Ilib -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
-	rm -f $@
-	$(AR) rcs $@ $^
+	@rm -f $@
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/cgi-bin/%.fcgi: cgi-bin/%.c $(LIB) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/dify-admin: tools/dify-admin.c $(LIB) $(HDRS)
-	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HDRS) tests/unit/unit.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # `make test` runs the suite on the normal build and again under ASan and
 # UBSan; `make SANITIZE=1 test` only the latter, `make QUICK=1 test` only

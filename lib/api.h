@@ -448,6 +448,7 @@ int	 auth_request(struct req *, struct resp *);
 int	 auth_end_user(struct req *, struct resp *, char where, int required);
 
 #include "upstream.h"
+#include "gen.h"
 
 /* ---- serve.c ---- */
 

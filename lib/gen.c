@@ -1,0 +1,737 @@
+/*
+ * gen.c: the generation pipeline of POST /completion-messages and POST
+ * /chat-messages (chat and agent-chat modes), and their stop endpoints.
+ * Mirrors Dify's service_api/app/completion.py and the easy-UI task
+ * pipeline (core/app/task_pipeline): the request is checked in Dify's
+ * order, a task slot is taken (per-app limit), the conversation and a
+ * "running" message are stored, the upstream answer is streamed to the
+ * client event by event and written to the message as it grows, and the
+ * message ends "normal" or "error".  A stop request from any process sets
+ * the task's flag in the database; the upstream callbacks poll it every
+ * 100 ms, abort the transfer, and the stream ends with message_end as
+ * Dify's does.  A client that leaves mid-stream aborts the upstream
+ * request too (see README, "Stop and disconnect").
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+#define QUERY_MAX_BYTES		(256 * 1024)
+#define POLL_INTERVAL_S		0.1
+#define SAVE_INTERVAL_S		0.5
+#define HEARTBEAT_INTERVAL_S	5.0
+#define MEMORY_MAX		100
+#define DEFAULT_NAME		"New conversation"
+
+struct gen {
+	struct req		*rq;
+	struct resp		*rs;
+	int			 chat;		/* has a conversation */
+	int			 agent;
+	int			 streaming;
+	struct scope		 sc;
+	char			 task_id[UUID_LEN + 1];
+	char			 message_id[UUID_LEN + 1];
+	char			 conversation_id[UUID_LEN + 1];
+	int64_t			 created_at;
+	struct llm_result	 res;
+	const char		*provider;
+	double			 started;
+	double			 last_poll, last_save, last_beat, next_ping;
+	size_t			 saved_len;
+	int			 stop_requested;
+	int			 timed_out;
+	int			 thought_sent;
+};
+
+struct naming {
+	char		 conversation_id[UUID_LEN + 1];
+	const char	*query;
+};
+
+int
+gen_mode_is_chat(const char *mode)
+{
+	return strcmp(mode, "chat") == 0 || strcmp(mode, "agent-chat") == 0 ||
+	    strcmp(mode, "advanced-chat") == 0;
+}
+
+/* ---- usage and prices ---- */
+
+/* A provider setting: DIFYCGI_PROVIDER_<NAME>_<what>. */
+static const char *
+provider_conf(const char *provider, const char *what)
+{
+	char	name[160];
+	size_t	i, n;
+
+	n = (size_t)snprintf(name, sizeof(name), "DIFYCGI_PROVIDER_%s_%s",
+	    provider, what);
+	if (n >= sizeof(name))
+		return NULL;
+	for (i = 17; i < n; i++)
+		name[i] = name[i] == '-' ? '_' :
+		    (char)toupper((unsigned char)name[i]);
+	return config_get(name);
+}
+
+static double
+price_of(const char *s)
+{
+	char	*end;
+	double	 d;
+
+	if (s == NULL)
+		return 0;
+	d = strtod(s, &end);
+	return *end == '\0' && d >= 0 ? d : 0;
+}
+
+void
+gen_usage_json(json_object *usage, const char *provider, int ptok, int ctok,
+    double latency, char total_price[32])
+{
+	const char	*pu = provider_conf(provider, "PROMPT_PRICE");
+	const char	*cu = provider_conf(provider, "COMPLETION_PRICE");
+	const char	*cur = provider_conf(provider, "CURRENCY");
+	double		 pp, cp;
+	char		 s[32];
+
+	/* unit prices are per 1000 tokens, as Dify's price_unit 0.001 */
+	pp = ptok * price_of(pu) * 0.001;
+	cp = ctok * price_of(cu) * 0.001;
+	json_object_object_add(usage, "prompt_tokens", json_object_new_int(ptok));
+	json_object_object_add(usage, "prompt_unit_price",
+	    json_object_new_string(pu ? pu : "0"));
+	json_object_object_add(usage, "prompt_price_unit",
+	    json_object_new_string("0.001"));
+	snprintf(s, sizeof(s), "%.7f", pp);
+	json_object_object_add(usage, "prompt_price", json_object_new_string(s));
+	json_object_object_add(usage, "completion_tokens",
+	    json_object_new_int(ctok));
+	json_object_object_add(usage, "completion_unit_price",
+	    json_object_new_string(cu ? cu : "0"));
+	json_object_object_add(usage, "completion_price_unit",
+	    json_object_new_string("0.001"));
+	snprintf(s, sizeof(s), "%.7f", cp);
+	json_object_object_add(usage, "completion_price",
+	    json_object_new_string(s));
+	json_object_object_add(usage, "total_tokens",
+	    json_object_new_int(ptok + ctok));
+	snprintf(total_price, 32, "%.7f", pp + cp);
+	json_object_object_add(usage, "total_price",
+	    json_object_new_string(total_price));
+	json_object_object_add(usage, "currency",
+	    json_object_new_string(cur ? cur : "USD"));
+	json_object_object_add(usage, "latency", json_object_new_double(latency));
+}
+
+/* ---- events ---- */
+
+static json_object *
+envelope(struct gen *g, const char *event)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "event", json_object_new_string(event));
+	if (g->chat)
+		json_object_object_add(o, "conversation_id",
+		    json_object_new_string(g->conversation_id));
+	json_object_object_add(o, "message_id",
+	    json_object_new_string(g->message_id));
+	json_object_object_add(o, "created_at",
+	    json_object_new_int64(g->created_at));
+	return o;
+}
+
+static int
+emit(struct gen *g, json_object *ev)
+{
+	int	rc = sse_event(g->rq, ev);
+
+	json_object_put(ev);
+	return rc;
+}
+
+static int
+emit_thought(struct gen *g, const char *thought)
+{
+	json_object	*o = envelope(g, "agent_thought");
+
+	json_object_object_add(o, "task_id", json_object_new_string(g->task_id));
+	json_object_object_add(o, "id", json_object_new_string(g->message_id));
+	json_object_object_add(o, "position", json_object_new_int(1));
+	json_object_object_add(o, "thought", json_object_new_string(thought));
+	json_object_object_add(o, "observation", json_object_new_string(""));
+	json_object_object_add(o, "tool", json_object_new_string(""));
+	json_object_object_add(o, "tool_labels", json_object_new_object());
+	json_object_object_add(o, "tool_input", json_object_new_string(""));
+	json_object_object_add(o, "message_files", json_object_new_array());
+	return emit(g, o);
+}
+
+static int
+on_delta(void *arg, const char *text, size_t len)
+{
+	struct gen	*g = arg;
+	json_object	*o;
+
+	if (!g->streaming || len == 0)
+		return 0;
+	if (g->agent && !g->thought_sent) {
+		g->thought_sent = 1;
+		if (emit_thought(g, "") == -1)
+			return -1;
+	}
+	o = envelope(g, g->agent ? "agent_message" : "message");
+	json_object_object_add(o, "task_id", json_object_new_string(g->task_id));
+	json_object_object_add(o, "id", json_object_new_string(g->message_id));
+	json_object_object_add(o, "answer",
+	    json_object_new_string_len(text, (int)len));
+	if (!g->agent)
+		json_object_object_add(o, "from_variable_selector", NULL);
+	return emit(g, o);
+}
+
+static int
+on_tick(void *arg)
+{
+	struct gen	*g = arg;
+	double		 now = now_mono();
+	int		 beat, rc;
+
+	if (now - g->started > cfg->app_max_execution_s) {
+		g->timed_out = 1;
+		return -1;
+	}
+	if (now - g->last_poll >= POLL_INTERVAL_S) {
+		beat = now - g->last_beat >= HEARTBEAT_INTERVAL_S;
+		rc = db_task_poll(g->rq->db, g->task_id, beat);
+		g->last_poll = now;
+		if (beat)
+			g->last_beat = now;
+		if (rc == 1) {
+			g->stop_requested = 1;
+			return -1;
+		}
+	}
+	if (now - g->last_save >= SAVE_INTERVAL_S &&
+	    g->res.text.len != g->saved_len) {
+		db_message_progress(g->rq->db, g->message_id,
+		    buf_cstr(&g->res.text));
+		g->saved_len = g->res.text.len;
+		g->last_save = now;
+	}
+	if (g->streaming && now >= g->next_ping) {
+		g->next_ping += cfg->ping_interval_s;
+		if (sse_ping(g->rq) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- prompt ---- */
+
+/*
+ * The messages sent upstream: the pre-prompt (inputs filled) as system
+ * prompt for chat, the opening statement, the newest turns of the
+ * conversation within the memory window, and the query.  Completion apps
+ * send the filled pre-prompt and the query as one user message.
+ */
+static struct llm_msg *
+build_messages(struct gen *g, json_object *inputs, const char *query,
+    int new_conversation, int *n)
+{
+	struct req	*rq = g->rq;
+	json_object	*c = rq->app.config;
+	const char	*pre = json_str(c, "pre_prompt"), *open;
+	struct turn	 turns[MEMORY_MAX];
+	struct llm_msg	*m;
+	char		*filled;
+	int		 nturns = 0, i, k = 0, window;
+
+	filled = prompt_fill(&rq->pool, pre ? pre : "", inputs);
+	window = cfg->memory_messages < MEMORY_MAX ? cfg->memory_messages :
+	    MEMORY_MAX;
+	if (g->chat && !new_conversation && window > 0)
+		nturns = db_conversation_history(rq->db, &rq->pool,
+		    g->conversation_id, window, turns);
+	if (nturns < 0)
+		nturns = 0;
+	m = pool_alloc(&rq->pool, sizeof(*m) * (size_t)(3 + 2 * nturns));
+	memset(m, 0, sizeof(*m) * (size_t)(3 + 2 * nturns));
+	if (!g->chat) {
+		m[k].role = "user";
+		m[k++].content = *query == '\0' ? filled : *filled == '\0' ?
+		    query : pool_printf(&rq->pool, "%s\n\n%s", filled, query);
+		*n = k;
+		return m;
+	}
+	if (*filled != '\0') {
+		m[k].role = "system";
+		m[k++].content = filled;
+	}
+	open = json_str(c, "opening_statement");
+	if (open != NULL && *open != '\0') {
+		m[k].role = "assistant";
+		m[k++].content = prompt_fill(&rq->pool, open, inputs);
+	}
+	for (i = 0; i < nturns; i++) {
+		m[k].role = "user";
+		m[k++].content = turns[i].query;
+		m[k].role = "assistant";
+		m[k++].content = turns[i].answer;
+	}
+	m[k].role = "user";
+	m[k++].content = query;
+	*n = k;
+	return m;
+}
+
+/* ---- the pipeline ---- */
+
+static int
+response_mode(struct req *rq, struct resp *rs, int *streaming)
+{
+	json_object	*v = json_get(rq->body, "response_mode");
+	const char	*s;
+
+	*streaming = 0;
+	if (v == NULL)
+		return 0;
+	s = json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : "";
+	if (strcmp(s, "streaming") == 0)
+		*streaming = 1;
+	else if (strcmp(s, "blocking") != 0)
+		return resp_error_msg(rs, ERR_INVALID_PARAM,
+		    "response_mode must be 'blocking' or 'streaming'");
+	return 0;
+}
+
+static int
+max_active(const struct app *a)
+{
+	json_object	*v = json_get(a->config, "max_active_requests");
+
+	if (v != NULL && json_object_is_type(v, json_type_int))
+		return json_object_get_int(v);
+	if (a->max_active_requests > 0)
+		return a->max_active_requests;
+	return cfg->max_active_requests;
+}
+
+static void
+name_after(struct req *rq)
+{
+	struct naming	*nm = rq->after_arg;
+	char		*title;
+
+	title = gen_conversation_title(rq, nm->query);
+	if (title != NULL && *title != '\0')
+		db_conversation_set_name(rq->db, rq->app.id,
+		    nm->conversation_id, title);
+}
+
+static json_object *
+blocking_body(struct gen *g, json_object *usage)
+{
+	json_object	*o = json_object_new_object(), *meta;
+
+	json_object_object_add(o, "event", json_object_new_string("message"));
+	json_object_object_add(o, "task_id", json_object_new_string(g->task_id));
+	json_object_object_add(o, "id", json_object_new_string(g->message_id));
+	json_object_object_add(o, "message_id",
+	    json_object_new_string(g->message_id));
+	if (g->chat)
+		json_object_object_add(o, "conversation_id",
+		    json_object_new_string(g->conversation_id));
+	json_object_object_add(o, "mode",
+	    json_object_new_string(g->rq->app.mode));
+	json_object_object_add(o, "answer",
+	    json_object_new_string(buf_cstr(&g->res.text)));
+	meta = json_object_new_object();
+	json_object_object_add(meta, "annotation_reply", NULL);
+	json_object_object_add(meta, "retriever_resources",
+	    json_object_new_array());
+	json_object_object_add(meta, "usage", usage);
+	json_object_object_add(o, "metadata", meta);
+	json_object_object_add(o, "created_at",
+	    json_object_new_int64(g->created_at));
+	return o;
+}
+
+static json_object *
+end_event(struct gen *g, json_object *usage)
+{
+	json_object	*o = envelope(g, "message_end"), *meta;
+
+	json_object_object_add(o, "task_id", json_object_new_string(g->task_id));
+	json_object_object_add(o, "id", json_object_new_string(g->message_id));
+	meta = json_object_new_object();
+	json_object_object_add(meta, "annotation_reply", NULL);
+	json_object_object_add(meta, "retriever_resources",
+	    json_object_new_array());
+	json_object_object_add(meta, "usage", usage);
+	json_object_object_add(o, "metadata", meta);
+	json_object_object_add(o, "files", json_object_new_array());
+	return o;
+}
+
+/*
+ * Run the generation of "g" once the request is checked and stored; ends
+ * the message, the task and the reply.
+ */
+static int
+generate(struct gen *g, struct llm_msg *msgs, int nmsgs)
+{
+	struct req		*rq = g->rq;
+	struct resp		*rs = g->rs;
+	json_object		*model = json_get(rq->app.config, "model"), *usage;
+	struct llm_request	 lr;
+	struct message_end	 me;
+	char			 price[32];
+	int			 rc, ptok, ctok;
+	double			 latency;
+	const char		*answer;
+
+	memset(&lr, 0, sizeof(lr));
+	lr.provider = g->provider;
+	lr.model = json_str(model, "name");
+	lr.params = json_get(model, "completion_params");
+	lr.msgs = msgs;
+	lr.nmsgs = nmsgs;
+	lr.stream = 1;	/* also for blocking clients: stop and progress */
+	lr.on_delta = on_delta;
+	lr.on_tick = on_tick;
+	lr.arg = g;
+	if (g->streaming && sse_begin(rq, rs) == -1)
+		rc = 1;
+	else
+		rc = upstream_chat(&lr, &g->res);
+	latency = now_mono() - g->started;
+	answer = buf_cstr(&g->res.text);
+	ptok = g->res.prompt_tokens;
+	ctok = g->res.completion_tokens;
+	if (!g->res.usage_known) {
+		ptok = 0;
+		for (int i = 0; i < nmsgs; i++)
+			if (msgs[i].content != NULL)
+				ptok += upstream_estimate_tokens(
+				    msgs[i].content);
+		ctok = upstream_estimate_tokens(answer);
+	}
+	usage = json_object_new_object();
+	gen_usage_json(usage, g->provider, ptok, ctok, latency, price);
+
+	memset(&me, 0, sizeof(me));
+	me.answer = answer;
+	me.message_tokens = ptok;
+	me.answer_tokens = ctok;
+	me.total_price = price;
+	me.latency = latency;
+	me.status = "normal";
+	if (rc == -1) {
+		me.status = "error";
+		me.error = g->res.errmsg;
+	} else if (rq->client_gone) {
+		me.status = "error";
+		me.error = "The client disconnected before the answer was "
+		    "complete.";
+	}
+	if (g->agent) {
+		json_object	*th = json_object_new_array(), *t;
+
+		t = json_object_new_object();
+		json_object_object_add(t, "id",
+		    json_object_new_string(g->message_id));
+		json_object_object_add(t, "position", json_object_new_int(1));
+		json_object_object_add(t, "thought",
+		    json_object_new_string(answer));
+		json_object_object_add(t, "tool", json_object_new_string(""));
+		json_object_object_add(t, "tool_input",
+		    json_object_new_string(""));
+		json_object_object_add(t, "observation",
+		    json_object_new_string(""));
+		json_object_array_add(th, t);
+		me.agent_thoughts = th;
+	}
+	if (db_message_finish(rq->db, g->message_id, &me) == -1)
+		log_error("message %s: not finished in the database",
+		    g->message_id);
+	json_object_put(me.agent_thoughts);
+	db_task_finish(rq->db, g->task_id);
+	if (g->chat)
+		db_conversation_touch(rq->db, g->conversation_id);
+	if (g->stop_requested || g->timed_out)
+		log_info("task %s stopped after %.3f s", g->task_id, latency);
+
+	if (g->streaming) {
+		if (rq->client_gone) {
+			json_object_put(usage);
+			return 0;
+		}
+		if (rc == -1) {
+			json_object	*o = envelope(g, "error");
+
+			json_object_object_add(o, "code", json_object_new_string(
+			    err_table[g->res.err].code));
+			json_object_object_add(o, "message",
+			    json_object_new_string(g->res.errmsg));
+			json_object_object_add(o, "status", json_object_new_int(
+			    err_table[g->res.err].status));
+			json_object_put(usage);
+			return emit(g, o);
+		}
+		if (g->agent) {
+			if (!g->thought_sent)
+				emit_thought(g, "");
+			emit_thought(g, answer);
+		}
+		return emit(g, end_event(g, usage));
+	}
+	if (rc == -1) {
+		json_object_put(usage);
+		return resp_error_msg(rs, g->res.err, g->res.errmsg);
+	}
+	return resp_json(rs, 200, blocking_body(g, usage));
+}
+
+static int
+generation(struct req *rq, struct resp *rs, int chat)
+{
+	static const struct field fields[] = {
+		{ "inputs", F_OBJECT, F_REQUIRED, 0 },
+		{ "conversation_id", F_STRING, 0, 64 },
+		{ "files", F_ARRAY, 0, 0 },
+		{ "auto_generate_name", F_BOOL, 0, 0 },
+		{ "workflow_id", F_STRING, 0, 64 },
+		{ "retriever_from", F_STRING, 0, 64 },
+		{ "trace_id", F_STRING, 0, 128 },
+		{ NULL, 0, 0, 0 }
+	};
+	struct gen		 g;
+	struct conversation	 conv;
+	struct message_new	 mn;
+	json_object		*inputs = NULL, *qv, *model;
+	struct llm_msg		*msgs;
+	char			*query;
+	const char		*cid, *s;
+	int			 nmsgs, rc, new_conv = 1, n, i, j;
+
+	/* the end user comes before the mode check, as in Dify */
+	if (auth_end_user(rq, rs, 'j', 1) == -1)
+		return -1;
+	if (chat && !gen_mode_is_chat(rq->app.mode))
+		return resp_error(rs, ERR_NOT_CHAT_APP);
+	if (!chat && strcmp(rq->app.mode, "completion") != 0)
+		return resp_error(rs, ERR_APP_UNAVAILABLE);
+	if (chat && strcmp(rq->app.mode, "advanced-chat") == 0)
+		return gen_chatflow(rq, rs);
+	if (input_check(rq, rs, fields) == -1)
+		return -1;
+
+	memset(&g, 0, sizeof(g));
+	g.rq = rq;
+	g.rs = rs;
+	g.chat = chat;
+	g.agent = strcmp(rq->app.mode, "agent-chat") == 0;
+	if (response_mode(rq, rs, &g.streaming) == -1)
+		return -1;
+
+	/* query: required for chat; NUL characters stripped, as Dify does */
+	qv = json_get(rq->body, "query");
+	if (qv != NULL && !json_object_is_type(qv, json_type_string))
+		return resp_error_msg(rs, ERR_INVALID_PARAM,
+		    "query must be a string");
+	n = qv ? json_object_get_string_len(qv) : 0;
+	if (n > QUERY_MAX_BYTES)
+		return resp_error_msg(rs, ERR_INVALID_PARAM, "query is too long");
+	query = pool_alloc(&rq->pool, (size_t)n + 1);
+	s = qv ? json_object_get_string(qv) : "";
+	for (i = j = 0; i < n; i++)
+		if (s[i] != '\0')
+			query[j++] = s[i];
+	query[j] = '\0';
+	if (chat && *query == '\0')
+		return resp_error_msg(rs, ERR_INVALID_PARAM, "query is required");
+	if (g.agent && !g.streaming)
+		return resp_error_msg(rs, ERR_INVALID_PARAM,
+		    "Agent Chat App does not support blocking mode");
+
+	g.sc.app_id = rq->app.id;
+	g.sc.end_user_id = rq->user.id;
+	memset(&conv, 0, sizeof(conv));
+	cid = input_str(rq, "conversation_id");
+	while (cid != NULL && isspace((unsigned char)*cid))
+		cid++;
+	if (chat && cid != NULL && *cid != '\0') {
+		if (!uuid_valid(cid))
+			return resp_error_msg(rs, ERR_INVALID_PARAM,
+			    "conversation_id must be a valid UUID");
+		rc = db_conversation_get(rq->db, &rq->pool, &g.sc, cid, &conv);
+		if (rc == DB_NOT_FOUND)
+			return resp_error(rs, ERR_CONVERSATION_NOT_FOUND);
+		if (rc != DB_OK)
+			return resp_error(rs, ERR_INTERNAL);
+		json_object_put(conv.inputs);
+		if (strcmp(conv.status, "normal") != 0)
+			return resp_error(rs, ERR_CONVERSATION_COMPLETED);
+		snprintf(g.conversation_id, sizeof(g.conversation_id), "%s",
+		    conv.id);
+		new_conv = 0;
+	}
+	model = json_get(rq->app.config, "model");
+	g.provider = json_str(model, "provider");
+	if (model == NULL || g.provider == NULL || json_str(model, "name") ==
+	    NULL)
+		return resp_error(rs, ERR_APP_UNAVAILABLE);
+	if (!upstream_known(g.provider))
+		return resp_error(rs, ERR_PROVIDER_NOT_INITIALIZE);
+	inputs = prompt_inputs(json_get(rq->app.config, "user_input_form"),
+	    json_get(rq->body, "inputs"), rs);
+	if (inputs == NULL)
+		return -1;
+
+	uuid_new(g.task_id);
+	n = max_active(&rq->app);
+	rc = db_task_start(rq->db, g.task_id, &g.sc, chat ? "chat" :
+	    "completion", NULL, n);
+	if (rc == DB_CONFLICT) {
+		char	msg[256];
+
+		json_object_put(inputs);
+		snprintf(msg, sizeof(msg), "Too many requests. Please try "
+		    "again later. The current maximum concurrent requests "
+		    "allowed for %s is %d.", rq->app.id, n);
+		return resp_error_msg(rs, ERR_TOO_MANY_REQUESTS, msg);
+	}
+	if (rc != 0) {
+		json_object_put(inputs);
+		return resp_error(rs, ERR_INTERNAL);
+	}
+	if (chat && new_conv) {
+		const char	*intro = json_str(rq->app.config,
+		    "opening_statement");
+
+		if (db_conversation_create(rq->db, &g.sc, DEFAULT_NAME, inputs,
+		    intro ? intro : "", g.conversation_id, &g.created_at) == -1)
+			goto internal;
+	}
+	memset(&mn, 0, sizeof(mn));
+	mn.conversation_id = chat ? g.conversation_id : NULL;
+	mn.task_id = g.task_id;
+	mn.mode = rq->app.mode;
+	mn.query = query;
+	mn.inputs = inputs;
+	if (db_message_create(rq->db, &g.sc, &mn, g.message_id,
+	    &g.created_at) == -1)
+		goto internal;
+
+	msgs = build_messages(&g, inputs, query, new_conv, &nmsgs);
+	llm_result_init(&g.res);
+	g.started = rq->started;
+	g.last_poll = g.last_save = g.last_beat = now_mono();
+	g.next_ping = g.started + cfg->ping_interval_s;
+	rc = generate(&g, msgs, nmsgs);
+	llm_result_free(&g.res);
+	json_object_put(inputs);
+
+	if (chat && new_conv && input_bool(rq, "auto_generate_name", 1)) {
+		struct naming	*nm = pool_alloc(&rq->pool, sizeof(*nm));
+
+		snprintf(nm->conversation_id, sizeof(nm->conversation_id),
+		    "%s", g.conversation_id);
+		nm->query = query;
+		rq->after = name_after;
+		rq->after_arg = nm;
+	}
+	return rc;
+internal:
+	json_object_put(inputs);
+	db_task_finish(rq->db, g.task_id);
+	return resp_error(rs, ERR_INTERNAL);
+}
+
+int
+gen_chat_messages(struct req *rq, struct resp *rs)
+{
+	return generation(rq, rs, 1);
+}
+
+int
+gen_completion_messages(struct req *rq, struct resp *rs)
+{
+	return generation(rq, rs, 0);
+}
+
+int
+gen_stop(struct req *rq, struct resp *rs, int chat)
+{
+	struct scope	 sc;
+	json_object	*o;
+
+	if (auth_end_user(rq, rs, 'j', 1) == -1)
+		return -1;
+	if (chat && !gen_mode_is_chat(rq->app.mode))
+		return resp_error(rs, ERR_NOT_CHAT_APP);
+	if (!chat && strcmp(rq->app.mode, "completion") != 0)
+		return resp_error(rs, ERR_APP_UNAVAILABLE);
+	sc.app_id = rq->app.id;
+	sc.end_user_id = rq->user.id;
+	/* only the task's own end user sets the flag; always "success" */
+	if (db_task_request_stop(rq->db, req_param(rq, "task_id"), &sc) == -1)
+		return resp_error(rs, ERR_INTERNAL);
+	o = json_object_new_object();
+	json_object_object_add(o, "result", json_object_new_string("success"));
+	return resp_json(rs, 200, o);
+}
+
+char *
+gen_conversation_title(struct req *rq, const char *query)
+{
+	json_object		*model = json_get(rq->app.config, "model");
+	const char		*provider = json_str(model, "provider");
+	struct llm_request	 lr;
+	struct llm_result	 res;
+	struct llm_msg		 m[2];
+	char			*title = NULL, *p;
+	size_t			 n;
+
+	if (provider == NULL || query == NULL)
+		return NULL;
+	if (strcmp(provider, "offline") == 0) {
+		/* the offline model cannot summarise: the query's start */
+		n = strlen(query) > 40 ? 40 : strlen(query);
+		while (n > 0 && ((unsigned char)query[n] & 0xc0) == 0x80)
+			n--;
+		return pool_strndup(&rq->pool, query, n);
+	}
+	memset(&lr, 0, sizeof(lr));
+	memset(m, 0, sizeof(m));
+	m[0].role = "system";
+	m[0].content = "You name conversations. Reply with a short title of "
+	    "at most eight words for a conversation that starts with the "
+	    "user's message, in the user's language, without quotes or "
+	    "punctuation at the end.";
+	m[1].role = "user";
+	m[1].content = query;
+	lr.provider = provider;
+	lr.model = json_str(model, "name");
+	lr.msgs = m;
+	lr.nmsgs = 2;
+	llm_result_init(&res);
+	if (upstream_chat(&lr, &res) == 0) {
+		title = pool_strdup(&rq->pool, buf_cstr(&res.text));
+		for (p = title; *p != '\0'; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		if (strlen(title) > 200)
+			title[200] = '\0';
+	}
+	llm_result_free(&res);
+	return title;
+}
