@@ -404,6 +404,8 @@ event(struct upstream_sse *p)
 	size_t		 i, n;
 	int		 rc = 0;
 
+	if (p->data.len == 0)
+		return 0;	/* "data:" alone: a keep-alive at most */
 	if (p->data.len == 6 && memcmp(p->data.p, "[DONE]", 6) == 0) {
 		p->state = SSE_DONE;
 		return 0;
