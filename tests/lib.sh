@@ -119,3 +119,45 @@ expect_error() {
 finish() {
 	[ "$FAILS" -eq 0 ]
 }
+
+# start_fake_upstream: the fake OpenAI-compatible provider "fake"; call it
+# before start_server so the programs see DIFYCGI_PROVIDER_FAKE_BASE_URL.
+start_fake_upstream() {
+	python3 "$ROOT/tests/fake-upstream/fake_upstream.py" \
+	    --port-file "$T/fake.port" --log "$T/fake.log" "$@" \
+	    > "$T/fake.out" 2>&1 &
+	PIDS="$PIDS $!"
+	i=0
+	while [ ! -s "$T/fake.port" ] && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	FAKE_PORT=$(cat "$T/fake.port")
+	export DIFYCGI_PROVIDER_FAKE_BASE_URL="http://127.0.0.1:$FAKE_PORT/v1"
+}
+
+# sse PATH KEY JSON [sse_client options]: stream into $T/sse (one line per
+# frame: "seconds payload"); the status line goes to $T/sse.status
+sse() {
+	p=$1 k=$2 b=$3
+	shift 3
+	python3 "$ROOT/tests/tools/sse_client.py" "$BASE$p" "$k" "$b" "$@" \
+	    > "$T/sse" 2> "$T/sse.status"
+}
+
+# events: the event names of the last stream, one per line
+events() {
+	cut -d' ' -f2- "$T/sse" | while read -r l; do
+		if [ "$l" = ping ]; then echo ping; else
+			printf '%s' "$l" | jq -r .event; fi
+	done
+}
+
+# last_event JQ: evaluate on the last data frame
+last_event() { tail -1 "$T/sse" | cut -d' ' -f2- | jq -e "$1" >/dev/null 2>&1; }
+
+# sql QUERY: run a query on the test database
+sql() { sqlite3 "$DIFYCGI_DB" "$1"; }
+
+# events_are "a b c": the last stream's event names, repeats folded
+events_are() { [ "$(events | uniq | tr '\n' ' ')" = "$1 " ]; }
