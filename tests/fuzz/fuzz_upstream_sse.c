@@ -1,0 +1,259 @@
+/*
+ * fuzz_upstream_sse.c: fuzz target of the upstream stream parser
+ * (lib/upstream_sse.c), the first parser of bytes a model provider sends.
+ *
+ * The first input byte picks the options (a 64-byte line cap or the
+ * real one, a 100-byte answer cap or the real one, a stop requested at
+ * the Nth delta or none) and seeds the split points; the rest is the
+ * stream, fed once whole and once in pieces of 1 to 16 bytes.  Beyond
+ * "no crash, no leak" it checks: the result codes mean what they say
+ * (-1 with an error set, 1 with res->stopped, 0 with neither); the text
+ * stays under its cap, is valid UTF-8 without NUL bytes and equals what
+ * on_delta was given; error messages are valid UTF-8; tool calls form
+ * an array of functions; and both runs agree, so no split point can
+ * change the answer.  A broken invariant aborts.
+ *
+ * libFuzzer build, from the top of the tree:
+ *
+ *   SRC="lib/upstream_sse.c lib/buf.c lib/pool.c lib/json.c lib/log.c \
+ *       lib/util.c lib/errors.c"
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
+ *       -D_GNU_SOURCE -Ilib $(pkg-config --cflags json-c) \
+ *       -o fuzz_upstream_sse tests/fuzz/fuzz_upstream_sse.c $SRC \
+ *       $(pkg-config --libs json-c)
+ *   mkdir -p /tmp/corpus && ./fuzz_upstream_sse -max_len=8192 \
+ *       /tmp/corpus tests/fuzz/corpus/upstream_sse
+ *
+ * Replay build (any C compiler, no libFuzzer): runs every file of the
+ * directories (or the files) named on the command line once, printing
+ * one "ok - ..." line, so that make test can keep the target from rotting:
+ *
+ *   cc -DFUZZ_REPLAY -std=c11 -D_GNU_SOURCE -Ilib \
+ *       $(pkg-config --cflags json-c) -o fuzz_upstream_sse_replay \
+ *       tests/fuzz/fuzz_upstream_sse.c $SRC $(pkg-config --libs json-c)
+ *   ./fuzz_upstream_sse_replay tests/fuzz/corpus/upstream_sse
+ *
+ * (Linking $(BUILD)/libdify.a with the project's libraries instead of
+ * $SRC works as well.)
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+#define SMALL_LINE_MAX	64
+#define SMALL_TEXT_MAX	100
+
+struct seen {
+	struct buf	deltas;
+	int		n;
+	int		stop_at;	/* on_delta returns -1 at this call */
+};
+
+struct run {
+	int			 rc;
+	struct llm_result	 res;
+	struct seen		 seen;
+	const char		*tools;	/* compact JSON, borrowed from res */
+};
+
+static int
+on_delta(void *arg, const char *s, size_t n)
+{
+	struct seen	*sn = arg;
+
+	sn->n++;
+	if (buf_append(&sn->deltas, s, n) == -1)
+		abort();
+	return sn->stop_at > 0 && sn->n >= sn->stop_at ? -1 : 0;
+}
+
+static void
+check(int cond, const char *what)
+{
+	if (!cond) {
+		fprintf(stderr, "fuzz_upstream_sse: invariant broken: %s\n",
+		    what);
+		abort();
+	}
+}
+
+static void
+run(struct run *r, uint8_t opt, const char *in, size_t len, int split)
+{
+	struct llm_request	rq;
+	struct upstream_sse	p;
+	uint32_t		seed = opt * 2654435761u + 1;
+	size_t			at = 0, n;
+
+	memset(&rq, 0, sizeof(rq));
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->seen.deltas, UPSTREAM_TEXT_MAX);
+	r->seen.stop_at = (opt >> 2) & 7;	/* 0: never */
+	rq.provider = "fuzz";
+	rq.on_delta = on_delta;
+	rq.arg = &r->seen;
+	llm_result_init(&r->res);
+	if (opt & 2)
+		r->res.text.max = SMALL_TEXT_MAX;
+	upstream_sse_init(&p, &rq, &r->res,
+	    opt & 1 ? SMALL_LINE_MAX : UPSTREAM_LINE_MAX);
+	r->rc = 0;
+	while (at < len && r->rc == 0) {
+		n = len - at;
+		if (split) {
+			seed = seed * 1103515245u + 12345u;
+			n = 1 + (seed >> 16) % 16;
+			if (n > len - at)
+				n = len - at;
+		}
+		r->rc = upstream_sse_feed(&p, in + at, n);
+		check(r->rc >= -1 && r->rc <= 1, "feed returns -1, 0 or 1");
+		at += n;
+	}
+	r->rc = upstream_sse_finish(&p);
+	upstream_sse_free(&p);
+	r->tools = r->res.tool_calls != NULL ?
+	    json_compact(r->res.tool_calls) : "";
+}
+
+static void
+check_run(struct run *r)
+{
+	json_object	*call;
+	size_t		 i;
+
+	check(r->rc >= -1 && r->rc <= 1, "finish returns -1, 0 or 1");
+	check((r->rc == -1) == (r->res.err != ERR__MAX),
+	    "an error is set exactly when -1 is returned");
+	check(r->rc != -1 || r->res.errmsg[0] != '\0',
+	    "an error has a message");
+	check((r->rc == 1) == (r->res.stopped != 0),
+	    "res->stopped is set exactly when 1 is returned");
+	check(utf8_valid(r->res.errmsg, strlen(r->res.errmsg)),
+	    "the message is UTF-8");
+	check(r->res.text.len <= r->res.text.max, "the text stays capped");
+	check(r->res.text.len == r->seen.deltas.len &&
+	    memcmp(buf_cstr(&r->res.text), buf_cstr(&r->seen.deltas),
+	    r->res.text.len) == 0, "on_delta saw exactly the text");
+	check(memchr(buf_cstr(&r->res.text), '\0', r->res.text.len) == NULL,
+	    "the text has no NUL");
+	check(utf8_valid(buf_cstr(&r->res.text), r->res.text.len),
+	    "the text is UTF-8");
+	check(strlen(r->res.finish_reason) < sizeof(r->res.finish_reason),
+	    "finish_reason is terminated");
+	if (r->res.tool_calls == NULL)
+		return;
+	check(r->rc == 0, "tool calls only on success");
+	check(json_object_is_type(r->res.tool_calls, json_type_array),
+	    "tool calls are an array");
+	for (i = 0; i < json_object_array_length(r->res.tool_calls); i++) {
+		call = json_object_array_get_idx(r->res.tool_calls, i);
+		check(json_str(json_get(call, "function"), "name") != NULL &&
+		    json_str(json_get(call, "function"), "arguments") != NULL,
+		    "each tool call has a function name and arguments");
+	}
+}
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct run	whole, split;
+	uint8_t		opt;
+
+	if (size == 0)
+		return 0;
+	opt = data[0];
+	run(&whole, opt, (const char *)data + 1, size - 1, 0);
+	run(&split, opt, (const char *)data + 1, size - 1, 1);
+	check_run(&whole);
+	check_run(&split);
+	check(whole.rc == split.rc && whole.res.err == split.res.err &&
+	    strcmp(whole.res.errmsg, split.res.errmsg) == 0,
+	    "the split run ends as the whole run");
+	check(whole.res.text.len == split.res.text.len &&
+	    memcmp(buf_cstr(&whole.res.text), buf_cstr(&split.res.text),
+	    whole.res.text.len) == 0, "the split run has the same text");
+	check(strcmp(whole.res.finish_reason, split.res.finish_reason) == 0 &&
+	    whole.res.usage_known == split.res.usage_known &&
+	    whole.res.prompt_tokens == split.res.prompt_tokens &&
+	    whole.res.completion_tokens == split.res.completion_tokens &&
+	    strcmp(whole.tools, split.tools) == 0,
+	    "the split run has the same finish, usage and tool calls");
+	llm_result_free(&whole.res);
+	llm_result_free(&split.res);
+	buf_free(&whole.seen.deltas);
+	buf_free(&split.seen.deltas);
+	return 0;
+}
+
+#ifdef FUZZ_REPLAY
+#include <dirent.h>
+#include <sys/stat.h>
+
+#define REPLAY_MAX	(4 * 1024 * 1024)
+
+static int
+replay_file(const char *path)
+{
+	FILE	*f = fopen(path, "rb");
+	char	*p;
+	size_t	 n;
+
+	if (f == NULL) {
+		perror(path);
+		return -1;
+	}
+	p = xmalloc(REPLAY_MAX);
+	n = fread(p, 1, REPLAY_MAX, f);
+	fclose(f);
+	LLVMFuzzerTestOneInput((const uint8_t *)p, n);
+	free(p);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	char		 path[4096];
+	int		 i, files = 0, bad = 0;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s corpus-dir|file ...\n", argv[0]);
+		return 2;
+	}
+	for (i = 1; i < argc; i++) {
+		if (stat(argv[i], &st) == -1 || !S_ISDIR(st.st_mode)) {
+			bad |= replay_file(argv[i]) == -1;
+			files++;
+			continue;
+		}
+		if ((d = opendir(argv[i])) == NULL) {
+			perror(argv[i]);
+			bad = 1;
+			continue;
+		}
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", argv[i],
+			    de->d_name);
+			if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
+				continue;
+			bad |= replay_file(path) == -1;
+			files++;
+		}
+		closedir(d);
+	}
+	printf("%s - the upstream SSE parser keeps its invariants on %d "
+	    "corpus files\n", bad || files == 0 ? "not ok" : "ok", files);
+	return bad || files == 0;
+}
+#endif
