@@ -26,6 +26,7 @@ def main():
     u = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
     t0 = time.monotonic()
+    sys.stderr.write("start %.6f\n" % time.time())
     conn.request("POST", u.path, body=body.encode(), headers={
         "Authorization": "Bearer " + key,
         "Content-Type": "application/json"})
@@ -39,7 +40,7 @@ def main():
     while True:
         if slow:
             time.sleep(slow)
-        line = r.fp.readline()
+        line = r.readline()
         if not line:
             break
         line = line.decode().rstrip("\r\n")

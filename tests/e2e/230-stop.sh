@@ -1,0 +1,73 @@
+#!/bin/bash
+# Stop and disconnect: a stop from another connection (served by another
+# process) ends the stream within 200 ms with message_end and the partial
+# answer stored; only the task's own user may stop it; a client that
+# leaves mid-stream aborts the upstream request and the answer so far is
+# stored with a final status.
+. "$(dirname "$0")/../lib.sh"
+start_fake_upstream
+start_server
+read -r A KA <<<"$(new_app chat --provider fake --model slow-100-60)"
+
+start_stream() {	# start_stream USER [sse options]: background stream
+	sse /v1/chat-messages "$KA" "{\"inputs\":{},\"query\":\"q\",\"user\":\"$1\",\"response_mode\":\"streaming\"}" "${@:2}" &
+	SPID=$!
+	for i in $(seq 100); do [ -s "$T/sse" ] && break; sleep 0.05; done
+	TASK=$(head -1 "$T/sse" | cut -d' ' -f2- | jq -r .task_id)
+	MSG=$(head -1 "$T/sse" | cut -d' ' -f2- | jq -r .message_id)
+}
+
+start_stream u1
+sleep 0.5
+t0=$(date +%s.%N)
+jreq POST "/v1/chat-messages/$TASK/stop" "$KA" '{"user":"u1"}'
+wait $SPID
+t1=$(awk -v s="$(grep '^start ' "$T/sse.status" | cut -d' ' -f2)" -v r="$(tail -1 "$T/sse" | cut -d' ' -f1)" 'BEGIN { printf "%.6f", s + r }')
+check "stop answers success" body_is '. == {"result":"success"}'
+check "the stream ends with message_end after a stop" last_event '.event == "message_end" and .metadata.usage.completion_tokens > 0'
+check "the stream ended within 200 ms of the stop request ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s)" \
+    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 0.2) }'
+check "the stop was fast: under 1 s of a 6 s answer streamed" \
+    test "$(grep -c '"event":"message"' "$T/sse")" -lt 15
+check "the partial answer is stored, status normal, task finished" \
+    test "$(sql "SELECT m.status, m.answer LIKE 'tok0 tok1 %', t.finished_at IS NOT NULL FROM messages m JOIN tasks t ON t.id = m.task_id WHERE m.id = '$MSG'")" = "normal|1|1"
+STREAMED=$(cut -d' ' -f2- "$T/sse" | jq -j 'select(.event == "message") | .answer')
+check "the stored answer is exactly what was streamed" \
+    test "$(sql "SELECT answer FROM messages WHERE id = '$MSG'")" = "$STREAMED"
+
+: > "$T/sse"
+start_stream u1
+jreq POST "/v1/chat-messages/$TASK/stop" "$KA" '{"user":"intruder"}'
+check "a stop by another end user still answers success" body_is '. == {"result":"success"}'
+sleep 0.6
+check "... but the stream goes on" bash -c "! grep -q message_end '$T/sse'"
+jreq POST "/v1/chat-messages/$TASK/stop" "$KA" '{"user":"u1"}'
+wait $SPID
+
+: > "$T/sse"
+start_stream u1 --disconnect-after 3
+wait $SPID
+sleep 0.5
+check "after a disconnect the message gets a final status with the answer so far" \
+    test "$(sql "SELECT status, answer LIKE 'tok0 tok1 %' FROM messages WHERE id = '$MSG'")" = "error|1"
+check "the upstream request was aborted too: the answer stopped growing" \
+    test "$(sql "SELECT answer LIKE '%tok59 ' FROM messages WHERE id = '$MSG'")" = 0
+check "no task stays running" test "$(sql "SELECT count(*) FROM tasks WHERE finished_at IS NULL")" = 0
+t0=$(date +%s%N)
+jreq POST /v1/chat-messages "$KA" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}' --max-time 10 -N
+check "a follow-up request is served at once" bash -c "[ '$STATUS' = 200 ]"
+
+# a blocking request can be stopped too: it answers the partial text
+read -r B KB <<<"$(new_app chat --provider fake --model slow-100-60)"
+(jreq POST /v1/chat-messages "$KB" '{"inputs":{},"query":"q","user":"u9"}'; printf '%s' "$BODY" > "$T/blocking") &
+BPID=$!
+for i in $(seq 100); do
+	TASK=$(sql "SELECT id FROM tasks WHERE app_id = '$B' AND finished_at IS NULL")
+	[ -n "$TASK" ] && break; sleep 0.05
+done
+sleep 0.4
+jreq POST "/v1/chat-messages/$TASK/stop" "$KB" '{"user":"u9"}'
+wait $BPID
+check "a stopped blocking request answers 200 with the partial answer" \
+    jq -e '.event == "message" and (.answer | startswith("tok0 ")) and (.answer | length) < 200' "$T/blocking" >/dev/null
+finish
