@@ -126,7 +126,7 @@ provider_var(const char *name, size_t len, const char *what)
 
 	n = (size_t)snprintf(var, sizeof(var), "DIFYCGI_PROVIDER_");
 	for (i = 0; i < len && n + 1 < sizeof(var); i++) {
-		if ((name[i] >= 'a' && name[i] <= 'z'))
+		if (name[i] >= 'a' && name[i] <= 'z')
 			var[n++] = (char)(name[i] - 'a' + 'A');
 		else if ((name[i] >= 'A' && name[i] <= 'Z') ||
 		    (name[i] >= '0' && name[i] <= '9'))
@@ -670,7 +670,8 @@ http_chat(const struct llm_request *rq, const struct provider *pv,
 		    "Error: the prompt is larger than %d bytes", BODY_MAX);
 		goto out;
 	}
-	if ((t = handles()) == NULL) {
+	t = handles();
+	if (t == NULL) {
 		log_error("upstream: cannot set up libcurl");
 		fail(res, ERR_COMPLETION_REQUEST, rq->provider,
 		    "Error: cannot set up the HTTP client");

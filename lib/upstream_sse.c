@@ -289,6 +289,9 @@ tool_append(struct buf *b, json_object *v, int set)
 {
 	if (v == NULL || !json_object_is_type(v, json_type_string))
 		return 0;
+	if (!utf8_valid(json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v)))
+		return -1;
 	if (set && json_object_get_string_len(v) > 0)
 		buf_reset(b);
 	return buf_append(b, json_object_get_string(v),
@@ -332,7 +335,7 @@ tool_delta(struct upstream_sse *p, json_object *tc)
 	if (tool_append(&c->id, json_get(tc, "id"), 1) == -1 ||
 	    tool_append(&c->name, json_get(fn, "name"), 0) == -1 ||
 	    tool_append(&c->args, json_get(fn, "arguments"), 0) == -1)
-		return malformed(p, "a tool call is too large");
+		return malformed(p, "a tool call is too large or not UTF-8");
 	return 0;
 }
 
@@ -376,6 +379,9 @@ text_delta(struct upstream_sse *p, json_object *content)
 
 	if (len == 0)
 		return 0;
+	/* json-c lets overlong forms and surrogates through */
+	if (!utf8_valid(s, len))
+		return malformed(p, "the text is not valid UTF-8");
 	if (append_text(p->res, s, len) == -1) {
 		fail(p->res, ERR_COMPLETION_REQUEST, p->rq->provider,
 		    "Error: the answer is longer than %zu bytes",
@@ -585,6 +591,13 @@ upstream_parse_answer(struct llm_result *res, const char *provider,
 		goto out;
 	}
 	v = json_get(msg, "content");
+	if (v != NULL && json_object_is_type(v, json_type_string) &&
+	    !utf8_valid(json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v))) {
+		fail(res, ERR_COMPLETION_REQUEST, provider,
+		    "Error: the provider's answer is not valid UTF-8");
+		goto out;
+	}
 	if (v != NULL && json_object_is_type(v, json_type_string) &&
 	    append_text(res, json_object_get_string(v),
 	    (size_t)json_object_get_string_len(v)) == -1) {

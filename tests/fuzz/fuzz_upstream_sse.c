@@ -235,7 +235,8 @@ main(int argc, char *argv[])
 			files++;
 			continue;
 		}
-		if ((d = opendir(argv[i])) == NULL) {
+		d = opendir(argv[i]);
+		if (d == NULL) {
 			perror(argv[i]);
 			bad = 1;
 			continue;

@@ -217,6 +217,20 @@ test_stream(void)
 		{ __LINE__, "data: {\"choices\":[{\"delta\":{\"content\":\"\xff"
 		  "\"}}]}\n\n" DONE, 0, 0, -1, "", "", -1,
 		  ERR_COMPLETION_REQUEST, "not a JSON object", "" },
+		/* overlong forms and surrogates, which json-c lets through */
+		{ __LINE__, DELTA("a") DELTA("\xf0\x8f\x98\x80") DONE, 0, 0, -1,
+		  "a", "", -1, ERR_COMPLETION_REQUEST,
+		  "malformed stream from the provider: the text is not valid "
+		  "UTF-8", "" },
+		{ __LINE__, DELTA("\xed\xa0\x80") DONE, 0, 0, -1, "", "", -1,
+		  ERR_COMPLETION_REQUEST, "the text is not valid UTF-8", "" },
+		/* a lone surrogate escape becomes U+FFFD */
+		{ __LINE__, DELTA("\\ud800") DONE, 0, 0, 0, "\xef\xbf\xbd", "",
+		  -1, NONE, NULL, "" },
+		{ __LINE__, "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{"
+		  "\"index\":0,\"function\":{\"name\":\"\xc0\xaf\"}}]}}]}\n\n"
+		  DONE, 0, 0, -1, "", "", -1, ERR_COMPLETION_REQUEST,
+		  "a tool call is too large or not UTF-8", "" },
 		{ __LINE__, "<html>\n<body>502</body>\n</html>\n", 0, 0, -1, "",
 		  "", -1, ERR_COMPLETION_REQUEST, "ended before [DONE]", "" },
 		/* lines and events past the cap (64 bytes here) */
@@ -409,6 +423,11 @@ test_answer(void)
 		{ __LINE__, "{\"choices\":[]}", -1, "", "", 0,
 		  ERR_COMPLETION_REQUEST,
 		  "[openai] Error: the provider's answer has no message", "" },
+		{ __LINE__, "{\"choices\":[{\"message\":{\"content\":"
+		  "\"\xf0\x8f\x98\x80\"}}]}", -1, "", "", 0,
+		  ERR_COMPLETION_REQUEST,
+		  "[openai] Error: the provider's answer is not valid UTF-8",
+		  "" },
 		{ __LINE__, "{\"choices\":[{\"message\":\"hi\"}]}", -1, "", "", 0,
 		  ERR_COMPLETION_REQUEST, "has no message", "" },
 		{ __LINE__, "{\"choices\":[{\"message\":{\"content\":"
