@@ -25,27 +25,28 @@ static const char *const SQL_CONV_LIST[2][2][2] = {
 		{ "SELECT " CONV_COLS " FROM conversations WHERE " CONV_SCOPE
 		  " ORDER BY created_at, rowid LIMIT ?3",
 		  "SELECT " CONV_COLS " FROM conversations WHERE " CONV_SCOPE
-		  " AND created_at > ?4 ORDER BY created_at, rowid LIMIT ?3" },
+		  " AND (created_at, rowid) > (?4, ?5) ORDER BY created_at, rowid LIMIT ?3" },
 		{ "SELECT " CONV_COLS " FROM conversations WHERE " CONV_SCOPE
 		  " ORDER BY created_at DESC, rowid DESC LIMIT ?3",
 		  "SELECT " CONV_COLS " FROM conversations WHERE " CONV_SCOPE
-		  " AND created_at < ?4 ORDER BY created_at DESC, rowid DESC"
+		  " AND (created_at, rowid) < (?4, ?5) ORDER BY created_at DESC, rowid DESC"
 		  " LIMIT ?3" },
 	},
 	{
 		{ "SELECT " CONV_COLS " FROM conversations WHERE " CONV_SCOPE
 		  " ORDER BY updated_at, rowid LIMIT ?3",
 		  "SELECT " CONV_COLS " FROM conversations WHERE " CONV_SCOPE
-		  " AND updated_at > ?4 ORDER BY updated_at, rowid LIMIT ?3" },
+		  " AND (updated_at, rowid) > (?4, ?5) ORDER BY updated_at, rowid LIMIT ?3" },
 		{ "SELECT " CONV_COLS " FROM conversations WHERE " CONV_SCOPE
 		  " ORDER BY updated_at DESC, rowid DESC LIMIT ?3",
 		  "SELECT " CONV_COLS " FROM conversations WHERE " CONV_SCOPE
-		  " AND updated_at < ?4 ORDER BY updated_at DESC, rowid DESC"
+		  " AND (updated_at, rowid) < (?4, ?5) ORDER BY updated_at DESC, rowid DESC"
 		  " LIMIT ?3" },
 	},
 };
 static const char SQL_CONV_SORTVAL[] =
-    "SELECT created_at, updated_at FROM conversations WHERE id = ?3 AND "
+    "SELECT created_at, updated_at, rowid FROM conversations WHERE id = ?3 "
+    "AND "
     CONV_SCOPE;
 static const char SQL_CONV_DELETE[] =
     "UPDATE conversations SET deleted = 1, updated_at = ?3 WHERE id = ?4 "
@@ -77,7 +78,7 @@ db_conversation_list(struct db *db, struct pool *p, const struct scope *sc,
 {
 	sqlite3_stmt		*st;
 	struct conversation	 c;
-	int64_t			 cursor = 0;
+	int64_t			 cursor = 0, cursor_row = 0;
 	int			 n = 0, step, rc = -1;
 
 	*has_more = 0;
@@ -89,8 +90,10 @@ db_conversation_list(struct db *db, struct pool *p, const struct scope *sc,
 			return -1;
 		}
 		step = sqlite3_step(st);
-		if (step == SQLITE_ROW)
+		if (step == SQLITE_ROW) {
 			cursor = sqlite3_column_int64(st, by_updated ? 1 : 0);
+			cursor_row = sqlite3_column_int64(st, 2);
+		}
 		db_stmt_release(st);
 		if (step == SQLITE_DONE)
 			return DB_NOT_FOUND;
@@ -101,7 +104,9 @@ db_conversation_list(struct db *db, struct pool *p, const struct scope *sc,
 	if (st == NULL || db_bind(st, "ssi", sc->app_id, sc->end_user_id,
 	    limit + 1) == -1)
 		goto out;
-	if (last_id != NULL && sqlite3_bind_int64(st, 4, cursor) != SQLITE_OK)
+	/* (sort value, rowid) keeps rows of the same second apart */
+	if (last_id != NULL && (sqlite3_bind_int64(st, 4, cursor) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 5, cursor_row) != SQLITE_OK))
 		goto out;
 	/* one row past the page says whether there is more */
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -304,10 +309,10 @@ static const char SQL_MSG_PAGE[] =
     "m.app_id = ?3 ORDER BY m.created_at DESC, m.seq DESC LIMIT ?4";
 static const char SQL_MSG_PAGE_BEFORE[] =
     "SELECT " MSG_COLS " " MSG_FROM "WHERE m.conversation_id = ?1 AND "
-    "m.app_id = ?3 AND m.created_at < ?5 "
+    "m.app_id = ?3 AND (m.created_at, m.seq) < (?5, ?6) "
     "ORDER BY m.created_at DESC, m.seq DESC LIMIT ?4";
 static const char SQL_MSG_CREATED[] =
-    "SELECT created_at FROM messages WHERE id = ? AND conversation_id = ? "
+    "SELECT created_at, seq FROM messages WHERE id = ? AND conversation_id = ? "
     "AND app_id = ?";
 
 static json_object *
@@ -409,7 +414,7 @@ db_message_page(struct db *db, const struct scope *sc,
 {
 	sqlite3_stmt	*st;
 	json_object	*rows = json_object_new_array();
-	int64_t		 before = 0;
+	int64_t		 before = 0, before_seq = 0;
 	int		 n, i, step, rc = -1;
 
 	*has_more = 0;
@@ -421,8 +426,10 @@ db_message_page(struct db *db, const struct scope *sc,
 			goto out_rows;
 		}
 		step = sqlite3_step(st);
-		if (step == SQLITE_ROW)
+		if (step == SQLITE_ROW) {
 			before = sqlite3_column_int64(st, 0);
+			before_seq = sqlite3_column_int64(st, 1);
+		}
 		db_stmt_release(st);
 		if (step == SQLITE_DONE) {
 			rc = DB_NOT_FOUND;
@@ -434,7 +441,8 @@ db_message_page(struct db *db, const struct scope *sc,
 	st = db_stmt(db, first_id ? SQL_MSG_PAGE_BEFORE : SQL_MSG_PAGE);
 	if (st == NULL || db_bind(st, "sssi", conversation_id,
 	    sc->end_user_id, sc->app_id, limit + 1) == -1 ||
-	    (first_id && sqlite3_bind_int64(st, 5, before) != SQLITE_OK)) {
+	    (first_id && (sqlite3_bind_int64(st, 5, before) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 6, before_seq) != SQLITE_OK))) {
 		db_stmt_release(st);
 		goto out_rows;
 	}
