@@ -12,6 +12,9 @@
 
 #include "api.h"
 
+/* Tasks idle longer than this hold no slot: their process is gone. */
+#define TASK_STALE_S	30
+
 static const char SQL_CONV_INSERT[] =
     "INSERT INTO conversations (id, app_id, end_user_id, name, inputs, "
     "introduction, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)";
@@ -73,8 +76,6 @@ static const char SQL_SWEEP_TASKS[] =
     "UPDATE tasks SET finished_at = ? WHERE finished_at IS NULL "
     "AND heartbeat_at < ?";
 
-/* Tasks idle longer than this hold no slot: their process is gone. */
-#define TASK_STALE_S	30
 
 int
 db_conversation_create(struct db *db, const struct scope *sc,
@@ -267,6 +268,9 @@ db_task_start(struct db *db, const char *task_id, const struct scope *sc,
 	int64_t		 now = now_s();
 	int		 active = 0, rc = -1;
 
+	/* tasks of killed processes give up their slots and messages first */
+	if (db_sweep_stale(db, TASK_STALE_S) == -1)
+		return -1;
 	/* BEGIN IMMEDIATE: the count and the insert are one decision */
 	if (db_begin(db) == -1)
 		return -1;

@@ -345,6 +345,9 @@ serve_main(int argc, char *argv[], const char *prog,
 	if (db == NULL || db_migrate(db) == -1)
 		log_error("database %s not ready; requests will fail",
 		    cfg->db_path);
+	else if (db_sweep_stale(db, 30) > 0)
+		log_info("gave a final status to generations of a killed "
+		    "process");
 	db_close(db);
 	return run_fastcgi(prog, routes);
 }

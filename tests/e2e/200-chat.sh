@@ -2,6 +2,8 @@
 # POST /v1/chat-messages: blocking and streaming answers through the fake
 # upstream, the prompt it receives, history, validation and isolation.
 . "$(dirname "$0")/../lib.sh"
+export DIFYCGI_PROVIDER_FAKE_PROMPT_PRICE=0.5 DIFYCGI_PROVIDER_FAKE_COMPLETION_PRICE=2
+export DIFYCGI_PING_INTERVAL_S=1
 start_fake_upstream
 start_server
 read -r A KA <<<"$(new_app chat --provider fake --model echo \
@@ -133,6 +135,29 @@ STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $KB" \
 check "a body over the limit gets a JSON 413" body_is '.status == 413 and .code == "request_entity_too_large"'
 jreq POST /v1/chat-messages "$KB" "$(python3 -c 'print("["*5000 + "]"*5000)')"
 check "deeply nested JSON gets 400, not a crash" is_status 400
+
+check "prices come from the provider's configuration (per 1000 tokens)" last_event '
+    .metadata.usage | .prompt_unit_price == "0.5" and .completion_unit_price == "2"
+    and (.total_price | tonumber) == ((.prompt_tokens * 0.5 + .completion_tokens * 2) / 1000)'
+
+read -r N KN <<<"$(new_app chat --provider fake --model gpt-test)"
+jreq POST /v1/chat-messages "$KN" '{"inputs":{},"query":"name me","user":"u1"}'
+NC=$(printf '%s' "$BODY" | jq -r .conversation_id)
+for i in $(seq 40); do
+	[ "$(sql "SELECT name FROM conversations WHERE id = '$NC'")" != "New conversation" ] && break
+	sleep 0.05
+done
+check "a new conversation is named by the model after the answer" \
+    test "$(sql "SELECT name FROM conversations WHERE id = '$NC'")" = "Hello from the fake upstream."
+jreq POST /v1/chat-messages "$KN" '{"inputs":{},"query":"name me","user":"u1","auto_generate_name":false}'
+NC=$(printf '%s' "$BODY" | jq -r .conversation_id)
+sleep 0.2
+check "auto_generate_name false keeps Dify's default name" \
+    test "$(sql "SELECT name FROM conversations WHERE id = '$NC'")" = "New conversation"
+
+read -r P KP <<<"$(new_app chat --provider fake --model slow-500-5)"
+sse /v1/chat-messages "$KP" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}'
+check "a bare 'event: ping' frame comes while a slow answer streams" grep -q ' ping$' "$T/sse"
 
 read -r L KL <<<"$(new_app chat --provider fake --model slow-100-20 --max-active 1)"
 sse /v1/chat-messages "$KL" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}' &
