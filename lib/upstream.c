@@ -32,11 +32,11 @@
 
 #include "api.h"
 
-#define TICK_MS			50	/* poll period; on_tick every 50-100 ms */
+#define TICK_MS			50	/* poll period; on_tick every 50+ ms */
 #define PROVIDER_NAME_MAX	64
 #define URL_MAX			4096
 #define BODY_MAX		(16 * 1024 * 1024)	/* blocking answer */
-#define STREAM_MAX		(64 * 1024 * 1024)	/* all events of a stream */
+#define STREAM_MAX		(64 * 1024 * 1024)	/* a whole stream */
 #define ERROR_BODY_MAX		(64 * 1024)	/* what we keep of an error */
 #define STOP_WORDS_MAX		16
 #define OFFLINE_ECHO_MAX	200	/* bytes of the user's message echoed */
@@ -529,7 +529,8 @@ curl_fail(struct xfer *x, CURLcode cc)
 	case CURLE_SSL_CIPHER:
 	case CURLE_SSL_CACERT_BADFILE:
 		fail(x->res, ERR_COMPLETION_REQUEST, p,
-		    "Connection Error, TLS failure: %s", curl_easy_strerror(cc));
+		    "Connection Error, TLS failure: %s",
+		    curl_easy_strerror(cc));
 		break;
 	default:
 		if (x->got_bytes)

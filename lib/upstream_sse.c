@@ -217,19 +217,22 @@ static void
 take_usage(struct llm_result *res, json_object *usage)
 {
 	json_object	*pt, *ct;
+	int64_t		 p, c;
 
 	if (usage == NULL || !json_object_is_type(usage, json_type_object))
 		return;
 	pt = json_get(usage, "prompt_tokens");
 	ct = json_get(usage, "completion_tokens");
-	if (pt == NULL || ct == NULL || !json_object_is_type(pt, json_type_int) ||
+	if (pt == NULL || ct == NULL ||
+	    !json_object_is_type(pt, json_type_int) ||
 	    !json_object_is_type(ct, json_type_int))
 		return;
-	if (json_object_get_int64(pt) < 0 || json_object_get_int64(pt) > INT_MAX ||
-	    json_object_get_int64(ct) < 0 || json_object_get_int64(ct) > INT_MAX)
+	p = json_object_get_int64(pt);
+	c = json_object_get_int64(ct);
+	if (p < 0 || p > INT_MAX || c < 0 || c > INT_MAX)
 		return;
-	res->prompt_tokens = (int)json_object_get_int64(pt);
-	res->completion_tokens = (int)json_object_get_int64(ct);
+	res->prompt_tokens = (int)p;
+	res->completion_tokens = (int)c;
 	res->usage_known = 1;
 }
 

@@ -13,30 +13,31 @@
 #include "unit.h"
 
 #define ROLE	"data: {\"id\":\"chatcmpl-1\",\"object\":" \
-		"\"chat.completion.chunk\",\"created\":1,\"model\":\"m\"," \
-		"\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"," \
-		"\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]," \
-		"\"usage\":null}\n\n"
+	"\"chat.completion.chunk\",\"created\":1,\"model\":\"m\"," \
+	"\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"," \
+	"\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]," \
+	"\"usage\":null}\n\n"
 #define DELTA(s) "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":" \
-		"\"" s "\"},\"finish_reason\":null}],\"usage\":null}\n\n"
+	"\"" s "\"},\"finish_reason\":null}],\"usage\":null}\n\n"
 #define FINISH(r) "data: {\"choices\":[{\"index\":0,\"delta\":{}," \
-		"\"finish_reason\":\"" r "\"}],\"usage\":null}\n\n"
+	"\"finish_reason\":\"" r "\"}],\"usage\":null}\n\n"
 #define USAGE	"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9," \
-		"\"completion_tokens\":2,\"total_tokens\":11}}\n\n"
+	"\"completion_tokens\":2,\"total_tokens\":11}}\n\n"
 #define DONE	"data: [DONE]\n\n"
 #define TOOL0	"data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":" \
-		"\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0," \
-		"\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":" \
-		"\"get_weather\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}" \
-		"\n\n"
+	"\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0," \
+	"\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":" \
+	"\"get_weather\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}" \
+	"\n\n"
 #define ARGS(i, s) "data: {\"choices\":[{\"index\":0,\"delta\":{" \
-		"\"tool_calls\":[{\"index\":" #i ",\"function\":{\"arguments\":" \
-		"\"" s "\"}}]},\"finish_reason\":null}]}\n\n"
+	"\"tool_calls\":[{\"index\":" #i ",\"function\":{\"arguments\":" \
+	"\"" s "\"}}]},\"finish_reason\":null}]}\n\n"
 #define MIDERR	"data: {\"error\":{\"message\":\"The server had an error " \
-		"while processing your request.\",\"type\":\"server_error\"," \
-		"\"param\":null,\"code\":null}}\n\n"
+	"while processing your request.\",\"type\":\"server_error\"," \
+	"\"param\":null,\"code\":null}}\n\n"
 
 #define NONE	ERR__MAX
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 struct collector {
 	struct buf	b;
@@ -121,225 +122,230 @@ same_run(const struct run *a, const struct run *b)
 	    strcmp(a->tools, b->tools) == 0;
 }
 
+struct stream_row {
+	int		 line;
+	const char	*in;
+	size_t		 line_max;	/* 0: 4096 */
+	size_t		 text_max;	/* 0: UPSTREAM_TEXT_MAX */
+	int		 rc;
+	const char	*text;
+	const char	*finish;
+	int		 prompt;	/* -1: usage not reported */
+	enum err	 err;
+	const char	*errmsg;	/* a part of it */
+	const char	*tools;		/* compact JSON, "" none */
+};
+
+static const struct stream_row stream_rows[] = {
+	{ __LINE__, ROLE DELTA("Hello") DELTA(" world") FINISH("stop")
+	  USAGE DONE, 0, 0, 0, "Hello world", "stop", 9, NONE, NULL,
+	  "" },
+	/* CRLF, and CR alone, as line ends */
+	{ __LINE__, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}"
+	  "\r\n\r\ndata: {\"choices\":[{\"delta\":{},\"finish_reason\":"
+	  "\"stop\"}]}\r\n\r\ndata: [DONE]\r\n\r\n", 0, 0, 0, "a",
+	  "stop", -1, NONE, NULL, "" },
+	{ __LINE__, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}"
+	  "\r\rdata: [DONE]\r\r", 0, 0, 0, "a", "", -1, NONE, NULL,
+	  "" },
+	/* comments and the fields other than data are ignored */
+	{ __LINE__, ": OPENROUTER PROCESSING\n\n: ping\nevent: message\n"
+	  "id: 7\nretry: 1000\n" DELTA("x") ":\n" FINISH("stop") DONE,
+	  0, 0, 0, "x", "stop", -1, NONE, NULL, "" },
+	/* "data:" without a space, and data over several lines */
+	{ __LINE__, "data:{\"choices\":[{\"delta\":{\"content\":\"a\"}}]}"
+	  "\n\ndata: {\"choices\":\ndata: [{\"delta\":{\"content\":"
+	  "\"b\"}}]}\n\n" FINISH("length") DONE, 0, 0, 0, "ab",
+	  "length", -1, NONE, NULL, "" },
+	/* an empty data event is a keep-alive */
+	{ __LINE__, "data:\n\ndata: \n\n" DELTA("a") FINISH("stop") DONE,
+	  0, 0, 0, "a", "stop", -1, NONE, NULL, "" },
+	/* anything after [DONE] is ignored, even garbage */
+	{ __LINE__, DELTA("a") DONE "data: not json\n\n" DELTA("b"), 0, 0,
+	  0, "a", "", -1, NONE, NULL, "" },
+	/* the last event may lack its blank line, or its line end */
+	{ __LINE__, DELTA("a") FINISH("stop") "data: [DONE]", 0, 0, 0,
+	  "a", "stop", -1, NONE, NULL, "" },
+	{ __LINE__, DELTA("a") "data: {\"choices\":[{\"delta\":{},"
+	  "\"finish_reason\":\"stop\"}]}\n", 0, 0, 0, "a", "stop", -1,
+	  NONE, NULL, "" },
+	/* a finish_reason without [DONE] is a complete answer */
+	{ __LINE__, ROLE DELTA("a") FINISH("stop") USAGE, 0, 0, 0, "a",
+	  "stop", 9, NONE, NULL, "" },
+	/* neither: the stream was cut short */
+	{ __LINE__, ROLE DELTA("a") DELTA("b"), 0, 0, -1, "ab", "", -1,
+	  ERR_COMPLETION_REQUEST,
+	  "[openai] Connection Error, the stream ended before [DONE]",
+	  "" },
+	{ __LINE__, "", 0, 0, -1, "", "", -1, ERR_COMPLETION_REQUEST,
+	  "ended before [DONE]", "" },
+	/* usage: null chunks, then the usage-only chunk */
+	{ __LINE__, DELTA("a") FINISH("stop") USAGE DONE, 0, 0, 0, "a",
+	  "stop", 9, NONE, NULL, "" },
+	/* UTF-8 survives any split; \u escapes too; NUL is dropped */
+	{ __LINE__, DELTA("h\xc3\xa9llo \xe4\xb8\x96\xe7\x95\x8c \xf0\x9f"
+	  "\x98\x80") DELTA("\\u00e9\\u0000!") FINISH("stop") DONE, 0,
+	  0, 0, "h\xc3\xa9llo \xe4\xb8\x96\xe7\x95\x8c \xf0\x9f\x98\x80"
+	  "\xc3\xa9!", "stop", -1, NONE, NULL, "" },
+	/* the error object of a provider, mid-stream */
+	{ __LINE__, ROLE DELTA("Partial") MIDERR DELTA("more") DONE, 0, 0,
+	  -1, "Partial", "", -1, ERR_COMPLETION_REQUEST,
+	  "[openai] Error: The server had an error while processing "
+	  "your request.", "" },
+	{ __LINE__, DELTA("a") "data: {\"error\":{\"message\":\"no "
+	  "money\",\"type\":\"insufficient_quota\",\"code\":"
+	  "\"insufficient_quota\"}}\n\n", 0, 0, -1, "a", "", -1,
+	  ERR_PROVIDER_QUOTA_EXCEEDED, "Your quota for Dify Hosted", "" },
+	{ __LINE__, "data: {\"error\":\"overloaded\"}\n\n", 0, 0, -1, "",
+	  "", -1, ERR_COMPLETION_REQUEST, "[openai] Error: overloaded",
+	  "" },
+	/* "error": null is no error */
+	{ __LINE__, "data: {\"error\":null,\"choices\":[{\"delta\":"
+	  "{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}\n\n" DONE,
+	  0, 0, 0, "a", "stop", -1, NONE, NULL, "" },
+	/* garbage */
+	{ __LINE__, DELTA("a") "data: this is not json\n\n" DONE, 0, 0,
+	  -1, "a", "", -1, ERR_COMPLETION_REQUEST,
+	  "[openai] Error: malformed stream from the provider: an event "
+	  "is not a JSON object", "" },
+	{ __LINE__, "data: 42\n\n" DONE, 0, 0, -1, "", "", -1,
+	  ERR_COMPLETION_REQUEST, "not a JSON object", "" },
+	{ __LINE__, "data: {\"choices\": [\n\n" DONE, 0, 0, -1, "", "",
+	  -1, ERR_COMPLETION_REQUEST, "not a JSON object", "" },
+	{ __LINE__, "data: {\"choices\":[]} trailing\n\n" DONE, 0, 0, -1,
+	  "", "", -1, ERR_COMPLETION_REQUEST, "not a JSON object", "" },
+	{ __LINE__, "data: {\"choices\":[{\"delta\":{\"content\":\"\xff"
+	  "\"}}]}\n\n" DONE, 0, 0, -1, "", "", -1,
+	  ERR_COMPLETION_REQUEST, "not a JSON object", "" },
+	/* overlong forms and surrogates, which json-c lets through */
+	{ __LINE__, DELTA("a") DELTA("\xf0\x8f\x98\x80") DONE, 0, 0, -1,
+	  "a", "", -1, ERR_COMPLETION_REQUEST,
+	  "malformed stream from the provider: the text is not valid "
+	  "UTF-8", "" },
+	{ __LINE__, DELTA("\xed\xa0\x80") DONE, 0, 0, -1, "", "", -1,
+	  ERR_COMPLETION_REQUEST, "the text is not valid UTF-8", "" },
+	/* a lone surrogate escape becomes U+FFFD */
+	{ __LINE__, DELTA("\\ud800") DONE, 0, 0, 0, "\xef\xbf\xbd", "",
+	  -1, NONE, NULL, "" },
+	{ __LINE__, "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{"
+	  "\"index\":0,\"function\":{\"name\":\"\xc0\xaf\"}}]}}]}\n\n"
+	  DONE, 0, 0, -1, "", "", -1, ERR_COMPLETION_REQUEST,
+	  "a tool call is too large or not UTF-8", "" },
+	{ __LINE__, "<html>\n<body>502</body>\n</html>\n", 0, 0, -1, "",
+	  "", -1, ERR_COMPLETION_REQUEST, "ended before [DONE]", "" },
+	/* lines and events past the cap (64 bytes here) */
+	{ __LINE__, "data: {\"choices\":[{\"delta\":{\"content\":\""
+	  "0123456789012345678901234567890\"}}]}\n\n" DONE, 64, 0, -1,
+	  "", "", -1, ERR_COMPLETION_REQUEST,
+	  "malformed stream from the provider: a line is too long", "" },
+	{ __LINE__, ": 0123456789012345678901234567890123456789012345678"
+	  "901234567890123456789\n\n" DONE, 64, 0, -1, "", "", -1,
+	  ERR_COMPLETION_REQUEST, "a line is too long", "" },
+	{ __LINE__, "data: 01234567890123456789\ndata: 0123456789012345"
+	  "6789\ndata: 01234567890123456789\ndata: xyz\n\n", 64, 0, -1,
+	  "", "", -1, ERR_COMPLETION_REQUEST, "an event is too long",
+	  "" },
+	/* the answer past res->text.max */
+	{ __LINE__, DELTA("Hello") DELTA(" world") FINISH("stop") DONE, 0,
+	  8, -1, "Hello", "", -1, ERR_COMPLETION_REQUEST,
+	  "[openai] Error: the answer is longer than 8 bytes", "" },
+	/* tool calls assembled by index */
+	{ __LINE__, TOOL0 ARGS(0, "{\\\"city\\\"") ARGS(0, ":\\\"Paris\\\"}")
+	  FINISH("tool_calls") DONE, 0, 0, 0, "", "tool_calls", -1,
+	  NONE, NULL, "[{\"id\":\"call_1\",\"type\":\"function\","
+	  "\"function\":{\"name\":\"get_weather\",\"arguments\":"
+	  "\"{\\\"city\\\":\\\"Paris\\\"}\"}}]" },
+	{ __LINE__, TOOL0 "data: {\"choices\":[{\"delta\":{\"tool_calls\":"
+	  "[{\"index\":1,\"id\":\"call_2\",\"function\":{\"name\":"
+	  "\"get_time\",\"arguments\":\"\"}}]}}]}\n\n" ARGS(1, "{}")
+	  ARGS(0, "{\\\"a\\\":1}") FINISH("tool_calls") DONE, 0, 0, 0, "",
+	  "tool_calls", -1, NONE, NULL,
+	  "[{\"id\":\"call_1\",\"type\":\"function\",\"function\":"
+	  "{\"name\":\"get_weather\",\"arguments\":\"{\\\"a\\\":1}\"}},"
+	  "{\"id\":\"call_2\",\"type\":\"function\",\"function\":"
+	  "{\"name\":\"get_time\",\"arguments\":\"{}\"}}]" },
+	/* no index: continue the last call */
+	{ __LINE__, "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{"
+	  "\"id\":\"c\",\"function\":{\"name\":\"f\",\"arguments\":\"{\"}"
+	  "}]}}]}\n\ndata: {\"choices\":[{\"delta\":{\"tool_calls\":[{"
+	  "\"function\":{\"arguments\":\"}\"}}]}}]}\n\n" FINISH("stop")
+	  DONE, 0, 0, 0, "", "stop", -1, NONE, NULL,
+	  "[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":"
+	  "\"f\",\"arguments\":\"{}\"}}]" },
+	{ __LINE__, ARGS(64, "{}") DONE, 0, 0, -1, "", "", -1,
+	  ERR_COMPLETION_REQUEST, "a tool call index is out of range",
+	  "" },
+	{ __LINE__, "data: {\"choices\":[{\"delta\":{\"tool_calls\":[7]}}]}"
+	  "\n\n" DONE, 0, 0, -1, "", "", -1, ERR_COMPLETION_REQUEST,
+	  "a tool call is not an object", "" },
+	/* text and a tool call in one answer */
+	{ __LINE__, DELTA("Let me check.") TOOL0 ARGS(0, "{}")
+	  FINISH("tool_calls") DONE, 0, 0, 0, "Let me check.",
+	  "tool_calls", -1, NONE, NULL,
+	  "[{\"id\":\"call_1\",\"type\":\"function\",\"function\":"
+	  "{\"name\":\"get_weather\",\"arguments\":\"{}\"}}]" },
+};
+
 static void
 test_stream(void)
 {
-	static const struct {
-		int		 line;
-		const char	*in;
-		size_t		 line_max;	/* 0: 4096 */
-		size_t		 text_max;	/* 0: UPSTREAM_TEXT_MAX */
-		int		 rc;
-		const char	*text;
-		const char	*finish;
-		int		 prompt;	/* -1: usage not reported */
-		enum err	 err;
-		const char	*errmsg;	/* a part of it */
-		const char	*tools;		/* compact JSON, "" none */
-	} rows[] = {
-		{ __LINE__, ROLE DELTA("Hello") DELTA(" world") FINISH("stop")
-		  USAGE DONE, 0, 0, 0, "Hello world", "stop", 9, NONE, NULL,
-		  "" },
-		/* CRLF, and CR alone, as line ends */
-		{ __LINE__, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}"
-		  "\r\n\r\ndata: {\"choices\":[{\"delta\":{},\"finish_reason\":"
-		  "\"stop\"}]}\r\n\r\ndata: [DONE]\r\n\r\n", 0, 0, 0, "a",
-		  "stop", -1, NONE, NULL, "" },
-		{ __LINE__, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}"
-		  "\r\rdata: [DONE]\r\r", 0, 0, 0, "a", "", -1, NONE, NULL,
-		  "" },
-		/* comments and the fields other than data are ignored */
-		{ __LINE__, ": OPENROUTER PROCESSING\n\n: ping\nevent: message\n"
-		  "id: 7\nretry: 1000\n" DELTA("x") ":\n" FINISH("stop") DONE,
-		  0, 0, 0, "x", "stop", -1, NONE, NULL, "" },
-		/* "data:" without a space, and data over several lines */
-		{ __LINE__, "data:{\"choices\":[{\"delta\":{\"content\":\"a\"}}]}"
-		  "\n\ndata: {\"choices\":\ndata: [{\"delta\":{\"content\":"
-		  "\"b\"}}]}\n\n" FINISH("length") DONE, 0, 0, 0, "ab",
-		  "length", -1, NONE, NULL, "" },
-		/* an empty data event is a keep-alive */
-		{ __LINE__, "data:\n\ndata: \n\n" DELTA("a") FINISH("stop") DONE,
-		  0, 0, 0, "a", "stop", -1, NONE, NULL, "" },
-		/* anything after [DONE] is ignored, even garbage */
-		{ __LINE__, DELTA("a") DONE "data: not json\n\n" DELTA("b"), 0, 0,
-		  0, "a", "", -1, NONE, NULL, "" },
-		/* the last event may lack its blank line, or its line end */
-		{ __LINE__, DELTA("a") FINISH("stop") "data: [DONE]", 0, 0, 0,
-		  "a", "stop", -1, NONE, NULL, "" },
-		{ __LINE__, DELTA("a") "data: {\"choices\":[{\"delta\":{},"
-		  "\"finish_reason\":\"stop\"}]}\n", 0, 0, 0, "a", "stop", -1,
-		  NONE, NULL, "" },
-		/* a finish_reason without [DONE] is a complete answer */
-		{ __LINE__, ROLE DELTA("a") FINISH("stop") USAGE, 0, 0, 0, "a",
-		  "stop", 9, NONE, NULL, "" },
-		/* neither: the stream was cut short */
-		{ __LINE__, ROLE DELTA("a") DELTA("b"), 0, 0, -1, "ab", "", -1,
-		  ERR_COMPLETION_REQUEST,
-		  "[openai] Connection Error, the stream ended before [DONE]",
-		  "" },
-		{ __LINE__, "", 0, 0, -1, "", "", -1, ERR_COMPLETION_REQUEST,
-		  "ended before [DONE]", "" },
-		/* usage: null chunks, then the usage-only chunk */
-		{ __LINE__, DELTA("a") FINISH("stop") USAGE DONE, 0, 0, 0, "a",
-		  "stop", 9, NONE, NULL, "" },
-		/* UTF-8 survives any split; \u escapes too; NUL is dropped */
-		{ __LINE__, DELTA("h\xc3\xa9llo \xe4\xb8\x96\xe7\x95\x8c \xf0\x9f"
-		  "\x98\x80") DELTA("\\u00e9\\u0000!") FINISH("stop") DONE, 0,
-		  0, 0, "h\xc3\xa9llo \xe4\xb8\x96\xe7\x95\x8c \xf0\x9f\x98\x80"
-		  "\xc3\xa9!", "stop", -1, NONE, NULL, "" },
-		/* the error object of a provider, mid-stream */
-		{ __LINE__, ROLE DELTA("Partial") MIDERR DELTA("more") DONE, 0, 0,
-		  -1, "Partial", "", -1, ERR_COMPLETION_REQUEST,
-		  "[openai] Error: The server had an error while processing "
-		  "your request.", "" },
-		{ __LINE__, DELTA("a") "data: {\"error\":{\"message\":\"no "
-		  "money\",\"type\":\"insufficient_quota\",\"code\":"
-		  "\"insufficient_quota\"}}\n\n", 0, 0, -1, "a", "", -1,
-		  ERR_PROVIDER_QUOTA_EXCEEDED, "Your quota for Dify Hosted", "" },
-		{ __LINE__, "data: {\"error\":\"overloaded\"}\n\n", 0, 0, -1, "",
-		  "", -1, ERR_COMPLETION_REQUEST, "[openai] Error: overloaded",
-		  "" },
-		/* "error": null is no error */
-		{ __LINE__, "data: {\"error\":null,\"choices\":[{\"delta\":"
-		  "{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}\n\n" DONE,
-		  0, 0, 0, "a", "stop", -1, NONE, NULL, "" },
-		/* garbage */
-		{ __LINE__, DELTA("a") "data: this is not json\n\n" DONE, 0, 0,
-		  -1, "a", "", -1, ERR_COMPLETION_REQUEST,
-		  "[openai] Error: malformed stream from the provider: an event "
-		  "is not a JSON object", "" },
-		{ __LINE__, "data: 42\n\n" DONE, 0, 0, -1, "", "", -1,
-		  ERR_COMPLETION_REQUEST, "not a JSON object", "" },
-		{ __LINE__, "data: {\"choices\": [\n\n" DONE, 0, 0, -1, "", "",
-		  -1, ERR_COMPLETION_REQUEST, "not a JSON object", "" },
-		{ __LINE__, "data: {\"choices\":[]} trailing\n\n" DONE, 0, 0, -1,
-		  "", "", -1, ERR_COMPLETION_REQUEST, "not a JSON object", "" },
-		{ __LINE__, "data: {\"choices\":[{\"delta\":{\"content\":\"\xff"
-		  "\"}}]}\n\n" DONE, 0, 0, -1, "", "", -1,
-		  ERR_COMPLETION_REQUEST, "not a JSON object", "" },
-		/* overlong forms and surrogates, which json-c lets through */
-		{ __LINE__, DELTA("a") DELTA("\xf0\x8f\x98\x80") DONE, 0, 0, -1,
-		  "a", "", -1, ERR_COMPLETION_REQUEST,
-		  "malformed stream from the provider: the text is not valid "
-		  "UTF-8", "" },
-		{ __LINE__, DELTA("\xed\xa0\x80") DONE, 0, 0, -1, "", "", -1,
-		  ERR_COMPLETION_REQUEST, "the text is not valid UTF-8", "" },
-		/* a lone surrogate escape becomes U+FFFD */
-		{ __LINE__, DELTA("\\ud800") DONE, 0, 0, 0, "\xef\xbf\xbd", "",
-		  -1, NONE, NULL, "" },
-		{ __LINE__, "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{"
-		  "\"index\":0,\"function\":{\"name\":\"\xc0\xaf\"}}]}}]}\n\n"
-		  DONE, 0, 0, -1, "", "", -1, ERR_COMPLETION_REQUEST,
-		  "a tool call is too large or not UTF-8", "" },
-		{ __LINE__, "<html>\n<body>502</body>\n</html>\n", 0, 0, -1, "",
-		  "", -1, ERR_COMPLETION_REQUEST, "ended before [DONE]", "" },
-		/* lines and events past the cap (64 bytes here) */
-		{ __LINE__, "data: {\"choices\":[{\"delta\":{\"content\":\""
-		  "0123456789012345678901234567890\"}}]}\n\n" DONE, 64, 0, -1,
-		  "", "", -1, ERR_COMPLETION_REQUEST,
-		  "malformed stream from the provider: a line is too long", "" },
-		{ __LINE__, ": 0123456789012345678901234567890123456789012345678"
-		  "901234567890123456789\n\n" DONE, 64, 0, -1, "", "", -1,
-		  ERR_COMPLETION_REQUEST, "a line is too long", "" },
-		{ __LINE__, "data: 01234567890123456789\ndata: 0123456789012345"
-		  "6789\ndata: 01234567890123456789\ndata: xyz\n\n", 64, 0, -1,
-		  "", "", -1, ERR_COMPLETION_REQUEST, "an event is too long",
-		  "" },
-		/* the answer past res->text.max */
-		{ __LINE__, DELTA("Hello") DELTA(" world") FINISH("stop") DONE, 0,
-		  8, -1, "Hello", "", -1, ERR_COMPLETION_REQUEST,
-		  "[openai] Error: the answer is longer than 8 bytes", "" },
-		/* tool calls assembled by index */
-		{ __LINE__, TOOL0 ARGS(0, "{\\\"city\\\"") ARGS(0, ":\\\"Paris\\\"}")
-		  FINISH("tool_calls") DONE, 0, 0, 0, "", "tool_calls", -1,
-		  NONE, NULL, "[{\"id\":\"call_1\",\"type\":\"function\","
-		  "\"function\":{\"name\":\"get_weather\",\"arguments\":"
-		  "\"{\\\"city\\\":\\\"Paris\\\"}\"}}]" },
-		{ __LINE__, TOOL0 "data: {\"choices\":[{\"delta\":{\"tool_calls\":"
-		  "[{\"index\":1,\"id\":\"call_2\",\"function\":{\"name\":"
-		  "\"get_time\",\"arguments\":\"\"}}]}}]}\n\n" ARGS(1, "{}")
-		  ARGS(0, "{\\\"a\\\":1}") FINISH("tool_calls") DONE, 0, 0, 0, "",
-		  "tool_calls", -1, NONE, NULL,
-		  "[{\"id\":\"call_1\",\"type\":\"function\",\"function\":"
-		  "{\"name\":\"get_weather\",\"arguments\":\"{\\\"a\\\":1}\"}},"
-		  "{\"id\":\"call_2\",\"type\":\"function\",\"function\":"
-		  "{\"name\":\"get_time\",\"arguments\":\"{}\"}}]" },
-		/* no index: continue the last call */
-		{ __LINE__, "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{"
-		  "\"id\":\"c\",\"function\":{\"name\":\"f\",\"arguments\":\"{\"}"
-		  "}]}}]}\n\ndata: {\"choices\":[{\"delta\":{\"tool_calls\":[{"
-		  "\"function\":{\"arguments\":\"}\"}}]}}]}\n\n" FINISH("stop")
-		  DONE, 0, 0, 0, "", "stop", -1, NONE, NULL,
-		  "[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":"
-		  "\"f\",\"arguments\":\"{}\"}}]" },
-		{ __LINE__, ARGS(64, "{}") DONE, 0, 0, -1, "", "", -1,
-		  ERR_COMPLETION_REQUEST, "a tool call index is out of range",
-		  "" },
-		{ __LINE__, "data: {\"choices\":[{\"delta\":{\"tool_calls\":[7]}}]}"
-		  "\n\n" DONE, 0, 0, -1, "", "", -1, ERR_COMPLETION_REQUEST,
-		  "a tool call is not an object", "" },
-		/* text and a tool call in one answer */
-		{ __LINE__, DELTA("Let me check.") TOOL0 ARGS(0, "{}")
-		  FINISH("tool_calls") DONE, 0, 0, 0, "Let me check.",
-		  "tool_calls", -1, NONE, NULL,
-		  "[{\"id\":\"call_1\",\"type\":\"function\",\"function\":"
-		  "{\"name\":\"get_weather\",\"arguments\":\"{}\"}}]" },
-	};
-	struct run	whole, split, bytes;
-	size_t		i, k, len, *cuts;
-	int		ok;
+	const struct stream_row	*r;
+	struct run		 whole, split, bytes;
+	size_t			 i, k, len, *cuts;
+	int			 ok;
 
 	TEST("the stream parser gives each table row's text, finish, usage "
 	    "and error") {
-		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-			run_stream(&whole, rows[i].in, strlen(rows[i].in),
-			    rows[i].line_max, rows[i].text_max, NULL, 0);
-			CHECK_ROW(whole.rc == rows[i].rc, rows[i].line);
-			CHECK_ROW(STREQ(buf_cstr(&whole.res.text),
-			    rows[i].text), rows[i].line);
-			CHECK_ROW(STREQ(whole.res.finish_reason,
-			    rows[i].finish), rows[i].line);
-			CHECK_ROW(whole.res.err == rows[i].err, rows[i].line);
-			CHECK_ROW(rows[i].errmsg == NULL ?
+		for (i = 0; i < NELEM(stream_rows); i++) {
+			r = &stream_rows[i];
+			run_stream(&whole, r->in, strlen(r->in), r->line_max,
+			    r->text_max, NULL, 0);
+			CHECK_ROW(whole.rc == r->rc, r->line);
+			CHECK_ROW(STREQ(buf_cstr(&whole.res.text), r->text),
+			    r->line);
+			CHECK_ROW(STREQ(whole.res.finish_reason, r->finish),
+			    r->line);
+			CHECK_ROW(whole.res.err == r->err, r->line);
+			CHECK_ROW(r->errmsg == NULL ?
 			    whole.res.errmsg[0] == '\0' :
-			    strstr(whole.res.errmsg, rows[i].errmsg) != NULL,
-			    rows[i].line);
-			CHECK_ROW(rows[i].prompt == -1 ?
-			    !whole.res.usage_known : whole.res.usage_known &&
-			    whole.res.prompt_tokens == rows[i].prompt &&
-			    whole.res.completion_tokens == 2, rows[i].line);
-			CHECK_ROW(STREQ(whole.tools, rows[i].tools),
-			    rows[i].line);
+			    strstr(whole.res.errmsg, r->errmsg) != NULL,
+			    r->line);
+			CHECK_ROW(r->prompt == -1 ? !whole.res.usage_known :
+			    whole.res.usage_known &&
+			    whole.res.prompt_tokens == r->prompt &&
+			    whole.res.completion_tokens == 2, r->line);
+			CHECK_ROW(STREQ(whole.tools, r->tools), r->line);
 			/* what on_delta saw is the text, and nothing else */
 			CHECK_ROW(STREQ(buf_cstr(&whole.c.b),
-			    buf_cstr(&whole.res.text)), rows[i].line);
+			    buf_cstr(&whole.res.text)), r->line);
 			CHECK_ROW(whole.res.text.len == 0 ?
 			    whole.res.first_token_s < 0 :
-			    whole.res.first_token_s >= 0, rows[i].line);
+			    whole.res.first_token_s >= 0, r->line);
 			run_free(&whole);
 		}
 	}
 
 	TEST("the stream parser gives the same result however the input is "
 	    "split across reads") {
-		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-			len = strlen(rows[i].in);
-			run_stream(&whole, rows[i].in, len, rows[i].line_max,
-			    rows[i].text_max, NULL, 0);
+		for (i = 0; i < NELEM(stream_rows); i++) {
+			r = &stream_rows[i];
+			len = strlen(r->in);
+			run_stream(&whole, r->in, len, r->line_max,
+			    r->text_max, NULL, 0);
 			ok = 1;
 			for (k = 0; k <= len && ok; k++) {
-				run_stream(&split, rows[i].in, len,
-				    rows[i].line_max, rows[i].text_max, &k, 1);
+				run_stream(&split, r->in, len, r->line_max,
+				    r->text_max, &k, 1);
 				ok = same_run(&whole, &split);
 				run_free(&split);
 			}
-			CHECK_ROW(ok, rows[i].line);
+			CHECK_ROW(ok, r->line);
 			cuts = xcalloc(len + 1, sizeof(*cuts));
 			for (k = 0; k < len; k++)
 				cuts[k] = k + 1;
-			run_stream(&bytes, rows[i].in, len, rows[i].line_max,
-			    rows[i].text_max, cuts, len > 0 ? len - 1 : 0);
-			CHECK_ROW(same_run(&whole, &bytes), rows[i].line);
+			run_stream(&bytes, r->in, len, r->line_max,
+			    r->text_max, cuts, len > 0 ? len - 1 : 0);
+			CHECK_ROW(same_run(&whole, &bytes), r->line);
 			free(cuts);
 			run_free(&bytes);
 			run_free(&whole);
@@ -381,169 +387,173 @@ test_stream_stop(void)
 	buf_free(&c.b);
 }
 
+struct answer_row {
+	int		 line;
+	const char	*body;
+	int		 rc;
+	const char	*text;
+	const char	*finish;
+	int		 usage_known;
+	enum err	 err;
+	const char	*errmsg;
+	const char	*tools;
+};
+
+static const struct answer_row answer_rows[] = {
+	{ __LINE__, "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\","
+	  "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+	  "\"message\":{\"role\":\"assistant\",\"content\":\"Hi there\","
+	  "\"refusal\":null},\"logprobs\":null,\"finish_reason\":"
+	  "\"stop\"}],\"usage\":{\"prompt_tokens\":9,"
+	  "\"completion_tokens\":2,\"total_tokens\":11}}\n", 0,
+	  "Hi there", "stop", 1, NONE, NULL, "" },
+	{ __LINE__, "{\"choices\":[{\"message\":{\"role\":\"assistant\","
+	  "\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":"
+	  "\"function\",\"function\":{\"name\":\"f\",\"arguments\":"
+	  "\"{}\"}}]},\"finish_reason\":\"tool_calls\"}]}", 0, "",
+	  "tool_calls", 0, NONE, NULL,
+	  "[{\"id\":\"call_1\",\"type\":\"function\",\"function\":"
+	  "{\"name\":\"f\",\"arguments\":\"{}\"}}]" },
+	{ __LINE__, "{\"error\":{\"message\":\"Boom\",\"type\":"
+	  "\"server_error\"}}", -1, "", "", 0, ERR_COMPLETION_REQUEST,
+	  "[openai] Error: Boom", "" },
+	{ __LINE__, "this is not json {", -1, "", "", 0,
+	  ERR_COMPLETION_REQUEST,
+	  "[openai] Error: the provider's answer is not a JSON object",
+	  "" },
+	{ __LINE__, "", -1, "", "", 0, ERR_COMPLETION_REQUEST,
+	  "not a JSON object", "" },
+	{ __LINE__, "{\"choices\":[]} x", -1, "", "", 0,
+	  ERR_COMPLETION_REQUEST, "not a JSON object", "" },
+	{ __LINE__, "{\"choices\":[]}", -1, "", "", 0,
+	  ERR_COMPLETION_REQUEST,
+	  "[openai] Error: the provider's answer has no message", "" },
+	{ __LINE__, "{\"choices\":[{\"message\":{\"content\":"
+	  "\"\xf0\x8f\x98\x80\"}}]}", -1, "", "", 0,
+	  ERR_COMPLETION_REQUEST,
+	  "[openai] Error: the provider's answer is not valid UTF-8",
+	  "" },
+	{ __LINE__, "{\"choices\":[{\"message\":\"hi\"}]}", -1, "", "", 0,
+	  ERR_COMPLETION_REQUEST, "has no message", "" },
+	{ __LINE__, "{\"choices\":[{\"message\":{\"content\":"
+	  "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+	  "abcdef!\"}}]}", -1, "", "", 0, ERR_COMPLETION_REQUEST,
+	  "[openai] Error: the answer is longer than 64 bytes", "" },
+};
+
 static void
 test_answer(void)
 {
-	static const struct {
-		int		 line;
-		const char	*body;
-		int		 rc;
-		const char	*text;
-		const char	*finish;
-		int		 usage_known;
-		enum err	 err;
-		const char	*errmsg;
-		const char	*tools;
-	} rows[] = {
-		{ __LINE__, "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\","
-		  "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
-		  "\"message\":{\"role\":\"assistant\",\"content\":\"Hi there\","
-		  "\"refusal\":null},\"logprobs\":null,\"finish_reason\":"
-		  "\"stop\"}],\"usage\":{\"prompt_tokens\":9,"
-		  "\"completion_tokens\":2,\"total_tokens\":11}}\n", 0,
-		  "Hi there", "stop", 1, NONE, NULL, "" },
-		{ __LINE__, "{\"choices\":[{\"message\":{\"role\":\"assistant\","
-		  "\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":"
-		  "\"function\",\"function\":{\"name\":\"f\",\"arguments\":"
-		  "\"{}\"}}]},\"finish_reason\":\"tool_calls\"}]}", 0, "",
-		  "tool_calls", 0, NONE, NULL,
-		  "[{\"id\":\"call_1\",\"type\":\"function\",\"function\":"
-		  "{\"name\":\"f\",\"arguments\":\"{}\"}}]" },
-		{ __LINE__, "{\"error\":{\"message\":\"Boom\",\"type\":"
-		  "\"server_error\"}}", -1, "", "", 0, ERR_COMPLETION_REQUEST,
-		  "[openai] Error: Boom", "" },
-		{ __LINE__, "this is not json {", -1, "", "", 0,
-		  ERR_COMPLETION_REQUEST,
-		  "[openai] Error: the provider's answer is not a JSON object",
-		  "" },
-		{ __LINE__, "", -1, "", "", 0, ERR_COMPLETION_REQUEST,
-		  "not a JSON object", "" },
-		{ __LINE__, "{\"choices\":[]} x", -1, "", "", 0,
-		  ERR_COMPLETION_REQUEST, "not a JSON object", "" },
-		{ __LINE__, "{\"choices\":[]}", -1, "", "", 0,
-		  ERR_COMPLETION_REQUEST,
-		  "[openai] Error: the provider's answer has no message", "" },
-		{ __LINE__, "{\"choices\":[{\"message\":{\"content\":"
-		  "\"\xf0\x8f\x98\x80\"}}]}", -1, "", "", 0,
-		  ERR_COMPLETION_REQUEST,
-		  "[openai] Error: the provider's answer is not valid UTF-8",
-		  "" },
-		{ __LINE__, "{\"choices\":[{\"message\":\"hi\"}]}", -1, "", "", 0,
-		  ERR_COMPLETION_REQUEST, "has no message", "" },
-		{ __LINE__, "{\"choices\":[{\"message\":{\"content\":"
-		  "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
-		  "abcdef!\"}}]}", -1, "", "", 0, ERR_COMPLETION_REQUEST,
-		  "[openai] Error: the answer is longer than 64 bytes", "" },
-	};
-	struct llm_result	res;
-	size_t			i;
-	int			rc;
+	const struct answer_row	*r;
+	struct llm_result	 res;
+	size_t			 i;
+	int			 rc;
 
 	TEST("blocking answers give their text, tool calls, finish and "
 	    "usage, or an error") {
-		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (i = 0; i < NELEM(answer_rows); i++) {
+			r = &answer_rows[i];
 			llm_result_init(&res);
 			res.text.max = 64;
-			rc = upstream_parse_answer(&res, "openai", rows[i].body,
-			    strlen(rows[i].body));
-			CHECK_ROW(rc == rows[i].rc, rows[i].line);
-			CHECK_ROW(STREQ(buf_cstr(&res.text), rows[i].text),
-			    rows[i].line);
-			CHECK_ROW(STREQ(res.finish_reason, rows[i].finish),
-			    rows[i].line);
-			CHECK_ROW(res.usage_known == rows[i].usage_known,
-			    rows[i].line);
-			CHECK_ROW(res.err == rows[i].err, rows[i].line);
-			CHECK_ROW(rows[i].errmsg == NULL ?
-			    res.errmsg[0] == '\0' :
-			    strstr(res.errmsg, rows[i].errmsg) != NULL,
-			    rows[i].line);
+			rc = upstream_parse_answer(&res, "openai", r->body,
+			    strlen(r->body));
+			CHECK_ROW(rc == r->rc, r->line);
+			CHECK_ROW(STREQ(buf_cstr(&res.text), r->text), r->line);
+			CHECK_ROW(STREQ(res.finish_reason, r->finish), r->line);
+			CHECK_ROW(res.usage_known == r->usage_known, r->line);
+			CHECK_ROW(res.err == r->err, r->line);
+			CHECK_ROW(r->errmsg == NULL ? res.errmsg[0] == '\0' :
+			    strstr(res.errmsg, r->errmsg) != NULL, r->line);
 			CHECK_ROW(STREQ(res.tool_calls != NULL ?
-			    json_compact(res.tool_calls) : "", rows[i].tools),
-			    rows[i].line);
+			    json_compact(res.tool_calls) : "", r->tools),
+			    r->line);
 			llm_result_free(&res);
 		}
 	}
 }
 
+struct http_error_row {
+	int		 line;
+	long		 status;
+	const char	*body;
+	enum err	 err;
+	const char	*errmsg;	/* exact */
+};
+
+static const struct http_error_row http_error_rows[] = {
+	{ __LINE__, 401, "{\"error\":{\"message\":\"Incorrect API key "
+	  "provided: sk-abc***1234.\",\"type\":\"invalid_request_error\","
+	  "\"code\":\"invalid_api_key\"}}", ERR_PROVIDER_NOT_INITIALIZE,
+	  "[openai] Incorrect model credentials provided, please check "
+	  "and try again. HTTP 401" },
+	{ __LINE__, 403, "{\"error\":{\"message\":\"Country, region, or "
+	  "territory not supported\"}}", ERR_PROVIDER_NOT_INITIALIZE,
+	  "[openai] Incorrect model credentials provided, please check "
+	  "and try again. HTTP 403" },
+	{ __LINE__, 404, "{\"error\":{\"message\":\"The model `gpt-9` "
+	  "does not exist or you do not have access to it.\",\"type\":"
+	  "\"invalid_request_error\",\"code\":\"model_not_found\"}}",
+	  ERR_MODEL_NOT_SUPPORT, "[openai] Model Not Found Error, HTTP "
+	  "404: The model `gpt-9` does not exist or you do not have "
+	  "access to it." },
+	{ __LINE__, 429, "{\"error\":{\"message\":\"Rate limit reached\","
+	  "\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}",
+	  ERR_COMPLETION_REQUEST, "[openai] Rate Limit Error, HTTP 429: "
+	  "Rate limit reached" },
+	{ __LINE__, 429, "{\"error\":{\"message\":\"You exceeded your "
+	  "current quota\",\"type\":\"insufficient_quota\",\"code\":"
+	  "\"insufficient_quota\"}}", ERR_PROVIDER_QUOTA_EXCEEDED,
+	  "Your quota for Dify Hosted Model Provider has been exhausted. "
+	  "Please go to Settings -> Model Provider to complete your own "
+	  "provider credentials." },
+	{ __LINE__, 429, "", ERR_COMPLETION_REQUEST,
+	  "[openai] Rate Limit Error, HTTP 429" },
+	{ __LINE__, 500, "{\"error\":{\"message\":\"The server had an "
+	  "error\",\"type\":\"server_error\",\"code\":null}}",
+	  ERR_COMPLETION_REQUEST, "[openai] Server Unavailable Error, "
+	  "HTTP 500: The server had an error" },
+	{ __LINE__, 503, "", ERR_COMPLETION_REQUEST,
+	  "[openai] Server Unavailable Error, HTTP 503" },
+	{ __LINE__, 502, "<html><body>Bad gateway</body></html>",
+	  ERR_COMPLETION_REQUEST,
+	  "[openai] Server Unavailable Error, HTTP 502" },
+	{ __LINE__, 500, "oops\nline two\x01", ERR_COMPLETION_REQUEST,
+	  "[openai] Server Unavailable Error, HTTP 500: oops line two " },
+	{ __LINE__, 400, "bad \xff\xfe byte \xe4\xb8", ERR_COMPLETION_REQUEST,
+	  "[openai] Bad Request Error, HTTP 400: bad ?? byte ??" },
+	{ __LINE__, 400, "{\"error\":\"just a string\"}",
+	  ERR_COMPLETION_REQUEST,
+	  "[openai] Bad Request Error, HTTP 400: just a string" },
+	{ __LINE__, 422, "{\"detail\":\"max_tokens must be positive\"}",
+	  ERR_COMPLETION_REQUEST, "[openai] Bad Request Error, HTTP 422: "
+	  "max_tokens must be positive" },
+	{ __LINE__, 400, "{\"object\":\"error\",\"message\":\"context "
+	  "too long\"}", ERR_COMPLETION_REQUEST,
+	  "[openai] Bad Request Error, HTTP 400: context too long" },
+	{ __LINE__, 400, "{\"detail\":[{\"loc\":[\"body\"]}]}",
+	  ERR_COMPLETION_REQUEST, "[openai] Bad Request Error, HTTP 400" },
+	{ __LINE__, 302, "", ERR_COMPLETION_REQUEST,
+	  "[openai] Error: unexpected HTTP 302 from the provider" },
+};
+
 static void
 test_http_error(void)
 {
-	static const struct {
-		int		 line;
-		long		 status;
-		const char	*body;
-		enum err	 err;
-		const char	*errmsg;	/* exact */
-	} rows[] = {
-		{ __LINE__, 401, "{\"error\":{\"message\":\"Incorrect API key "
-		  "provided: sk-abc***1234.\",\"type\":\"invalid_request_error\","
-		  "\"code\":\"invalid_api_key\"}}", ERR_PROVIDER_NOT_INITIALIZE,
-		  "[openai] Incorrect model credentials provided, please check "
-		  "and try again. HTTP 401" },
-		{ __LINE__, 403, "{\"error\":{\"message\":\"Country, region, or "
-		  "territory not supported\"}}", ERR_PROVIDER_NOT_INITIALIZE,
-		  "[openai] Incorrect model credentials provided, please check "
-		  "and try again. HTTP 403" },
-		{ __LINE__, 404, "{\"error\":{\"message\":\"The model `gpt-9` "
-		  "does not exist or you do not have access to it.\",\"type\":"
-		  "\"invalid_request_error\",\"code\":\"model_not_found\"}}",
-		  ERR_MODEL_NOT_SUPPORT, "[openai] Model Not Found Error, HTTP "
-		  "404: The model `gpt-9` does not exist or you do not have "
-		  "access to it." },
-		{ __LINE__, 429, "{\"error\":{\"message\":\"Rate limit reached\","
-		  "\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}",
-		  ERR_COMPLETION_REQUEST, "[openai] Rate Limit Error, HTTP 429: "
-		  "Rate limit reached" },
-		{ __LINE__, 429, "{\"error\":{\"message\":\"You exceeded your "
-		  "current quota\",\"type\":\"insufficient_quota\",\"code\":"
-		  "\"insufficient_quota\"}}", ERR_PROVIDER_QUOTA_EXCEEDED,
-		  "Your quota for Dify Hosted Model Provider has been exhausted. "
-		  "Please go to Settings -> Model Provider to complete your own "
-		  "provider credentials." },
-		{ __LINE__, 429, "", ERR_COMPLETION_REQUEST,
-		  "[openai] Rate Limit Error, HTTP 429" },
-		{ __LINE__, 500, "{\"error\":{\"message\":\"The server had an "
-		  "error\",\"type\":\"server_error\",\"code\":null}}",
-		  ERR_COMPLETION_REQUEST, "[openai] Server Unavailable Error, "
-		  "HTTP 500: The server had an error" },
-		{ __LINE__, 503, "", ERR_COMPLETION_REQUEST,
-		  "[openai] Server Unavailable Error, HTTP 503" },
-		{ __LINE__, 502, "<html><body>Bad gateway</body></html>",
-		  ERR_COMPLETION_REQUEST,
-		  "[openai] Server Unavailable Error, HTTP 502" },
-		{ __LINE__, 500, "oops\nline two\x01", ERR_COMPLETION_REQUEST,
-		  "[openai] Server Unavailable Error, HTTP 500: oops line two " },
-		{ __LINE__, 400, "bad \xff\xfe byte \xe4\xb8", ERR_COMPLETION_REQUEST,
-		  "[openai] Bad Request Error, HTTP 400: bad ?? byte ??" },
-		{ __LINE__, 400, "{\"error\":\"just a string\"}",
-		  ERR_COMPLETION_REQUEST,
-		  "[openai] Bad Request Error, HTTP 400: just a string" },
-		{ __LINE__, 422, "{\"detail\":\"max_tokens must be positive\"}",
-		  ERR_COMPLETION_REQUEST, "[openai] Bad Request Error, HTTP 422: "
-		  "max_tokens must be positive" },
-		{ __LINE__, 400, "{\"object\":\"error\",\"message\":\"context "
-		  "too long\"}", ERR_COMPLETION_REQUEST,
-		  "[openai] Bad Request Error, HTTP 400: context too long" },
-		{ __LINE__, 400, "{\"detail\":[{\"loc\":[\"body\"]}]}",
-		  ERR_COMPLETION_REQUEST, "[openai] Bad Request Error, HTTP 400" },
-		{ __LINE__, 302, "", ERR_COMPLETION_REQUEST,
-		  "[openai] Error: unexpected HTTP 302 from the provider" },
-	};
-	struct llm_result	res;
-	struct buf		long_msg;
-	size_t			i;
-	int			k;
+	const struct http_error_row	*r;
+	struct llm_result		 res;
+	struct buf			 long_msg;
+	size_t				 i;
+	int				 k;
 
 	TEST("HTTP errors of the provider map to Dify errors and messages") {
-		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (i = 0; i < NELEM(http_error_rows); i++) {
+			r = &http_error_rows[i];
 			llm_result_init(&res);
-			upstream_http_error(&res, "openai", rows[i].status,
-			    rows[i].body, strlen(rows[i].body));
-			CHECK_ROW(res.err == rows[i].err, rows[i].line);
-			CHECK_ROW(STREQ(res.errmsg, rows[i].errmsg),
-			    rows[i].line);
-			if (!STREQ(res.errmsg, rows[i].errmsg))
+			upstream_http_error(&res, "openai", r->status, r->body,
+			    strlen(r->body));
+			CHECK_ROW(res.err == r->err, r->line);
+			CHECK_ROW(STREQ(res.errmsg, r->errmsg), r->line);
+			if (!STREQ(res.errmsg, r->errmsg))
 				printf("#   got \"%s\"\n", res.errmsg);
 			llm_result_free(&res);
 		}
@@ -605,7 +615,7 @@ test_misc(void)
 	size_t			i;
 
 	TEST("token estimates are about a quarter of the bytes, at least 1") {
-		for (i = 0; i < sizeof(est) / sizeof(est[0]); i++)
+		for (i = 0; i < NELEM(est); i++)
 			CHECK_ROW(upstream_estimate_tokens(est[i].text) ==
 			    est[i].tokens, est[i].line);
 	}
@@ -624,7 +634,7 @@ test_misc(void)
 	    1);
 	setenv("DIFYCGI_PROVIDER_EMPTY_BASE_URL", "", 1);
 	TEST("provider names map to DIFYCGI_PROVIDER_<NAME>_* variables") {
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		for (i = 0; i < NELEM(names); i++)
 			CHECK_ROW(upstream_known(names[i].name) ==
 			    names[i].known, names[i].line);
 	}
@@ -704,7 +714,8 @@ test_offline(void)
 		    "You are helpful.") + upstream_estimate_tokens(
 		    "What is the capital of France?") +
 		    upstream_estimate_tokens("Paris."));
-		CHECK(res.completion_tokens == upstream_estimate_tokens(expect));
+		CHECK(res.completion_tokens ==
+		    upstream_estimate_tokens(expect));
 		CHECK(res.err == ERR__MAX);
 		llm_result_free(&res);
 		buf_free(&st.text);

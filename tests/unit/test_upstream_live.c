@@ -4,7 +4,8 @@
  * a child process on a port the kernel picked.  Every fault the fake can
  * play is checked for its Dify error, and timings for stop requests and
  * deadlines.  Our own stderr goes to a file for the run, so that the
- * last test can show no log line carries the API key.
+ * last test can show no log line carries the API key (should the program
+ * die midway, a sanitizer's report is in /tmp/test_upstream_live.XXXXXX).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -193,7 +194,8 @@ start_fake(void)
 		if (f != NULL) {
 			n = fread(buf, 1, sizeof(buf) - 1, f);
 			fclose(f);
-			while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+			while (n > 0 && (buf[n - 1] == '\n' ||
+			    buf[n - 1] == ' '))
 				n--;
 			buf[n] = '\0';
 			if (parse_int(buf, 1, 65535, &port) == -1)
@@ -340,10 +342,10 @@ test_request_body(void)
 	    "\"max_tokens\":512,\"presence_penalty\":0,\"frequency_penalty\":"
 	    "0.5,\"stop\":[\"\\n\\n\",\"END\",7],\"unknown_key\":1,"
 	    "\"response_format\":\"text\"}";
-	static const char	 tools[] = "[{\"type\":\"function\",\"function\":"
-	    "{\"name\":\"get_weather\",\"description\":\"Weather of a city\","
-	    "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":"
-	    "{\"type\":\"string\"}}}}}]";
+	static const char	 tools[] = "[{\"type\":\"function\","
+	    "\"function\":{\"name\":\"get_weather\",\"description\":"
+	    "\"Weather of a city\",\"parameters\":{\"type\":\"object\","
+	    "\"properties\":{\"city\":{\"type\":\"string\"}}}}}]";
 	struct llm_msg		 msgs[2];
 	struct llm_request	 rq;
 	struct llm_result	 res;
@@ -372,7 +374,8 @@ test_request_body(void)
 		CHECK(upstream_chat(&rq, &res) == 0);
 		o = last_logged();
 		CHECK(o != NULL);
-		CHECK(json_object_get_double(json_get(o, "temperature")) == 0.7);
+		CHECK(json_object_get_double(json_get(o, "temperature")) ==
+		    0.7);
 		CHECK(json_object_get_int(json_get(o, "top_p")) == 1);
 		CHECK(json_object_get_int(json_get(o, "max_tokens")) == 512);
 		CHECK(json_get(o, "presence_penalty") != NULL);
@@ -484,8 +487,8 @@ test_errors(void)
 		  "[fake] Model Not Found Error, HTTP 404: The model `err-404` "
 		  "does not exist" },
 		{ __LINE__, "fake", "err-500", 1, ERR_COMPLETION_REQUEST,
-		  "[fake] Server Unavailable Error, HTTP 500: The server had an "
-		  "error" },
+		  "[fake] Server Unavailable Error, HTTP 500: The server had "
+		  "an error" },
 		{ __LINE__, "fake", "err-503", 0, ERR_COMPLETION_REQUEST,
 		  "[fake] Server Unavailable Error, HTTP 503: The engine is "
 		  "currently overloaded" },
@@ -494,7 +497,8 @@ test_errors(void)
 		  "is not a JSON object" },
 		{ __LINE__, "fake", "malformed", 0, ERR_COMPLETION_REQUEST,
 		  "[fake] Error: the provider's answer is not a JSON object" },
-		{ __LINE__, "fake", "midstream-error", 0, ERR_COMPLETION_REQUEST,
+		{ __LINE__, "fake", "midstream-error", 0,
+		  ERR_COMPLETION_REQUEST,
 		  "[fake] Error: The server had an error while processing" },
 		{ __LINE__, "fake", "reset", 1, ERR_COMPLETION_REQUEST,
 		  "[fake] Connection Error, the connection to the provider was "
@@ -550,7 +554,8 @@ test_errors(void)
 	TEST("a reset connection keeps the text that came before") {
 		rc = chat("fake", "reset", 1, &c, &res);
 		CHECK(rc == -1);
-		CHECK(STREQ(buf_cstr(&res.text), "This answer will not finish"));
+		CHECK(STREQ(buf_cstr(&res.text),
+		    "This answer will not finish"));
 		done(&c, &res);
 	}
 }
@@ -589,7 +594,8 @@ test_timeouts(void)
 		CHECK(rc == -1);
 		CHECK(STREQ(res.errmsg, "[fake] Connection Error, upstream "
 		    "stalled: no data for 500 ms"));
-		CHECK(STREQ(buf_cstr(&res.text), "This answer will not finish"));
+		CHECK(STREQ(buf_cstr(&res.text),
+		    "This answer will not finish"));
 		CHECK(took >= 0.45 && took < 0.8);
 		done(&c, &res);
 	}
@@ -657,9 +663,9 @@ test_tools(void)
 		rq.msgs = msgs;
 		rq.nmsgs = 1;
 		rq.stream = stream;
-		TEST(stream ? "a streamed tool call is assembled from its deltas, "
-		    "and the tool's result answered" : "a blocking tool call is "
-		    "returned, and the tool's result answered") {
+		TEST(stream ? "a streamed tool call is assembled from its "
+		    "deltas, and the tool's result answered" : "a blocking "
+		    "tool call is returned, and the tool's result answered") {
 			llm_result_init(&res);
 			CHECK(upstream_chat(&rq, &res) == 0);
 			CHECK(STREQ(res.finish_reason, "tool_calls"));
