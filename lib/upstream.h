@@ -25,8 +25,11 @@
  *   streams, error objects in a stream, answers over UPSTREAM_TEXT_MAX
  *                                  completion_request_error
  *   unknown provider name          provider_not_initialize
- * Messages start with "[<provider>] " as Dify's do.  The API key never
- * appears in a message or a log line.
+ * Messages start with "[<provider>] " as Dify's do, but for a quota and
+ * an unknown provider, which carry the table's text.  Credential errors
+ * never quote the provider (its text can echo a masked key), and the
+ * API key never appears in a message or a log line.  A mid-stream
+ * error leaves what arrived before it in res->text.
  */
 #ifndef UPSTREAM_H
 #define UPSTREAM_H
