@@ -87,6 +87,10 @@ static const char *app_create_help =
 "  --site                   give the app a WebApp site (for /v1/site)\n"
 "  --config FILE            whole model_config as JSON (other options\n"
 "                           then add to it)\n"
+"  --graph FILE             workflow modes: the graph (JSON, as Dify's\n"
+"                           workflow.graph) instead of the demo one; its\n"
+"                           start node gives the input form, and llm nodes\n"
+"                           without a model get the app's\n"
 "Prints the new app id.";
 
 static json_object *
@@ -180,6 +184,32 @@ read_json_file(const char *path)
 }
 
 /*
+ * A graph from a JSON file (--graph): llm nodes without a model get the
+ * app's.
+ */
+static json_object *
+read_graph(const char *path, json_object *model)
+{
+	json_object	*g = json_object_from_file(path), *nodes, *d;
+	const char	*t;
+	size_t		 i, n;
+
+	if (g == NULL || !json_object_is_type(json_get(g, "nodes"),
+	    json_type_array))
+		die("--graph: %s is not a JSON graph with nodes", path);
+	nodes = json_get(g, "nodes");
+	n = json_object_array_length(nodes);
+	for (i = 0; i < n; i++) {
+		d = json_get(json_object_array_get_idx(nodes, i), "data");
+		t = json_str(d, "type");
+		if (t != NULL && strcmp(t, "llm") == 0 &&
+		    json_get(d, "model") == NULL)
+			json_object_object_add(d, "model", json_copy(model));
+	}
+	return g;
+}
+
+/*
  * The graph of the demo workflow (Start(query) -> LLM -> End(text)) or
  * chatflow (Start -> LLM -> Answer), in Dify's DSL shape.
  */
@@ -249,6 +279,7 @@ cmd_app_create(int argc, char **argv)
 	struct app_new	 a;
 	json_object	*config = NULL, *model, *params, *form, *sq, *tags;
 	const char	*provider = NULL, *model_name = NULL, *pre = NULL;
+	const char	*graph_file = NULL;
 	char		 id[UUID_LEN + 1], wid[UUID_LEN + 1], *eq;
 	int		 i, site = 0;
 	long long	 n;
@@ -293,6 +324,8 @@ cmd_app_create(int argc, char **argv)
 			model_name = val;
 		else if (strcmp(opt, "--pre-prompt") == 0)
 			pre = val;
+		else if (strcmp(opt, "--graph") == 0)
+			graph_file = val;
 		else if (strcmp(opt, "--param") == 0) {
 			if ((eq = strchr(val, '=')) == NULL || eq == val)
 				die("--param: expected KEY=VALUE, got %s", val);
@@ -396,10 +429,18 @@ cmd_app_create(int argc, char **argv)
 	if (db_app_create(db, &a, id) == -1)
 		goto fail;
 	if (app_mode_is_workflow(a.mode)) {
-		json_object	*g = default_graph(a.mode,
+		json_object	*g = graph_file != NULL ? read_graph(graph_file,
+		    json_get(config, "model")) : default_graph(a.mode,
 		    json_get(config, "model"), pre), *f;
 
-		if (strcmp(a.mode, "workflow") == 0) {
+		if (graph_file != NULL) {
+			json_object_object_add(config, "user_input_form",
+			    wf_start_form(g));
+			if (db_app_set_config(db, id, config) != DB_OK) {
+				json_object_put(g);
+				goto fail;
+			}
+		} else if (strcmp(a.mode, "workflow") == 0) {
 			/* the start node's variables are the input form */
 			json_object_object_add(config, "user_input_form",
 			    json_tokener_parse("[{\"paragraph\":{\"variable\":"
