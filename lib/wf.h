@@ -1,0 +1,392 @@
+/*
+ * wf.h: the workflow engine (spec workflow.md sections 3-10).  A Dify
+ * graph as stored in the workflows table is run node by node over a
+ * variable pool; events go to a sink (the SSE writer when streaming, a
+ * collector when blocking); runs and node executions are stored.  Module
+ * prefixes: wf_value (renderings of values as Python prints them),
+ * wf_pool (the variable pool and {{#selector#}} templates), wf_cond
+ * (if-else conditions), wf_run (the engine), wf_node (node executors),
+ * wf_api (the workflow endpoints), db_wf (storage), tmpl (Jinja2 subset).
+ */
+#ifndef WF_H
+#define WF_H
+
+/* ---- tmpl.c: the Jinja2 subset of template-transform and jinja2 prompts */
+
+#define TMPL_OUTPUT_MAX		(1024 * 1024)
+/*
+ * Render Jinja2 "src" (len bytes) with the variables of object "vars"
+ * (borrowed; NULL for none) into "out" (appended; its cap bounds the
+ * output).  Returns 0, or -1 with a message in err[errlen].
+ */
+int	 tmpl_render(const char *src, size_t len, json_object *vars,
+	    struct buf *out, char *err, size_t errlen);
+
+/* ---- wf_value.c: values as Dify (Python) prints them ---- */
+
+enum wf_render {
+	WF_TEXT,		/* prompts, conditions, http: segment.text */
+	WF_MARKDOWN		/* answer and end streams: segment.markdown */
+};
+
+/* Python's repr() of a JSON value: {'a': 1}, True, None, 2.5. */
+void	 wf_py_repr(struct buf *, json_object *);
+/* Python's str(): strings as they are, the rest as repr(). */
+void	 wf_py_str(struct buf *, json_object *);
+/* json.dumps(v, ensure_ascii=False[, indent]); indent 0 = one line. */
+void	 wf_py_json(struct buf *, json_object *, int indent);
+/* A variable's rendering in text or markdown (spec 3.6). */
+void	 wf_render(struct buf *, json_object *, enum wf_render);
+/* Python truthiness: "", 0, 0.0, [], {}, null and false are false. */
+int	 wf_truthy(json_object *);
+/* Whether a value is a Dify file object. */
+int	 wf_is_file(json_object *);
+/* Python's float repr: 2.5, 1.0, 1e+16. */
+void	 wf_py_float(struct buf *, double);
+
+/* ---- wf_pool.c: the variable pool and {{#...#}} templates ---- */
+
+#define WF_SELECTOR_MAX	12
+
+/* Values by (owner, name): owner a node id, "sys", "env", "conversation". */
+struct wf_pool {
+	json_object	*root;		/* {owner: {name: value}}, owned */
+};
+
+void	 wf_pool_init(struct wf_pool *);
+void	 wf_pool_free(struct wf_pool *);
+/* Set [owner, name] to "v" (taken; NULL is a null value). */
+void	 wf_pool_set(struct wf_pool *, const char *owner, const char *name,
+	    json_object *v);
+/* Every key of object "outputs" under "owner" (values shared). */
+void	 wf_pool_add(struct wf_pool *, const char *owner, json_object *outputs);
+/*
+ * Look up a selector of "n" parts: [owner, name, key...], keys walking
+ * into objects, a third part on a file reading its attribute.  Returns 1
+ * with *v borrowed (NULL for a null value), or 0 when not found.
+ */
+int	 wf_pool_get(struct wf_pool *, const char *const *parts, int n,
+	    json_object **v);
+/* The same with a JSON array of strings; 0 for a malformed selector. */
+int	 wf_pool_get_sel(struct wf_pool *, json_object *selector,
+	    json_object **v);
+/* A selector's parts from a JSON array; -1 when malformed. */
+int	 wf_selector_parts(json_object *selector,
+	    const char *parts[WF_SELECTOR_MAX]);
+
+/* One piece of a {{#...#}} template: literal text or a variable. */
+struct wf_seg {
+	const char	*text;		/* literal, or the inner "a.b.c" */
+	size_t		 len;
+	int		 is_var;
+	const char	*parts[WF_SELECTOR_MAX];
+	int		 nparts;
+};
+
+/* Split a template into segments (strings from "p"); returns the count. */
+int	 wf_tmpl_parse(struct pool *, const char *tpl, struct wf_seg **out);
+/*
+ * Render a template.  A variable that is not found renders as its inner
+ * text, or, with "missing" set, stops the rendering: *missing is then
+ * "#a.b#" and NULL is returned.  Result from "p".
+ */
+char	*wf_tmpl_render(struct pool *, struct wf_pool *, const char *tpl,
+	    enum wf_render, const char **missing);
+
+/* ---- wf_cond.c: conditions of if-else (and loop breaks) ---- */
+
+/*
+ * Evaluate one case: "conditions" combined by "op" ("and"/"or"), with
+ * short-circuit.  Appends the evaluated conditions to "inputs" (array of
+ * {actual_value, expected_value, comparison_operator}) and each result
+ * to "results".  Returns 1 or 0, or -1 with a message in err[errlen].
+ */
+int	 wf_cond_case(struct wf_pool *, struct pool *, json_object *conditions,
+	    const char *op, json_object *inputs, json_object *results,
+	    char *err, size_t errlen);
+/* One comparison: 1, 0, or -1 with err set (exposed for tests). */
+int	 wf_cond_compare(const char *op, json_object *actual,
+	    json_object *expected, char *err, size_t errlen);
+
+/* ---- wf_run.c: running a graph ---- */
+
+/*
+ * Where events go.  "event" takes "data"; "chunk" is answer text of a
+ * response node (text_chunk or message events).  Each returns 0, or -1
+ * when the client is gone.
+ */
+struct wf_sink {
+	void	*arg;
+	int	(*event)(void *arg, const char *name, json_object *data);
+	int	(*chunk)(void *arg, const char *text, size_t len,
+		    json_object *selector);
+	int	(*ping)(void *arg);
+};
+
+struct wf_engine;
+
+struct wf_run {
+	/* set by the caller (strings borrowed for the run's length) */
+	struct db	*db;		/* NULL: nothing stored (unit tests) */
+	struct pool	*p;
+	const char	*app_id;
+	const char	*workflow_id;
+	const char	*version;	/* the workflow's version label */
+	const char	*task_id;
+	const char	*end_user_id;	/* end_users.id */
+	const char	*user;		/* the session string: sys.user_id */
+	int		 chat;		/* chatflow: sys.query, memory, ... */
+	const char	*conversation_id;
+	const char	*message_id;
+	const char	*query;
+	int		 dialogue_count;
+	json_object	*graph;
+	json_object	*inputs;	/* validated start inputs */
+	json_object	*files;		/* sys.files, or NULL */
+	json_object	*env_decls;	/* environment_variables */
+	json_object	*conv_decls;	/* conversation_variables */
+	json_object	*conv;		/* {name: value} for this conversation */
+	json_object	*conv_ids;	/* {name: variable row id} */
+	struct wf_sink	 sink;
+	int		 streaming;	/* send pings */
+	double		 started;	/* now_mono() at the request */
+	int		(*chat_fn)(const struct llm_request *,
+			    struct llm_result *);	/* NULL: upstream */
+	/* results */
+	char		 run_id[UUID_LEN + 1];
+	int64_t		 created_at;
+	int64_t		 finished_at;
+	const char	*status;	/* succeeded, failed, stopped, ... */
+	const char	*error;		/* from "p", or NULL */
+	json_object	*outputs;	/* owned; wf_run_free */
+	json_object	*started_inputs; /* workflow_started inputs, owned */
+	double		 elapsed;
+	int		 total_tokens;
+	int		 total_steps;
+	int		 exceptions_count;
+	int		 prompt_tokens;
+	int		 completion_tokens;
+	const char	*provider;	/* of the first LLM that ran */
+	double		 first_token_s;	/* -1 unless measured */
+	struct buf	 answer;	/* all answer text given to the sink */
+	int		 client_gone;
+	int		 stopped;	/* by a stop request */
+	struct wf_engine *e;
+};
+
+/*
+ * Check a graph's structure: a start node, known node types, edges
+ * between existing nodes.  Returns 0, or -1 with a message in err.
+ */
+int	 wf_graph_check(json_object *graph, char *err, size_t errlen);
+/* The user_input_form of a graph's start node (a new array). */
+json_object *wf_start_form(json_object *graph);
+/*
+ * Run the graph of "r": emits workflow_started and every node event, but
+ * not workflow_finished, which the caller sends (its order around
+ * message_end differs by mode) with wf_finished_data().  Stores the run
+ * and its node executions when r->db is set.  Returns 0 when the run
+ * ended (whatever its status), -1 when it could not start (r->error).
+ */
+int	 wf_run_graph(struct wf_run *);
+json_object *wf_finished_data(struct wf_run *);
+void	 wf_run_free(struct wf_run *);
+/* The usage object of all LLM calls of a run (message_end). */
+json_object *wf_run_usage(struct wf_run *, double latency);
+
+/*
+ * ---- engine internals, shared by wf_run.c and wf_node.c only ----
+ */
+
+enum wf_kind {
+	WF_K_ROOT,		/* start */
+	WF_K_EXEC,
+	WF_K_BRANCH,		/* if-else, question-classifier */
+	WF_K_RESPONSE,		/* answer, end */
+	WF_K_CONTAINER		/* iteration, loop */
+};
+
+/* What one attempt of a node produced; the objects are owned. */
+struct wf_exec {
+	json_object	*inputs;
+	json_object	*process_data;
+	json_object	*outputs;
+	json_object	*metadata;	/* execution_metadata */
+	const char	*handle;	/* branch nodes: the handle taken */
+	char		 error[1024];
+	const char	*error_type;
+	int		 tokens;	/* LLM tokens used */
+};
+
+/* Executor results. */
+#define WF_OK		0
+#define WF_FAIL		(-1)
+#define WF_ABORT	1	/* stopped, timed out or client gone */
+
+struct wf_engine;
+struct wf_node;
+
+struct wf_type {
+	const char	*name;
+	enum wf_kind	 kind;
+	int		(*run)(struct wf_engine *, struct wf_node *,
+			    struct wf_exec *);	/* NULL: not supported */
+	int		 retry;		/* honours retry_config */
+};
+
+/* The executors' table (wf_node.c); NULL for an unknown type. */
+const struct wf_type *wf_type_find(const char *name);
+
+struct wf_stream {			/* the [node, "text"] stream */
+	struct buf	 data;		/* chunks back to back */
+	size_t		*ends;		/* end offset of each chunk */
+	int		 n, cap;
+	int		 open, closed;
+};
+
+struct wf_node {
+	const char		*id;
+	const char		*type;
+	const char		*title;
+	json_object		*data;		/* borrowed from the graph */
+	const struct wf_type	*t;
+	int			 state;
+	int			 ok;		/* outputs are in the pool */
+	int			*in, nin;	/* edge indexes */
+	int			*out, nout;
+	int			 fail_branch;
+	struct wf_stream	 stream;
+	json_object		*writes;	/* assigner: conversation vars */
+	char			 exec_id[UUID_LEN + 1];
+	int			 index;
+	int64_t			 created_at;
+	double			 t0;
+};
+
+struct wf_engine {
+	struct wf_run	*r;
+	struct wf_pool	 pool;
+	struct wf_node	*nodes;
+	int		 nnodes;
+	struct wf_edge	*edges;
+	int		 nedges;
+	int		*queue, qhead, qtail;
+	struct wf_tpl	*tpls;
+	int		 ntpls, next_order;
+	int		 index;
+	double		 last_poll, last_beat, next_ping;
+	int		 aborted;
+	const char	*abort_status;
+	const char	*abort_error;
+	json_object	*outputs;	/* merged response outputs */
+	json_object	*start_out;	/* the start node's outputs */
+};
+
+/*
+ * Called often by long executors (at least every 100 ms): polls the stop
+ * flag, the time limit and sends pings.  0, or -1 when the run must end.
+ */
+int	 wf_engine_tick(struct wf_engine *);
+/* A streamed chunk of node "n"'s text, handed to response templates. */
+int	 wf_stream_chunk(struct wf_engine *, struct wf_node *, const char *,
+	    size_t);
+/* The end of "n"'s stream (an empty final chunk). */
+void	 wf_stream_close(struct wf_engine *, struct wf_node *);
+
+/* ---- db_workflow.c ---- */
+
+struct wf_def {
+	const char	*id;
+	const char	*version;
+	json_object	*graph;		/* owned: wf_def_free */
+	json_object	*features;
+	json_object	*env;
+	json_object	*conv;
+	int64_t		 created_at;
+};
+
+/* A workflow of an app by id, or its latest when id is NULL. */
+int	 db_wf_get(struct db *, struct pool *, const char *app_id,
+	    const char *id, struct wf_def *);
+void	 wf_def_free(struct wf_def *);
+
+struct wf_run_row {
+	const char	*id;
+	const char	*workflow_id;
+	const char	*version;
+	const char	*status;
+	const char	*inputs;	/* JSON text */
+	json_object	*outputs;	/* owned by the caller */
+	const char	*error;
+	double		 elapsed_time;
+	int		 total_tokens;
+	int		 total_steps;
+	int		 exceptions_count;
+	const char	*triggered_from;
+	int64_t		 created_at;
+	int64_t		 finished_at;	/* 0 while running */
+	/* logs */
+	const char	*end_user_id;
+	const char	*session_id;
+	int		 is_anonymous;
+};
+
+int	 db_wf_run_create(struct db *, const struct wf_run *,
+	    json_object *inputs);
+int	 db_wf_run_finish(struct db *, const struct wf_run *);
+int	 db_wf_run_get(struct db *, struct pool *, const char *app_id,
+	    const char *id, struct wf_run_row *);
+
+struct wf_log_filter {
+	const char	*keyword;	/* at most 30 characters used */
+	const char	*status;
+	int64_t		 before, after;	/* 0: none */
+	const char	*session_id;
+	long long	 page, limit;
+};
+/* Runs of a workflow app for /workflows/logs, newest first. */
+int	 db_wf_logs(struct db *, struct pool *, const char *app_id,
+	    const struct wf_log_filter *, long long *total,
+	    int (*fn)(const struct wf_run_row *, void *), void *);
+
+struct wf_node_row {
+	const char	*id;
+	const char	*run_id;
+	int		 index;
+	const char	*node_id;
+	const char	*node_type;
+	const char	*title;
+	const char	*predecessor;
+	json_object	*inputs, *process_data, *outputs, *metadata;
+	const char	*status;
+	const char	*error;
+	double		 elapsed_time;
+	int64_t		 created_at;
+	int64_t		 finished_at;
+};
+int	 db_wf_node_start(struct db *, const char *app_id,
+	    const struct wf_node_row *);
+int	 db_wf_node_finish(struct db *, const struct wf_node_row *);
+/* Mark node executions still running as failed with "error". */
+int	 db_wf_nodes_abandon(struct db *, const char *run_id,
+	    const char *error);
+
+/*
+ * The conversation variables of a conversation as {name: value} and
+ * {name: id}, creating from "decls" the rows it lacks.  0 or -1.
+ */
+int	 db_wf_conv_load(struct db *, const char *app_id,
+	    const char *conversation_id, json_object *decls,
+	    json_object *values, json_object *ids);
+/* Record the run that answered a chatflow message. */
+int	 db_wf_message_run(struct db *, const char *message_id,
+	    const char *run_id);
+
+/* ---- wf_api.c: the workflow endpoints (workflow.fcgi) ---- */
+
+int	 wf_api_run(struct req *, struct resp *);
+int	 wf_api_run_detail(struct req *, struct resp *);
+int	 wf_api_stop(struct req *, struct resp *);
+int	 wf_api_logs(struct req *, struct resp *);
+
+#endif
