@@ -83,8 +83,8 @@ wsink_ping(void *arg)
 
 /* ---- shared checks ---- */
 
-static int
-max_active(const struct app *a)
+int
+wf_max_active(const struct app *a)
 {
 	json_object	*v = json_get(a->config, "max_active_requests");
 
@@ -95,8 +95,8 @@ max_active(const struct app *a)
 	return cfg->max_active_requests;
 }
 
-static int
-response_mode(struct req *rq, struct resp *rs, int *streaming)
+int
+wf_response_mode(struct req *rq, struct resp *rs, int *streaming)
 {
 	json_object	*v = json_get(rq->body, "response_mode");
 	const char	*s;
@@ -114,12 +114,8 @@ response_mode(struct req *rq, struct resp *rs, int *streaming)
 	return 0;
 }
 
-/*
- * The request's "files" as Dify file objects (sys.files), or NULL with a
- * 400 in "rs".  Ignored (empty) when the app's file upload is off.
- */
-static json_object *
-request_files(struct req *rq, struct resp *rs, json_object *features)
+json_object *
+wf_request_files(struct req *rq, struct resp *rs, json_object *features)
 {
 	json_object	*files = json_get(rq->body, "files"), *out, *f, *o;
 	json_object	*fu = json_get(features, "file_upload");
@@ -244,7 +240,7 @@ wf_api_run(struct req *rq, struct resp *rs)
 	if (strcmp(rq->app.mode, "workflow") != 0)
 		return resp_error(rs, ERR_NOT_WORKFLOW_APP);
 	if (input_check(rq, rs, fields) == -1 ||
-	    response_mode(rq, rs, &streaming) == -1)
+	    wf_response_mode(rq, rs, &streaming) == -1)
 		return -1;
 	if (wid != NULL && !uuid_valid(wid))
 		return resp_error_msg(rs, ERR_BAD_REQUEST, pool_printf(
@@ -265,7 +261,7 @@ wf_api_run(struct req *rq, struct resp *rs)
 	inputs = prompt_inputs(form, json_get(rq->body, "inputs"), rs);
 	json_object_put(form);
 	if (inputs == NULL ||
-	    (files = request_files(rq, rs, def.features)) == NULL) {
+	    (files = wf_request_files(rq, rs, def.features)) == NULL) {
 		json_object_put(inputs);
 		wf_def_free(&def);
 		return -1;
@@ -274,7 +270,7 @@ wf_api_run(struct req *rq, struct resp *rs)
 	sc.app_id = rq->app.id;
 	sc.end_user_id = rq->user.id;
 	uuid_new(task_id);
-	n = max_active(&rq->app);
+	n = wf_max_active(&rq->app);
 	rc = db_task_start(rq->db, task_id, &sc, "workflow", NULL, n);
 	if (rc != 0) {
 		json_object_put(inputs);
