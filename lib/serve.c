@@ -7,6 +7,7 @@
  * environment, stdin and stdout.  Every request goes through serve_one().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -74,6 +75,38 @@ cgi_flush(void *ctx)
 {
 	(void)ctx;
 	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
+}
+
+/*
+ * Read what is left of the request body: Apache's mod_cgi writes the
+ * whole body before it reads the reply, and a CGI that exits without
+ * reading it (a refused 413) leaves Apache with a broken pipe and the
+ * client with no answer.
+ */
+static void
+cgi_drain(void)
+{
+	char	chunk[65536];
+	size_t	total = 0;
+
+	while (total < ((size_t)1 << 30) &&
+	    fread(chunk, 1, sizeof(chunk), stdin) == sizeof(chunk))
+		total += sizeof(chunk);
+}
+
+/* End the reply early: the web server sees the end of our output. */
+static void
+cgi_finish(void *ctx)
+{
+	int	fd;
+
+	(void)ctx;
+	cgi_drain();
+	fflush(stdout);
+	if ((fd = open("/dev/null", O_WRONLY)) >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		close(fd);
+	}
 }
 
 /* ---- one request ---- */
@@ -297,8 +330,10 @@ run_cgi(const char *prog, const struct route *routes)
 	io.read = cgi_read;
 	io.write = cgi_write;
 	io.flush = cgi_flush;
+	io.finish = cgi_finish;
 	io.envp = environ;
 	serve_one(&io, db, prog, routes);
+	cgi_drain();
 	fflush(stdout);
 	db_close(db);
 	return 0;
