@@ -98,6 +98,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HDRS) tests/unit/unit.h
 # `make test` runs the suite on the normal build and again under ASan and
 # UBSan; `make SANITIZE=1 test` only the latter, `make QUICK=1 test` only
 # the former.
+$(BUILD)/bench/hello.fcgi: tests/bench/hello.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+# requests/s, p99 and streaming overhead against a hello-world FastCGI
+# program on the same lighttpd, in one run (see README, Performance)
+bench: all $(BUILD)/bench/hello.fcgi
+	@EXTRA_DEB=wrk $(MAKE) --no-print-directory deps
+	@BUILD=$(BUILD) sh tools/bench.sh
+
 test: all
 ifeq ($(SANITIZE),1)
 	@BUILDS="$(BUILD)" sh tests/run.sh
@@ -117,13 +127,47 @@ lint:
 	@! grep -nE '\b(atoi|sprintf|strcpy|strcat|strtok|sscanf|gets)\(' \
 	    lib/*.c cgi-bin/*.c tools/*.c || { echo "banned call"; exit 1; }
 
+# install: programs, dify-admin and sql/; the spawn-fcgi wrapper and the
+# systemd units; every server config filled in for these paths by
+# tools/gen-deploy.sh (SERVER_NAME, WEB_USER, RUN_USER, RUNDIR, DATA_DIR
+# may be given too), routing only the families built, under
+# $(SHAREDIR)/conf; the programs' configuration
+# and the wrapper's settings in $(SYSCONFDIR)/difycgi, never overwritten.
+SBINDIR	    = $(PREFIX)/sbin
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR	   ?= $(PREFIX)/lib/systemd/system
+CONFOUT	    = $(DESTDIR)$(SHAREDIR)/conf
+ETCOUT	    = $(DESTDIR)$(SYSCONFDIR)/difycgi
+GEN_DEPLOY  = sh tools/gen-deploy.sh --only-built $(BUILD)/cgi-bin \
+	      PREFIX=$(PREFIX) BINDIR=$(BINDIR) \
+	      SBINDIR=$(SBINDIR) CGIDIR=$(CGIDIR) SHAREDIR=$(SHAREDIR) \
+	      SYSCONFDIR=$(SYSCONFDIR) $(foreach v,SERVER_NAME WEB_USER \
+	      WEB_GROUP RUN_USER RUN_GROUP RUNDIR DATA_DIR TLS_CERT TLS_KEY,$(if $($(v)),$(v)=$($(v))))
+
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CGIDIR) \
-	    $(DESTDIR)$(SHAREDIR)/sql $(DESTDIR)$(SHAREDIR)/conf
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CGIDIR) \
+	    $(DESTDIR)$(SHAREDIR)/sql $(CONFOUT)/apache2 $(CONFOUT)/nginx \
+	    $(CONFOUT)/lighttpd $(DESTDIR)$(UNITDIR) $(ETCOUT)
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(PROGS) $(DESTDIR)$(CGIDIR)/
 	install -m 644 $(SQL) $(DESTDIR)$(SHAREDIR)/sql/
-	cp -R apache-conf conf $(DESTDIR)$(SHAREDIR)/conf/
+	$(GEN_DEPLOY) conf/difycgi-spawn.in > $(DESTDIR)$(SBINDIR)/difycgi-spawn
+	chmod 755 $(DESTDIR)$(SBINDIR)/difycgi-spawn
+	$(GEN_DEPLOY) 'conf/difycgi@.service.in' > '$(DESTDIR)$(UNITDIR)/difycgi@.service'
+	$(GEN_DEPLOY) conf/difycgi.target.in > $(DESTDIR)$(UNITDIR)/difycgi.target
+	for f in difycgi-fcgid difycgi-proxy-fcgi difycgi-cgi; do \
+	    $(GEN_DEPLOY) apache-conf/$$f.conf.in > $(CONFOUT)/apache2/$$f.conf \
+	    || exit 1; done
+	$(GEN_DEPLOY) apache-conf/htaccess.in > $(CONFOUT)/apache2/htaccess
+	install -m 644 apache-conf/README.md $(CONFOUT)/apache2/
+	$(GEN_DEPLOY) conf/nginx-difycgi.conf.in > $(CONFOUT)/nginx/difycgi.conf
+	$(GEN_DEPLOY) conf/lighttpd-difycgi.conf.in > $(CONFOUT)/lighttpd/50-difycgi.conf
+	$(GEN_DEPLOY) conf/difycgi.conf.in > $(CONFOUT)/difycgi.conf
+	$(GEN_DEPLOY) conf/spawn.conf.in > $(CONFOUT)/spawn.conf
+	test -e $(ETCOUT)/difycgi.conf || \
+	    install -m 640 $(CONFOUT)/difycgi.conf $(ETCOUT)/difycgi.conf
+	test -e $(ETCOUT)/spawn.conf || \
+	    install -m 644 $(CONFOUT)/spawn.conf $(ETCOUT)/spawn.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/dify-admin
