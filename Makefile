@@ -142,7 +142,8 @@ GEN_DEPLOY  = sh tools/gen-deploy.sh --only-built $(BUILD)/cgi-bin \
 	      PREFIX=$(PREFIX) BINDIR=$(BINDIR) \
 	      SBINDIR=$(SBINDIR) CGIDIR=$(CGIDIR) SHAREDIR=$(SHAREDIR) \
 	      SYSCONFDIR=$(SYSCONFDIR) $(foreach v,SERVER_NAME WEB_USER \
-	      WEB_GROUP RUN_USER RUN_GROUP RUNDIR DATA_DIR TLS_CERT TLS_KEY,$(if $($(v)),$(v)=$($(v))))
+	      WEB_GROUP RUN_USER RUN_GROUP RUNDIR DATA_DIR TLS_CERT TLS_KEY \
+	      HTTP_PORT HTTPS_PORT,$(if $($(v)),$(v)=$($(v))))
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CGIDIR) \

@@ -112,12 +112,13 @@ start_upstream() {
 
 # gen [--tls] TEMPLATE OUT [NAME=VALUE...]: fill a shipped template for
 # this test; plain HTTP (--plain) unless --tls, with a throwaway
-# certificate then
+# certificate and free ports then (nginx -t binds its ports)
 gen() {
 	_plain=--plain
 	if [ "$1" = --tls ]; then
 		_plain="" ; shift
 		tls_cert
+		set -- "$@" HTTP_PORT="$(free_port)" HTTPS_PORT="$(free_port)"
 	fi
 	_tpl=$1 _out=$2; shift 2
 	sh "$GEN" $_plain --only-built "$T/cgi-bin" CGIDIR="$T/cgi-bin" \

@@ -6,8 +6,16 @@
 #
 #   gen-deploy.sh [--plain] [--only-built DIR] [NAME=VALUE ...] TEMPLATE
 #
-# @NAME@ in the template is replaced by NAME's value (defaults below); a
-# placeholder left unfilled is an error.  Markers, each alone on a line:
+# @NAME@ in the template is replaced by NAME's value; a placeholder left
+# unfilled is an error.  Names and defaults: PREFIX (/usr/local), BINDIR,
+# SBINDIR, CGIDIR (PREFIX/lib/difycgi/cgi-bin), SHAREDIR, SYSCONFDIR (/etc
+# for PREFIX=/usr, else PREFIX/etc), CONFDIR (SYSCONFDIR/difycgi), CONFIG
+# and SPAWN_CONF (in CONFDIR), RUNDIR (/run/difycgi), DATA_DIR
+# (/var/lib/difycgi), LIGHTTPD_SOCKDIR (/run/lighttpd), LIGHTTPD_LOGDIR,
+# SERVER_NAME (api.example.com), TLS_CERT and TLS_KEY (Let's Encrypt's
+# paths for SERVER_NAME), LISTEN (127.0.0.1:8080, the plain address),
+# HTTP_PORT (80), HTTPS_PORT (443), WEB_USER and WEB_GROUP (www-data),
+# RUN_USER and RUN_GROUP (difycgi).  Markers, each alone on a line:
 #   # tls:begin ... # tls:end     TLS lines; --plain drops them
 #   # plain:begin ... # plain:end commented-out plain-HTTP lines; --plain
 #                                 uncomments them, otherwise they stay as a hint
@@ -18,7 +26,7 @@
 set -eu
 
 usage() {
-	sed -n '2,18s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,/^set -eu/s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -60,6 +68,8 @@ fi
 : "${GD_TLS_CERT:=/etc/letsencrypt/live/$GD_SERVER_NAME/fullchain.pem}"
 : "${GD_TLS_KEY:=/etc/letsencrypt/live/$GD_SERVER_NAME/privkey.pem}"
 : "${GD_LISTEN:=127.0.0.1:8080}"
+: "${GD_HTTP_PORT:=80}"
+: "${GD_HTTPS_PORT:=443}"
 : "${GD_WEB_USER:=www-data}"
 : "${GD_WEB_GROUP:=$GD_WEB_USER}"
 : "${GD_RUN_USER:=difycgi}"
