@@ -997,6 +997,7 @@ parse_body(struct tp *tp, struct blk *out, const char *const *stops,
 			if (lex_tag(tp, "%}", &rs) == -1)
 				break;
 			*lstrip = rs;
+			accept_name(tp, "endraw");
 		} else {
 			perr(tp, "unknown tag '%s'", peek(tp)->s);
 			break;
@@ -1963,6 +1964,13 @@ test(struct ctx *c, struct expr *e)
 	return V(json_object_new_boolean(e->negate ? !r : r));
 }
 
+static long long
+clamp_range(long long v)
+{
+	return v > (1LL << 40) ? (1LL << 40) : v < -(1LL << 40) ?
+	    -(1LL << 40) : v;
+}
+
 /* Methods Jinja users call on dicts, strings and lists. */
 static struct val
 call(struct ctx *c, struct expr *e)
@@ -1975,7 +1983,7 @@ call(struct ctx *c, struct expr *e)
 	size_t		 i, n;
 
 	if (callee->k == E_NAME && strcmp(callee->name, "range") == 0) {
-		long long	 lo = 0, hi = 0, st = 1, k, cnt = 0;
+		long long	 lo = 0, hi = 0, st = 1, k, cnt = 0, span;
 
 		if (eval_args(c, e, args) == -1)
 			return UNDEF(NULL);
@@ -1994,6 +2002,12 @@ call(struct ctx *c, struct expr *e)
 			rerr(c, "range() arg 3 must not be zero");
 		if (!c->failed) {
 			a = json_object_new_array();
+			lo = clamp_range(lo);
+			hi = clamp_range(hi);
+			st = clamp_range(st);
+			span = (st > 0 ? hi - lo : lo - hi) / (st > 0 ? st : -st);
+			c->steps += span > RANGE_MAX ? RANGE_MAX : span > 0 ?
+			    span : 0;
 			for (k = lo; (st > 0 ? k < hi : k > hi) &&
 			    cnt < RANGE_MAX; k += st, cnt++)
 				json_object_array_add(a,
@@ -2341,6 +2355,10 @@ exec_for(struct ctx *c, struct node *n)
 	frame = json_object_new_object();
 	c->frames[c->nframes++] = frame;
 	for (i = 0; i < len && !c->failed; i++) {
+		if (++c->steps > STEPS_MAX) {
+			rerr(c, "template too expensive to render");
+			break;
+		}
 		x = json_object_array_get_idx(items, i);
 		if (n->var2 != NULL) {
 			if (!json_object_is_type(x, json_type_array) ||

@@ -653,7 +653,7 @@ advance(struct wf_engine *e, struct wf_tpl *t)
 				wf_render(&b, v, WF_MARKDOWN);
 				if (b.len > 0)
 					give_chunk(e, b.p, b.len,
-					    selector_json(answer_sel, 2));
+					    selector_json(s->parts, s->nparts));
 				buf_free(&b);
 			}
 			t->cur++;

@@ -1,0 +1,203 @@
+/*
+ * fuzz_tmpl.c: fuzz target of the Jinja2 subset renderer (lib/tmpl.c),
+ * whose templates come from imported DSL files.
+ *
+ * Input: an optional JSON object of variables on the first line when the
+ * input starts with '{' and has a newline (else no variables), then the
+ * template.  The first byte's low bits also pick a small output cap (64
+ * bytes) or the real one.  Beyond "no crash, no leak, no hang" it
+ * checks: the result is 0 or -1, -1 comes with a message, 0 without one;
+ * the output stays under its cap; when the template and the variables
+ * are valid UTF-8 so are the output and the message; and rendering twice
+ * gives the same result, byte for byte.  A broken invariant aborts.
+ *
+ * libFuzzer build, from the top of the tree:
+ *
+ *   SRC="lib/tmpl.c lib/wf_value.c lib/buf.c lib/pool.c lib/json.c \
+ *       lib/log.c lib/util.c"
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
+ *       -D_GNU_SOURCE -Ilib $(pkg-config --cflags json-c) \
+ *       -o fuzz_tmpl tests/fuzz/fuzz_tmpl.c $SRC \
+ *       $(pkg-config --libs json-c) -lm
+ *   mkdir -p /tmp/corpus && ./fuzz_tmpl -max_len=4096 -timeout=10 \
+ *       /tmp/corpus tests/fuzz/corpus/tmpl
+ *
+ * Replay build (any C compiler, no libFuzzer): runs every file of the
+ * directories (or the files) named on the command line once and prints
+ * one "ok - ..." line, so that make test can keep the target from
+ * rotting:
+ *
+ *   cc -DFUZZ_REPLAY -std=c11 -D_GNU_SOURCE -Ilib \
+ *       $(pkg-config --cflags json-c) -o fuzz_tmpl_replay \
+ *       tests/fuzz/fuzz_tmpl.c $SRC $(pkg-config --libs json-c) -lm
+ *   ./fuzz_tmpl_replay tests/fuzz/corpus/tmpl
+ *
+ * (Linking $(BUILD)/libdify.a with the project's libraries instead of
+ * $SRC works as well.)
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "wf.h"
+
+#define SMALL_OUT_MAX	64
+
+static void
+check(int cond, const char *what)
+{
+	if (!cond) {
+		fprintf(stderr, "fuzz_tmpl: invariant broken: %s\n", what);
+		abort();
+	}
+}
+
+/* Whether the strings of a JSON value are valid UTF-8 (keys too). */
+static int
+json_utf8(json_object *v, int depth)
+{
+	size_t	i, n;
+
+	if (depth > 64)
+		return 0;
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return utf8_valid(json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+	case json_type_array:
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++)
+			if (!json_utf8(json_object_array_get_idx(v, i),
+			    depth + 1))
+				return 0;
+		return 1;
+	case json_type_object: {
+		json_object_object_foreach(v, k, x)
+			if (!utf8_valid(k, strlen(k)) || !json_utf8(x,
+			    depth + 1))
+				return 0;
+		return 1;
+	}
+	default:
+		return 1;
+	}
+}
+
+int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char	*p = (const char *)data, *nl;
+	json_object	*vars = NULL;
+	struct buf	 a, b;
+	char		 ea[256], eb[256];
+	size_t		 cap, n = size;
+	int		 ra, rb, utf8;
+
+	if (size == 0)
+		return 0;
+	cap = (data[0] & 3) == 0 ? SMALL_OUT_MAX : TMPL_OUTPUT_MAX;
+	if (p[0] == '{' && (nl = memchr(p, '\n', size)) != NULL) {
+		struct json_tokener	*tok = json_tokener_new_ex(16);
+
+		vars = json_tokener_parse_ex(tok, p, (int)(nl - p));
+		json_tokener_free(tok);
+		if (vars != NULL && !json_object_is_type(vars,
+		    json_type_object)) {
+			json_object_put(vars);
+			vars = NULL;
+		}
+		n = size - (size_t)(nl + 1 - p);
+		p = nl + 1;
+	}
+	utf8 = utf8_valid(p, n) && memchr(p, '\0', n) == NULL &&
+	    (vars == NULL || json_utf8(vars, 0));
+	buf_init(&a, cap);
+	buf_init(&b, cap);
+	ra = tmpl_render(p, n, vars, &a, ea, sizeof(ea));
+	rb = tmpl_render(p, n, vars, &b, eb, sizeof(eb));
+	check(ra == 0 || ra == -1, "result is 0 or -1");
+	check(ra == rb, "two renderings agree on the result");
+	check(ra == 0 ? ea[0] == '\0' : ea[0] != '\0',
+	    "a message exactly when failing");
+	check(a.len <= cap, "output under its cap");
+	check(a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0),
+	    "two renderings give the same bytes");
+	check(strcmp(ea, eb) == 0, "two renderings give the same message");
+	if (utf8 && ra == 0)
+		check(utf8_valid(buf_cstr(&a), a.len), "output is UTF-8");
+	buf_free(&a);
+	buf_free(&b);
+	json_object_put(vars);
+	return 0;
+}
+
+#ifdef FUZZ_REPLAY
+#include <dirent.h>
+#include <sys/stat.h>
+
+#define REPLAY_MAX	(1024 * 1024)
+
+static int
+replay_file(const char *path)
+{
+	FILE	*f = fopen(path, "rb");
+	char	*p;
+	size_t	 n;
+
+	if (f == NULL) {
+		perror(path);
+		return -1;
+	}
+	p = xmalloc(REPLAY_MAX);
+	n = fread(p, 1, REPLAY_MAX, f);
+	fclose(f);
+	LLVMFuzzerTestOneInput((const uint8_t *)p, n);
+	free(p);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	char		 path[4096];
+	int		 i, files = 0, bad = 0;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s corpus-dir|file ...\n", argv[0]);
+		return 2;
+	}
+	for (i = 1; i < argc; i++) {
+		if (stat(argv[i], &st) == -1 || !S_ISDIR(st.st_mode)) {
+			bad |= replay_file(argv[i]) == -1;
+			files++;
+			continue;
+		}
+		if ((d = opendir(argv[i])) == NULL) {
+			perror(argv[i]);
+			bad = 1;
+			continue;
+		}
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", argv[i],
+			    de->d_name);
+			if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
+				continue;
+			bad |= replay_file(path) == -1;
+			files++;
+		}
+		closedir(d);
+	}
+	printf("%s - the template renderer keeps its invariants on %d "
+	    "corpus files\n", bad ? "not ok" : "ok", files);
+	return bad;
+}
+#endif
