@@ -24,7 +24,7 @@
 #include "wf.h"
 
 #define DEPTH_MAX	48		/* nesting of blocks and expressions */
-#define STEPS_MAX	2000000		/* evaluation steps per render */
+#define STEPS_MAX	500000		/* evaluation steps per render */
 #define FRAMES_MAX	64
 #define ARGS_MAX	8
 #define RANGE_MAX	100000
@@ -1256,8 +1256,11 @@ getitem(struct ctx *c, struct val *o, json_object *key, const char *attr)
 
 		if (k == NULL && json_object_is_type(key, json_type_string))
 			k = json_object_get_string(key);
+		/* scalars are copied: loop.* change in place between rounds */
 		if (k != NULL && json_object_object_get_ex(o->j, k, &v))
-			return V(json_object_get(v));
+			return V(json_object_is_type(v, json_type_int) ||
+			    json_object_is_type(v, json_type_boolean) ?
+			    json_copy(v) : json_object_get(v));
 		return UNDEF(k);
 	}
 	if (json_object_is_type(o->j, json_type_array) ||
@@ -2329,6 +2332,17 @@ eval(struct ctx *c, struct expr *e)
 static void exec_nodes(struct ctx *, struct node *);
 
 static void
+set_int(json_object *o, const char *k, int64_t v)
+{
+	json_object	*x = json_get(o, k);
+
+	if (x == NULL)
+		json_object_object_add(o, k, json_object_new_int64(v));
+	else
+		json_object_set_int64(x, v);
+}
+
+static void
 exec_for(struct ctx *c, struct node *n)
 {
 	struct val	 it = eval(c, n->e);
@@ -2353,6 +2367,12 @@ exec_for(struct ctx *c, struct node *n)
 		return;
 	}
 	frame = json_object_new_object();
+	loop = json_object_new_object();
+	json_object_object_add(loop, "length",
+	    json_object_new_int64((int64_t)len));
+	json_object_object_add(loop, "first", json_object_new_boolean(1));
+	json_object_object_add(loop, "last", json_object_new_boolean(0));
+	json_object_object_add(frame, "loop", loop);
 	c->frames[c->nframes++] = frame;
 	for (i = 0; i < len && !c->failed; i++) {
 		if (++c->steps > STEPS_MAX) {
@@ -2374,28 +2394,19 @@ exec_for(struct ctx *c, struct node *n)
 		} else
 			json_object_object_add(frame, n->var1,
 			    json_object_get(x));
-		loop = json_object_new_object();
-		json_object_object_add(loop, "index",
-		    json_object_new_int64((int64_t)i + 1));
-		json_object_object_add(loop, "index0",
-		    json_object_new_int64((int64_t)i));
-		json_object_object_add(loop, "revindex",
-		    json_object_new_int64((int64_t)(len - i)));
-		json_object_object_add(loop, "revindex0",
-		    json_object_new_int64((int64_t)(len - i - 1)));
-		json_object_object_add(loop, "first",
-		    json_object_new_boolean(i == 0));
-		json_object_object_add(loop, "last",
-		    json_object_new_boolean(i == len - 1));
-		json_object_object_add(loop, "length",
-		    json_object_new_int64((int64_t)len));
+		/* one loop object, updated in place round after round */
+		set_int(loop, "index", (int64_t)i + 1);
+		set_int(loop, "index0", (int64_t)i);
+		set_int(loop, "revindex", (int64_t)(len - i));
+		set_int(loop, "revindex0", (int64_t)(len - i - 1));
+		json_object_set_boolean(json_get(loop, "first"), i == 0);
+		json_object_set_boolean(json_get(loop, "last"), i == len - 1);
 		json_object_object_add(loop, "previtem", i > 0 ?
 		    json_object_get(json_object_array_get_idx(items, i - 1)) :
 		    NULL);
 		json_object_object_add(loop, "nextitem", i + 1 < len ?
 		    json_object_get(json_object_array_get_idx(items, i + 1)) :
 		    NULL);
-		json_object_object_add(frame, "loop", loop);
 		exec_nodes(c, n->body);
 	}
 	c->nframes--;
