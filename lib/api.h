@@ -375,6 +375,8 @@ void	 db_rollback(struct db *);
 void	 db_log_error(struct db *, const char *what);
 const char *db_col_str(sqlite3_stmt *, int, struct pool *);
 json_object *db_col_json(sqlite3_stmt *, int);
+/* A column of JSON text passed through unparsed (json_raw), or NULL. */
+json_object *db_col_json_raw(sqlite3_stmt *, int);
 
 /* ---- db_app.c: apps, keys, end users ---- */
 
@@ -394,6 +396,8 @@ struct app_new {
 int	 db_app_create(struct db *, const struct app_new *, char id[UUID_LEN + 1]);
 int	 db_app_get(struct db *, struct pool *, const char *id, struct app *);
 int	 db_app_delete(struct db *, const char *id);
+/* Drop this thread's cache of parsed app rows (db_close does). */
+void	 db_app_cache_clear(void);
 /* Drop the JSON objects an app row holds. */
 void	 app_release(struct app *);
 int	 db_app_set_config(struct db *, const char *id, json_object *config);
@@ -477,5 +481,6 @@ const char *json_str(json_object *, const char *key);	/* NULL if absent */
 json_object *json_get(json_object *, const char *key);
 json_object *json_copy(json_object *);			/* deep copy */
 const char *json_compact(json_object *);		/* borrowed */
+json_object *json_raw(const char *json_text);		/* pass-through */
 
 #endif

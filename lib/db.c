@@ -82,6 +82,7 @@ db_close(struct db *db)
 
 	if (db == NULL)
 		return;
+	db_app_cache_clear();	/* the thread's parsed apps go with it */
 	for (i = 0; i < db->ncache; i++)
 		sqlite3_finalize(db->cache[i].st);
 	sqlite3_close(db->h);
@@ -241,6 +242,16 @@ db_col_json(sqlite3_stmt *st, int i)
 	if (s == NULL)
 		return NULL;
 	return json_tokener_parse(s);
+}
+
+json_object *
+db_col_json_raw(sqlite3_stmt *st, int i)
+{
+	const char	*s = (const char *)sqlite3_column_text(st, i);
+
+	if (s == NULL)
+		return NULL;
+	return json_raw(s);
 }
 
 int

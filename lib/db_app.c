@@ -14,11 +14,11 @@ static const char SQL_APP_INSERT[] =
 static const char SQL_APP_GET[] =
     "SELECT id, name, description, mode, icon_type, icon, icon_background,"
     " author_name, tags, status, enable_api, max_active_requests, config,"
-    " site, created_at FROM apps WHERE id = ?";
+    " site, created_at, updated_at FROM apps WHERE id = ?";
 static const char SQL_APP_ALL[] =
     "SELECT id, name, description, mode, icon_type, icon, icon_background,"
     " author_name, tags, status, enable_api, max_active_requests, config,"
-    " site, created_at FROM apps ORDER BY created_at, id";
+    " site, created_at, updated_at FROM apps ORDER BY created_at, id";
 static const char SQL_APP_DELETE[] = "DELETE FROM apps WHERE id = ?";
 static const char SQL_APP_SET_CONFIG[] =
     "UPDATE apps SET config = ?, updated_at = ? WHERE id = ?";
@@ -67,6 +67,73 @@ db_app_create(struct db *db, const struct app_new *a, char id[UUID_LEN + 1])
 	return rc;
 }
 
+/*
+ * Every request reads its app, and parsing the stored JSON (config, tags,
+ * site) costs more than the query: each thread keeps the parsed objects of
+ * its last few apps, keyed by id and updated_at, and hands out references.
+ * Handlers treat them as read-only.
+ */
+#define APP_CACHE	8
+
+struct app_cached {
+	char		 id[UUID_LEN + 1];
+	int64_t		 updated_at;
+	json_object	*tags, *config, *site;
+	unsigned	 used;
+};
+static __thread struct app_cached	app_cache[APP_CACHE];
+static __thread unsigned		app_clock;
+
+void
+db_app_cache_clear(void)
+{
+	int	i;
+
+	for (i = 0; i < APP_CACHE; i++) {
+		json_object_put(app_cache[i].tags);
+		json_object_put(app_cache[i].config);
+		json_object_put(app_cache[i].site);
+		memset(&app_cache[i], 0, sizeof(app_cache[i]));
+	}
+}
+
+static void
+app_json_cols(sqlite3_stmt *st, struct app *a)
+{
+	const char		*id = (const char *)sqlite3_column_text(st, 0);
+	int64_t			 updated = sqlite3_column_int64(st, 15);
+	struct app_cached	*c, *victim = &app_cache[0];
+	int			 i;
+
+	for (i = 0; i < APP_CACHE; i++) {
+		c = &app_cache[i];
+		if (c->config != NULL && c->updated_at == updated &&
+		    strcmp(c->id, id) == 0) {
+			c->used = ++app_clock;
+			a->tags = json_object_get(c->tags);
+			a->config = json_object_get(c->config);
+			a->site = json_object_get(c->site);
+			return;
+		}
+		if (c->used < victim->used)
+			victim = c;
+	}
+	a->tags = db_col_json(st, 8);
+	a->config = db_col_json(st, 12);
+	a->site = db_col_json(st, 13);
+	if (a->config == NULL || strlen(id) > UUID_LEN)
+		return;
+	json_object_put(victim->tags);
+	json_object_put(victim->config);
+	json_object_put(victim->site);
+	snprintf(victim->id, sizeof(victim->id), "%s", id);
+	victim->updated_at = updated;
+	victim->tags = json_object_get(a->tags);
+	victim->config = json_object_get(a->config);
+	victim->site = json_object_get(a->site);
+	victim->used = ++app_clock;
+}
+
 static void
 app_from_row(sqlite3_stmt *st, struct pool *p, struct app *a)
 {
@@ -79,12 +146,10 @@ app_from_row(sqlite3_stmt *st, struct pool *p, struct app *a)
 	a->icon = db_col_str(st, 5, p);
 	a->icon_background = db_col_str(st, 6, p);
 	a->author_name = db_col_str(st, 7, p);
-	a->tags = db_col_json(st, 8);
+	app_json_cols(st, a);
 	a->status = db_col_str(st, 9, p);
 	a->enable_api = sqlite3_column_int(st, 10);
 	a->max_active_requests = sqlite3_column_int(st, 11);
-	a->config = db_col_json(st, 12);
-	a->site = db_col_json(st, 13);
 	a->created_at = sqlite3_column_int64(st, 14);
 }
 

@@ -133,7 +133,7 @@ conversation_json(const struct conversation *c)
 	json_object_object_add(o, "id", json_object_new_string(c->id));
 	json_object_object_add(o, "name", json_object_new_string(c->name));
 	json_object_object_add(o, "inputs", c->inputs ?
-	    json_copy(c->inputs) : json_object_new_object());
+	    json_object_get(c->inputs) : json_object_new_object());
 	json_object_object_add(o, "status", json_object_new_string(c->status));
 	json_object_object_add(o, "introduction", c->introduction ?
 	    json_object_new_string(c->introduction) : NULL);

@@ -63,7 +63,7 @@ conv_from_row(sqlite3_stmt *st, struct pool *p, struct conversation *c)
 {
 	c->id = db_col_str(st, 0, p);
 	c->name = db_col_str(st, 1, p);
-	c->inputs = db_col_json(st, 2);
+	c->inputs = db_col_json_raw(st, 2);
 	c->introduction = db_col_str(st, 3, p);
 	c->status = db_col_str(st, 4, p);
 	c->dialogue_count = sqlite3_column_int(st, 5);
@@ -367,7 +367,7 @@ message_row_json(sqlite3_stmt *st)
 	json_object_object_add(o, "conversation_id", COLSTR(1));
 	json_object_object_add(o, "parent_message_id",
 	    sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : COLSTR(2));
-	j = db_col_json(st, 3);
+	j = db_col_json_raw(st, 3);
 	json_object_object_add(o, "inputs", j ? j : json_object_new_object());
 	json_object_object_add(o, "query", COLSTR(4));
 	json_object_object_add(o, "answer", COLSTR(5));
@@ -380,11 +380,15 @@ message_row_json(sqlite3_stmt *st)
 	json_object_object_add(o, "retriever_resources",
 	    json_object_new_array());
 	json_object_object_add(o, "created_at", json_object_new_int64(created));
-	j = db_col_json(st, 8);
+	s = (const char *)sqlite3_column_text(st, 8);
+	if (s == NULL || strcmp(s, "[]") == 0)
+		j = NULL;	/* the common case: no parse */
+	else
+		j = db_col_json(st, 8);
 	json_object_object_add(o, "agent_thoughts", thoughts_json(j, id,
 	    created));
 	json_object_put(j);
-	j = db_col_json(st, 9);
+	j = db_col_json_raw(st, 9);
 	json_object_object_add(o, "message_files", j ? j :
 	    json_object_new_array());
 	mt = sqlite3_column_int(st, 10);

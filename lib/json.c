@@ -1,4 +1,5 @@
 /* json.c: small helpers over json-c. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -42,4 +43,24 @@ json_compact(json_object *o)
 {
 	return json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/*
+ * A value that serialises as "text", stored JSON we only pass through:
+ * parsing it would cost a json-c parse (and a locale switch) per value.
+ * "text" must be valid JSON.  Not for json_copy().
+ */
+json_object *
+json_raw(const char *text)
+{
+	json_object	*o = json_object_new_object();
+	char		*s = strdup(text);
+
+	if (s == NULL) {
+		log_error("out of memory");
+		abort();
+	}
+	json_object_set_serializer(o, json_object_userdata_to_json_string, s,
+	    json_object_free_userdata);
+	return o;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "api.h"
 
@@ -103,7 +104,10 @@ cgi_finish(void *ctx)
 	(void)ctx;
 	cgi_drain();
 	fflush(stdout);
-	if ((fd = open("/dev/null", O_WRONLY)) >= 0) {
+	/* mod_cgid hands one socket as stdin and stdout: end it for both */
+	shutdown(STDOUT_FILENO, SHUT_WR);
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
 		close(fd);
 	}
