@@ -1073,12 +1073,12 @@ run_node(struct wf_engine *e, int k)
 		if (rc == WF_ABORT || e->aborted) {
 			wf_stream_close(e, n);
 			n->state = NS_DONE;
-			store_node(e, n, &x, "failed", e->abort_error ?
-			    e->abort_error : STOPPED_MSG,
+			if (!e->aborted)
+				abort_run(e, "stopped", r->client_gone ?
+				    GONE_MSG : STOPPED_MSG);
+			store_node(e, n, &x, "failed", e->abort_error,
 			    now_mono() - n->t0, now_s());
 			exec_free(&x);
-			if (!e->aborted)
-				abort_run(e, "stopped", STOPPED_MSG);
 			return -1;
 		}
 		if (rc == WF_OK || retries >= max_retries)
