@@ -13,7 +13,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread $(PKG_CFLAGS)
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread $(PKG_CFLAGS) \
+	   $(XCFLAGS)
 LDLIBS	+= $(PKG_LIBS) -lpthread -lm
 
 ifeq ($(SANITIZE),1)
@@ -31,12 +32,16 @@ LIB	 = $(BUILD)/libdify.a
 PROGS	 = $(patsubst cgi-bin/%.c,$(BUILD)/cgi-bin/%.fcgi,$(wildcard cgi-bin/*.c))
 TOOLS	 = $(BUILD)/dify-admin
 UNITS	 = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+FUZZERS	 = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+REPLAYS	 = $(FUZZERS:%=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
+CI_FUZZ_SECONDS ?= 20
 SQL	 = $(sort $(wildcard sql/*.sql))
 HDRS	 = $(wildcard lib/*.h)
 
-.PHONY: all test check run install uninstall clean lint deps bench fuzz
+.PHONY: all test check run install uninstall clean lint deps bench fuzz fuzz-lib
 
-all: deps-check $(LIB) $(PROGS) $(TOOLS) $(UNITS)
+all: deps-check $(LIB) $(PROGS) $(TOOLS) $(UNITS) $(REPLAYS)
 
 deps-check:
 	@pkg-config --exists $(PKGS) || $(MAKE) --no-print-directory deps
@@ -108,6 +113,24 @@ bench: all $(BUILD)/bench/hello.fcgi
 	@EXTRA_DEB=wrk $(MAKE) --no-print-directory deps
 	@BUILD=$(BUILD) sh tools/bench.sh
 
+# fuzz targets built as replay programs over their corpus (make test runs
+# them); a target with its own replay main() is linked without replay.c
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB) $(HDRS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -DFUZZ_REPLAY -Ilib $(LDFLAGS) -o $@ $< \
+	    $$(grep -q '^#ifdef FUZZ_REPLAY' $< || echo tests/fuzz/replay.c) \
+	    $(LIB) $(LDLIBS)
+
+# libFuzzer: every target for FUZZ_SECONDS each (clang, ASan, UBSan)
+fuzz-lib:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	    XCFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	    build-fuzz/libdify.a
+
+fuzz: fuzz-lib
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tools/fuzz.sh $(FUZZERS)
+
 test: all
 ifeq ($(SANITIZE),1)
 	@BUILDS="$(BUILD)" sh tests/run.sh
@@ -115,7 +138,9 @@ else ifeq ($(QUICK),1)
 	@BUILDS="$(BUILD)" sh tests/run.sh
 else
 	@$(MAKE) --no-print-directory SANITIZE=1 all
-	@BUILDS="$(BUILD) build-san" sh tests/run.sh
+	@$(MAKE) --no-print-directory fuzz-lib
+	@BUILDS="$(BUILD) build-san" FUZZ="$(FUZZERS)" \
+	    FUZZ_SECONDS=$(CI_FUZZ_SECONDS) sh tests/run.sh
 endif
 
 check: test
@@ -175,4 +200,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(CGIDIR) $(DESTDIR)$(SHAREDIR)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

@@ -36,11 +36,21 @@ for BUILD in $BUILDS; do
 		case "$t" in *"$pattern"*) ;; *) continue ;; esac
 		run_one "$tag$(basename "$t")" "$t"
 	done
+	for t in "$BUILD"/fuzz/fuzz_*; do
+		[ -x "$t" ] || continue
+		case "$t" in *"$pattern"*) ;; *) continue ;; esac
+		n=$(basename "$t")
+		run_one "$tag$n" "$t" "tests/fuzz/corpus/${n#fuzz_}"
+	done
 	for t in tests/e2e/[0-9]*.sh; do
 		[ -f "$t" ] || continue
 		case "$t" in *"$pattern"*) ;; *) continue ;; esac
 		run_one "$tag$(basename "$t" .sh)" bash "$t"
 	done
 done
+# libFuzzer runs of every target, FUZZ_SECONDS each (make test in CI)
+if [ -n "${FUZZ:-}" ] && [ "${FUZZ_SECONDS:-0}" -gt 0 ]; then
+	run_one fuzz sh tools/fuzz.sh $FUZZ
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
