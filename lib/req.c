@@ -184,6 +184,41 @@ is_json_type(const char *ct)
 	    strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
+/*
+ * json-c's UTF-8 check lets overlong forms and \uD800-style surrogate
+ * escapes through: every key and string is checked strictly here.
+ */
+static int
+strings_valid(json_object *o, int depth)
+{
+	size_t	i, n;
+
+	if (depth > JSON_MAX_DEPTH)
+		return 0;
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		return utf8_valid(json_object_get_string(o),
+		    (size_t)json_object_get_string_len(o));
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if (!strings_valid(json_object_array_get_idx(o, i),
+			    depth + 1))
+				return 0;
+		return 1;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			if (!utf8_valid(k, strlen(k)) ||
+			    !strings_valid(v, depth + 1))
+				return 0;
+		}
+		return 1;
+	}
+	default:
+		return 1;
+	}
+}
+
 int
 req_json(struct req *rq, struct resp *rs)
 {
@@ -216,7 +251,7 @@ req_json(struct req *rq, struct resp *rs)
 		return resp_error(rs, ERR_BAD_JSON);
 	}
 	json_tokener_free(tok);
-	if (!json_object_is_type(o, json_type_object)) {
+	if (!json_object_is_type(o, json_type_object) || !strings_valid(o, 0)) {
 		json_object_put(o);
 		return resp_error(rs, ERR_BAD_JSON);
 	}
