@@ -5,6 +5,8 @@
  * so that a killed process loses at most the last half second, and its
  * task's heartbeat lets db_sweep_stale() give it a final status later.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,6 +74,10 @@ static const char SQL_SWEEP_RUNS[] =
     "interrupted: its process ended before it finished.', finished_at = ? "
     "WHERE status = 'running' AND task_id IN (SELECT id FROM tasks "
     "WHERE finished_at IS NULL AND heartbeat_at < ?)";
+static const char SQL_OPEN_TASKS[] =
+    "SELECT id, pid FROM tasks WHERE finished_at IS NULL";
+static const char SQL_TASK_DEAD[] =
+    "UPDATE tasks SET heartbeat_at = 0 WHERE id = ?";
 static const char SQL_SWEEP_TASKS[] =
     "UPDATE tasks SET finished_at = ? WHERE finished_at IS NULL "
     "AND heartbeat_at < ?";
@@ -337,6 +343,33 @@ db_task_finish(struct db *db, const char *task_id)
 	    (int64_t)now_s(), task_id);
 }
 
+/*
+ * Tasks whose process is gone on this machine (SQLite is one machine's)
+ * are stale at once, without waiting for their heartbeat to age.
+ */
+static int
+mark_dead(struct db *db)
+{
+	sqlite3_stmt	*st = db_stmt(db, SQL_OPEN_TASKS);
+	struct pool	 p = { NULL };
+	const char	*dead[64];
+	int		 n = 0, i, rc = 0;
+	pid_t		 pid;
+
+	if (st == NULL)
+		return -1;
+	while (n < 64 && sqlite3_step(st) == SQLITE_ROW) {
+		pid = (pid_t)sqlite3_column_int(st, 1);
+		if (pid > 0 && kill(pid, 0) == -1 && errno == ESRCH)
+			dead[n++] = db_col_str(st, 0, &p);
+	}
+	db_stmt_release(st);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = exec_bound(db, SQL_TASK_DEAD, "task dead", "s", dead[i]);
+	pool_free_all(&p);
+	return rc;
+}
+
 int
 db_sweep_stale(struct db *db, int stale_s)
 {
@@ -345,6 +378,8 @@ db_sweep_stale(struct db *db, int stale_s)
 
 	if (db_begin(db) == -1)
 		return -1;
+	if (mark_dead(db) == -1)
+		goto fail;
 	if (exec_bound(db, SQL_SWEEP_MESSAGES, "sweep messages", "II", now,
 	    before) == -1)
 		goto fail;
