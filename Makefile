@@ -39,7 +39,7 @@ CI_FUZZ_SECONDS ?= 20
 SQL	 = $(sort $(wildcard sql/*.sql))
 HDRS	 = $(wildcard lib/*.h)
 
-.PHONY: all test check run install uninstall clean lint deps bench fuzz fuzz-lib
+.PHONY: all test check run install uninstall clean lint deps bench bench-streams bench-growth fuzz fuzz-lib
 
 all: deps-check $(LIB) $(PROGS) $(TOOLS) $(UNITS) $(REPLAYS)
 
@@ -130,6 +130,13 @@ fuzz-lib:
 
 fuzz: fuzz-lib
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tools/fuzz.sh $(FUZZERS)
+
+# 500 concurrent streams, and latency as data grows (see README)
+bench-streams: all
+	@BUILD=$(BUILD) bash tools/bench-streams.sh
+
+bench-growth: all
+	@BUILD=$(BUILD) bash tools/bench-growth.sh
 
 test: all
 ifeq ($(SANITIZE),1)

@@ -118,7 +118,7 @@ CREATE TABLE message_feedbacks (
 	updated_at		INTEGER NOT NULL,
 	UNIQUE (message_id, from_end_user_id)
 );
-CREATE INDEX message_feedbacks_app ON message_feedbacks (app_id, created_at);
+CREATE INDEX message_feedbacks_app ON message_feedbacks (app_id, created_at, id);
 
 CREATE TABLE conversation_variables (
 	id			TEXT NOT NULL,

@@ -26,6 +26,8 @@ server.breakagelog = "$data/fcgi.log"
 server.stream-response-body = 2
 server.max-request-size = 110000
 server.max-keep-alive-requests = 1000
+server.max-fds = 8192
+server.max-connections = 4000
 fastcgi.debug = 0
 CONF
 
