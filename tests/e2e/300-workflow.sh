@@ -166,6 +166,7 @@ jreq POST /v1/workflows/run "$KE" '{"inputs":{},"user":"u1"}'
 check "an app with no published workflow: 400 'Workflow not published'" \
     expect_error 400 invalid_param "Workflow not published"
 read -r L KL <<<"$(new_app workflow --provider fake --model slow-200-20 --max-active 1)"
+: > "$T/sse"
 sse /v1/workflows/run "$KL" '{"inputs":{"query":"q"},"user":"u1","response_mode":"streaming"}' &
 SPID=$!
 for i in $(seq 100); do [ -s "$T/sse" ] && break; sleep 0.05; done

@@ -151,6 +151,7 @@ check "the failed turn's message is stored with status error" \
 
 # ---- stop ----
 read -r S KS <<<"$(new_app advanced-chat --provider fake --model slow-100-60)"
+: > "$T/sse"
 sse /v1/chat-messages "$KS" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}' &
 SPID=$!
 for i in $(seq 100); do grep -q '"event":"message"' "$T/sse" 2>/dev/null && break; sleep 0.05; done
