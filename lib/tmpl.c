@@ -14,6 +14,7 @@
  * failure is a message, never a crash.  tests/fuzz/fuzz_tmpl.c.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1468,15 +1469,22 @@ arith(struct ctx *c, const char *op, struct val *a, struct val *b)
 	{
 		int		 ints = isint(a->j) && isint(b->j);
 		long long	 x = json_object_get_int64(a->j),
-				 y = json_object_get_int64(b->j), q;
+				 y = json_object_get_int64(b->j), q = 0;
 		double		 dx = dnum(a->j), dy = dnum(b->j), dq;
 
-		if (strcmp(op, "+") == 0)
-			return V(num_result(dx + dy, ints, x + y));
-		if (strcmp(op, "-") == 0)
-			return V(num_result(dx - dy, ints, x - y));
-		if (strcmp(op, "*") == 0)
-			return V(num_result(dx * dy, ints, x * y));
+		/* Python's ints do not overflow; ours turn into floats */
+		if (strcmp(op, "+") == 0) {
+			ints = ints && !__builtin_add_overflow(x, y, &q);
+			return V(num_result(dx + dy, ints, q));
+		}
+		if (strcmp(op, "-") == 0) {
+			ints = ints && !__builtin_sub_overflow(x, y, &q);
+			return V(num_result(dx - dy, ints, q));
+		}
+		if (strcmp(op, "*") == 0) {
+			ints = ints && !__builtin_mul_overflow(x, y, &q);
+			return V(num_result(dx * dy, ints, q));
+		}
 		if ((strcmp(op, "/") == 0 || strcmp(op, "//") == 0 ||
 		    strcmp(op, "%") == 0) && (ints ? y == 0 : dy == 0)) {
 			rerr(c, "division by zero");
@@ -1484,6 +1492,8 @@ arith(struct ctx *c, const char *op, struct val *a, struct val *b)
 		}
 		if (strcmp(op, "/") == 0)
 			return V(json_object_new_double(dx / dy));
+		if (ints && y == -1 && x == LLONG_MIN)
+			ints = 0;
 		if (strcmp(op, "//") == 0) {
 			if (ints) {
 				q = x / y;
@@ -1510,8 +1520,10 @@ arith(struct ctx *c, const char *op, struct val *a, struct val *b)
 			long long	p = 1;
 
 			for (q = 0; q < y; q++)
-				p *= x;
-			return V(json_object_new_int64(p));
+				if (__builtin_mul_overflow(p, x, &p))
+					break;
+			if (q == y)
+				return V(json_object_new_int64(p));
 		}
 		return V(json_object_new_double(pow(dx, dy)));
 	}
@@ -1560,6 +1572,9 @@ to_number(struct val *v, int integer, json_object *dflt)
 
 	if (!v->undef && isnum(v->j)) {
 		d = dnum(v->j);
+		if (integer && !isint(v->j) && !(isfinite(d) &&
+		    fabs(d) < 9.2e18))
+			return json_object_get(dflt);
 		return integer ? json_object_new_int64(isint(v->j) ?
 		    json_object_get_int64(v->j) : (long long)d) :
 		    json_object_new_double(d);
@@ -1789,8 +1804,9 @@ filter(struct ctx *c, struct expr *e)
 						    "type(s) for +");
 						break;
 					}
-					ints &= isint(x);
-					si += json_object_get_int64(x);
+					ints &= isint(x) &&
+					    !__builtin_add_overflow(si,
+					    json_object_get_int64(x), &si);
 					sd += dnum(x);
 				} else if (best == NULL || (cmp_sort(&x, &best) *
 				    (f[1] == 'a' ? 1 : -1)) > 0)
@@ -1803,7 +1819,8 @@ filter(struct ctx *c, struct expr *e)
 			json_object_put(items);
 		}
 	} else if (strcmp(f, "abs") == 0) {
-		if (!v.undef && isint(v.j))
+		if (!v.undef && isint(v.j) &&
+		    json_object_get_int64(v.j) != LLONG_MIN)
 			r = V(json_object_new_int64(llabs(
 			    json_object_get_int64(v.j))));
 		else if (!v.undef && isnum(v.j))
@@ -2245,8 +2262,8 @@ eval(struct ctx *c, struct expr *e)
 		}
 		if (e->k == E_POS)
 			return a;
-		r = isint(a.j) ? V(json_object_new_int64(
-		    -json_object_get_int64(a.j))) :
+		r = isint(a.j) && json_object_get_int64(a.j) != LLONG_MIN ?
+		    V(json_object_new_int64(-json_object_get_int64(a.j))) :
 		    V(json_object_new_double(-dnum(a.j)));
 		vput(&a);
 		return r;
@@ -2349,8 +2366,10 @@ exec_for(struct ctx *c, struct node *n)
 	json_object	*items, *frame, *loop, *x;
 	size_t		 i, len;
 
-	if (c->failed)
+	if (c->failed) {
+		vput(&it);
 		return;
+	}
 	items = iter_items(c, &it);
 	vput(&it);
 	if (items == NULL)
