@@ -20,6 +20,7 @@
 
 #define QUERY_MAX_BYTES		(256 * 1024)
 #define DEFAULT_NAME		"New conversation"
+#define SAVE_INTERVAL_S		0.5
 
 struct chat {
 	struct req	*rq;
@@ -27,6 +28,9 @@ struct chat {
 	const char	*conversation_id;
 	const char	*message_id;
 	int64_t		 created_at;
+	int		 streaming;
+	double		 last_save;
+	size_t		 saved_len;
 };
 
 struct naming {
@@ -72,11 +76,27 @@ chat_event(void *arg, const char *name, json_object *data)
 	return send_event(c, o);
 }
 
+/*
+ * Answer text: a message event when streaming, and the answer so far
+ * written to the message every half second, so that a killed process
+ * loses little.
+ */
 static int
 chat_chunk(void *arg, const char *text, size_t len, json_object *sel)
 {
 	struct chat	*c = arg;
-	json_object	*o = envelope(c, "message");
+	struct buf	*a = &c->run->answer;
+	json_object	*o;
+	double		 now = now_mono();
+
+	if (now - c->last_save >= SAVE_INTERVAL_S && a->len != c->saved_len) {
+		db_message_progress(c->rq->db, c->message_id, buf_cstr(a));
+		c->saved_len = a->len;
+		c->last_save = now;
+	}
+	if (!c->streaming)
+		return 0;
+	o = envelope(c, "message");
 
 	json_object_object_add(o, "id", json_object_new_string(c->message_id));
 	json_object_object_add(o, "answer",
@@ -364,7 +384,6 @@ gen_chatflow(struct req *rq, struct resp *rs)
 	mn.mode = "advanced-chat";
 	mn.query = query;
 	mn.inputs = inputs;
-	mn.message_files = files;
 	if (db_message_create(rq->db, &sc, &mn, msg_id, &c.created_at) == -1)
 		goto internal;
 	values = json_object_new_object();
@@ -399,10 +418,12 @@ gen_chatflow(struct req *rq, struct resp *rs)
 	c.run = &r;
 	c.conversation_id = conv_id;
 	c.message_id = msg_id;
+	c.streaming = streaming;
+	c.last_save = now_mono();
+	r.sink.arg = &c;
+	r.sink.chunk = chat_chunk;
 	if (streaming) {
-		r.sink.arg = &c;
 		r.sink.event = chat_event;
-		r.sink.chunk = chat_chunk;
 		r.sink.ping = chat_ping;
 		if (sse_begin(rq, rs) == -1)
 			r.client_gone = 1;
