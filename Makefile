@@ -103,13 +103,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HDRS) tests/unit/unit.h
 # `make test` runs the suite on the normal build and again under ASan and
 # UBSan; `make SANITIZE=1 test` only the latter, `make QUICK=1 test` only
 # the former.
+$(BUILD)/bench/reqcost: tests/bench/reqcost.c cgi-bin/conversation.c $(LIB) $(HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 $(BUILD)/bench/hello.fcgi: tests/bench/hello.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 # requests/s, p99 and streaming overhead against a hello-world FastCGI
 # program on the same lighttpd, in one run (see README, Performance)
-bench: all $(BUILD)/bench/hello.fcgi
+bench: all $(BUILD)/bench/hello.fcgi $(BUILD)/bench/reqcost
 	@EXTRA_DEB=wrk $(MAKE) --no-print-directory deps
 	@BUILD=$(BUILD) sh tools/bench.sh
 

@@ -73,6 +73,21 @@ query_uuid(struct req *rq, struct resp *rs, const char *name,
 	return 0;
 }
 
+/* {"limit":..,"has_more":..,"data":[items]} around written items. */
+static int
+page_text(struct resp *rs, int limit, int has_more, struct buf *items)
+{
+	struct buf	b;
+
+	buf_init(&b, items->max + 64);
+	buf_printf(&b, "{\"limit\":%d,\"has_more\":%s,\"data\":[", limit,
+	    has_more ? "true" : "false");
+	buf_append(&b, items->p, items->len);
+	buf_puts(&b, "]}");
+	buf_free(items);
+	return resp_json_text(rs, 200, &b);
+}
+
 static json_object *
 page_json(int limit, int has_more, json_object *data)
 {
@@ -90,7 +105,7 @@ list_conversations(struct req *rq, struct resp *rs)
 	static const char *const sorts[] = { "created_at", "-created_at",
 	    "updated_at", "-updated_at" };
 	struct scope	 sc;
-	json_object	*data;
+	struct buf	 data;
 	const char	*last_id, *sort;
 	long long	 limit;
 	int		 i, rc, has_more;
@@ -109,15 +124,15 @@ list_conversations(struct req *rq, struct resp *rs)
 		return resp_error_msg(rs, ERR_INVALID_PARAM, "sort_by must be "
 		    "one of created_at, -created_at, updated_at, -updated_at");
 	scope_of(rq, &sc);
-	data = json_object_new_array();
-	rc = db_conversation_list(rq->db, &rq->pool, &sc, last_id, i >= 2,
-	    sort[0] == '-', (int)limit, data, &has_more);
+	buf_init(&data, (size_t)64 << 20);
+	rc = db_conversation_list(rq->db, &sc, last_id, i >= 2,
+	    sort[0] == '-', (int)limit, &data, &has_more);
 	if (rc != DB_OK) {
-		json_object_put(data);
+		buf_free(&data);
 		return resp_error(rs, rc == DB_NOT_FOUND ?
 		    ERR_LAST_CONVERSATION_NOT_FOUND : ERR_INTERNAL);
 	}
-	return resp_json(rs, 200, page_json((int)limit, has_more, data));
+	return page_text(rs, (int)limit, has_more, &data);
 }
 
 static int
@@ -363,7 +378,7 @@ static int
 list_messages(struct req *rq, struct resp *rs)
 {
 	struct scope	 sc;
-	json_object	*data;
+	struct buf	 data;
 	const char	*cid, *first_id;
 	long long	 limit;
 	int		 rc, has_more;
@@ -382,15 +397,15 @@ list_messages(struct req *rq, struct resp *rs)
 	    own_conversation(rq, rs, cid) == -1)
 		return -1;
 	scope_of(rq, &sc);
-	data = json_object_new_array();
-	rc = db_message_page(rq->db, &sc, cid, first_id, (int)limit, data,
+	buf_init(&data, (size_t)64 << 20);
+	rc = db_message_page(rq->db, &sc, cid, first_id, (int)limit, &data,
 	    &has_more);
 	if (rc != DB_OK) {
-		json_object_put(data);
+		buf_free(&data);
 		return resp_error(rs, rc == DB_NOT_FOUND ?
 		    ERR_FIRST_MESSAGE_NOT_FOUND : ERR_INTERNAL);
 	}
-	return resp_json(rs, 200, page_json((int)limit, has_more, data));
+	return page_text(rs, (int)limit, has_more, &data);
 }
 
 static json_object *

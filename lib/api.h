@@ -251,6 +251,7 @@ struct resp {
 	struct buf	 headers;	/* extra "Name: value\r\n" lines */
 	const void	*raw;		/* raw body instead of JSON */
 	size_t		 raw_len;
+	char		*owned_raw;	/* freed by resp_free */
 	int		 committed;	/* headers already on the wire */
 };
 
@@ -287,6 +288,16 @@ void	 resp_finish(struct req *, struct resp *);
 int	 resp_write_head(struct req *, struct resp *, const char *ctype,
 	    long long length);
 json_object *err_json(enum err, const char *msg);
+
+/* ---- jw.c: JSON text written straight into a buffer ---- */
+
+void	 jw_str(struct buf *, const char *);	/* NULL writes null */
+void	 jw_key(struct buf *, int first, const char *key);
+void	 jw_double(struct buf *, double);
+void	 jw_col_str(struct buf *, sqlite3_stmt *, int);
+void	 jw_col_raw(struct buf *, sqlite3_stmt *, int, const char *dflt);
+/* Reply with JSON text; takes the buffer's memory (and adds a newline). */
+int	 resp_json_text(struct resp *, int status, struct buf *);
 
 /* ---- sse.c: server-sent events, one write and flush per event ---- */
 

@@ -57,13 +57,28 @@ int
 buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list	ap;
+	size_t	room = b->cap > b->len ? b->cap - b->len : 0;
 	int	n;
 
+	/* one pass when it fits, which is nearly always */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
 	va_end(ap);
-	if (n < 0 || reserve(b, (size_t)n) == -1)
+	if (n < 0)
 		return -1;
+	if ((size_t)n < room) {
+		if ((size_t)n > b->max - b->len) {	/* over the cap */
+			b->p[b->len] = '\0';
+			return -1;
+		}
+		b->len += (size_t)n;
+		return 0;
+	}
+	if (reserve(b, (size_t)n) == -1) {
+		if (b->p != NULL)
+			b->p[b->len] = '\0';
+		return -1;
+	}
 	va_start(ap, fmt);
 	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);

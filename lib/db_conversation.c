@@ -58,26 +58,31 @@ static const char SQL_CONV_FIRST_QUERY[] =
     "SELECT query FROM messages WHERE conversation_id = ? AND app_id = ? "
     "ORDER BY created_at, seq LIMIT 1";
 
+/* A conversation row as Dify's conversation object (conversation_json). */
 static void
-conv_from_row(sqlite3_stmt *st, struct pool *p, struct conversation *c)
+conv_row_write(struct buf *b, sqlite3_stmt *st)
 {
-	c->id = db_col_str(st, 0, p);
-	c->name = db_col_str(st, 1, p);
-	c->inputs = db_col_json_raw(st, 2);
-	c->introduction = db_col_str(st, 3, p);
-	c->status = db_col_str(st, 4, p);
-	c->dialogue_count = sqlite3_column_int(st, 5);
-	c->created_at = sqlite3_column_int64(st, 6);
-	c->updated_at = sqlite3_column_int64(st, 7);
+	jw_key(b, 1, "id");
+	jw_col_str(b, st, 0);
+	jw_key(b, 0, "name");
+	jw_col_str(b, st, 1);
+	jw_key(b, 0, "inputs");
+	jw_col_raw(b, st, 2, "{}");
+	jw_key(b, 0, "status");
+	jw_col_str(b, st, 4);
+	jw_key(b, 0, "introduction");
+	jw_col_str(b, st, 3);
+	buf_printf(b, ",\"created_at\":%lld,\"updated_at\":%lld",
+	    (long long)sqlite3_column_int64(st, 6),
+	    (long long)sqlite3_column_int64(st, 7));
 }
 
 int
-db_conversation_list(struct db *db, struct pool *p, const struct scope *sc,
+db_conversation_list(struct db *db, const struct scope *sc,
     const char *last_id, int by_updated, int desc, int limit,
-    json_object *out, int *has_more)
+    struct buf *out, int *has_more)
 {
 	sqlite3_stmt		*st;
-	struct conversation	 c;
 	int64_t			 cursor = 0, cursor_row = 0;
 	int			 n = 0, step, rc = -1;
 
@@ -114,9 +119,9 @@ db_conversation_list(struct db *db, struct pool *p, const struct scope *sc,
 			*has_more = 1;
 			break;
 		}
-		conv_from_row(st, p, &c);
-		json_object_array_add(out, conversation_json(&c));
-		json_object_put(c.inputs);
+		buf_puts(out, n ? ",{" : "{");
+		conv_row_write(out, st);
+		buf_append(out, "}", 1);
 		n++;
 	}
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
@@ -352,76 +357,82 @@ thoughts_json(json_object *stored, const char *message_id, int64_t created)
 	return out;
 }
 
-static json_object *
-message_row_json(sqlite3_stmt *st)
+/* A message row as an item of GET /messages (spec 6.1). */
+static void
+message_row_write(struct buf *b, sqlite3_stmt *st)
 {
-	json_object	*o = json_object_new_object(), *fb, *j;
 	const char	*id = (const char *)sqlite3_column_text(st, 0);
 	const char	*s;
 	int64_t		 created = sqlite3_column_int64(st, 7);
-	int		 mt, at;
+	int		 mt = sqlite3_column_int(st, 10);
+	int		 at = sqlite3_column_int(st, 11);
+	json_object	*j;
 
-#define COLSTR(i)	json_object_new_string((const char *)		\
-			    sqlite3_column_text(st, (i)))
-	json_object_object_add(o, "id", COLSTR(0));
-	json_object_object_add(o, "conversation_id", COLSTR(1));
-	json_object_object_add(o, "parent_message_id",
-	    sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : COLSTR(2));
-	j = db_col_json_raw(st, 3);
-	json_object_object_add(o, "inputs", j ? j : json_object_new_object());
-	json_object_object_add(o, "query", COLSTR(4));
-	json_object_object_add(o, "answer", COLSTR(5));
-	fb = NULL;
-	if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
-		fb = json_object_new_object();
-		json_object_object_add(fb, "rating", COLSTR(6));
+	jw_key(b, 1, "id");
+	jw_str(b, id);
+	jw_key(b, 0, "conversation_id");
+	jw_col_str(b, st, 1);
+	jw_key(b, 0, "parent_message_id");
+	jw_col_str(b, st, 2);
+	jw_key(b, 0, "inputs");
+	jw_col_raw(b, st, 3, "{}");
+	jw_key(b, 0, "query");
+	jw_col_str(b, st, 4);
+	jw_key(b, 0, "answer");
+	jw_col_str(b, st, 5);
+	jw_key(b, 0, "feedback");
+	if (sqlite3_column_type(st, 6) == SQLITE_NULL)
+		buf_puts(b, "null");
+	else {
+		buf_puts(b, "{\"rating\":");
+		jw_col_str(b, st, 6);
+		buf_puts(b, "}");
 	}
-	json_object_object_add(o, "feedback", fb);
-	json_object_object_add(o, "retriever_resources",
-	    json_object_new_array());
-	json_object_object_add(o, "created_at", json_object_new_int64(created));
+	buf_printf(b, ",\"retriever_resources\":[],\"created_at\":%lld",
+	    (long long)created);
+	jw_key(b, 0, "agent_thoughts");
 	s = (const char *)sqlite3_column_text(st, 8);
 	if (s == NULL || strcmp(s, "[]") == 0)
-		j = NULL;	/* the common case: no parse */
-	else
+		buf_puts(b, "[]");	/* the common case: no parse */
+	else {
 		j = db_col_json(st, 8);
-	json_object_object_add(o, "agent_thoughts", thoughts_json(j, id,
-	    created));
-	json_object_put(j);
-	j = db_col_json_raw(st, 9);
-	json_object_object_add(o, "message_files", j ? j :
-	    json_object_new_array());
-	mt = sqlite3_column_int(st, 10);
-	at = sqlite3_column_int(st, 11);
-	json_object_object_add(o, "message_tokens", json_object_new_int(mt));
-	json_object_object_add(o, "answer_tokens", json_object_new_int(at));
-	json_object_object_add(o, "total_tokens", json_object_new_int(mt + at));
-	json_object_object_add(o, "provider_response_latency",
-	    json_object_new_double(sqlite3_column_double(st, 12)));
-	json_object_object_add(o, "total_price", COLSTR(13));
-	json_object_object_add(o, "currency", COLSTR(14));
+		json_object *t = thoughts_json(j, id, created);
+		buf_puts(b, json_compact(t));
+		json_object_put(t);
+		json_object_put(j);
+	}
+	jw_key(b, 0, "message_files");
+	jw_col_raw(b, st, 9, "[]");
+	buf_printf(b, ",\"message_tokens\":%d,\"answer_tokens\":%d,"
+	    "\"total_tokens\":%d,\"provider_response_latency\":", mt, at,
+	    mt + at);
+	jw_double(b, sqlite3_column_double(st, 12));
+	jw_key(b, 0, "total_price");
+	jw_col_str(b, st, 13);
+	jw_key(b, 0, "currency");
+	jw_col_str(b, st, 14);
 	/* a message still being generated reads as Dify's: normal */
 	s = (const char *)sqlite3_column_text(st, 15);
-	json_object_object_add(o, "status", json_object_new_string(
-	    strcmp(s, "error") == 0 ? "error" : "normal"));
-	json_object_object_add(o, "error",
-	    sqlite3_column_type(st, 16) == SQLITE_NULL ? NULL : COLSTR(16));
-	json_object_object_add(o, "extra_contents", json_object_new_array());
-#undef COLSTR
-	return o;
+	buf_puts(b, s != NULL && strcmp(s, "error") == 0 ?
+	    ",\"status\":\"error\"" : ",\"status\":\"normal\"");
+	jw_key(b, 0, "error");
+	jw_col_str(b, st, 16);
+	buf_puts(b, ",\"extra_contents\":[]");
 }
 
 int
 db_message_page(struct db *db, const struct scope *sc,
     const char *conversation_id, const char *first_id, int limit,
-    json_object *out, int *has_more)
+    struct buf *out, int *has_more)
 {
 	sqlite3_stmt	*st;
-	json_object	*rows = json_object_new_array();
+	struct buf	 row[MESSAGE_PAGE_MAX + 1];
 	int64_t		 before = 0, before_seq = 0;
-	int		 n, i, step, rc = -1;
+	int		 n = 0, i, step, rc = -1;
 
 	*has_more = 0;
+	if (limit > MESSAGE_PAGE_MAX)
+		return -1;
 	if (first_id != NULL) {
 		st = db_stmt(db, SQL_MSG_CREATED);
 		if (st == NULL || db_bind(st, "sss", first_id,
@@ -450,25 +461,28 @@ db_message_page(struct db *db, const struct scope *sc,
 		db_stmt_release(st);
 		goto out_rows;
 	}
-	while ((step = sqlite3_step(st)) == SQLITE_ROW)
-		json_object_array_add(rows, message_row_json(st));
+	while (n <= limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		buf_init(&row[n], out->max);
+		message_row_write(&row[n], st);
+		n++;
+	}
 	db_stmt_release(st);
-	if (step != SQLITE_DONE) {
+	if (n <= limit && step != SQLITE_DONE) {
 		db_log_error(db, "message page");
 		goto out_rows;
 	}
-	/* newest first from the database; the page is returned oldest first */
-	n = (int)json_object_array_length(rows);
-	if (n > limit) {
+	if (n > limit)
 		*has_more = 1;
-		n = limit;
+	/* newest first from the database; the page is returned oldest first */
+	for (i = (n > limit ? limit : n) - 1; i >= 0; i--) {
+		buf_puts(out, i == (n > limit ? limit : n) - 1 ? "{" : ",{");
+		buf_append(out, row[i].p, row[i].len);
+		buf_append(out, "}", 1);
 	}
-	for (i = n - 1; i >= 0; i--)
-		json_object_array_add(out,
-		    json_object_get(json_object_array_get_idx(rows, (size_t)i)));
 	rc = DB_OK;
 out_rows:
-	json_object_put(rows);
+	for (i = 0; i < n; i++)
+		buf_free(&row[i]);
 	return rc;
 }
 

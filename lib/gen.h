@@ -105,13 +105,14 @@ struct conv_var {
 };
 
 /*
- * One page of the end user's conversations into array "out", sorted by
+ * One page of the end user's conversations, written into "out" as the
+ * items of a JSON array, sorted by
  * created_at or updated_at, after the row "last_id" (DB_NOT_FOUND when it
  * is not theirs).  *has_more: a row exists past the page.
  */
-int	 db_conversation_list(struct db *, struct pool *, const struct scope *,
+int	 db_conversation_list(struct db *, const struct scope *,
 	    const char *last_id, int by_updated, int desc, int limit,
-	    json_object *out, int *has_more);
+	    struct buf *out, int *has_more);
 int	 db_conversation_delete(struct db *, const struct scope *,
 	    const char *id);
 int	 db_conversation_rename(struct db *, struct pool *,
@@ -129,13 +130,15 @@ int	 db_conv_var_set(struct db *, const char *app_id,
 json_object *conv_var_json(const struct conv_var *);
 /* Python's str() of a JSON value, as Dify shows variable values. */
 void	 py_str(struct buf *, json_object *, int nested);
+#define MESSAGE_PAGE_MAX	100
 /*
  * One page of a conversation's messages, oldest first, before message
- * "first_id" (DB_NOT_FOUND when it is not in the conversation).
+ * "first_id" (DB_NOT_FOUND when it is not in the conversation), written
+ * into "out" as the items of a JSON array.
  */
 int	 db_message_page(struct db *, const struct scope *,
 	    const char *conversation_id, const char *first_id, int limit,
-	    json_object *out, int *has_more);
+	    struct buf *out, int *has_more);
 /* DB_OK when the message is this app's and end user's. */
 int	 db_message_owned(struct db *, struct pool *, const struct scope *,
 	    const char *message_id, const char **conversation_id);

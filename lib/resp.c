@@ -4,6 +4,7 @@
  * X-Env and the CORS header Dify sends on /v1.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -21,6 +22,8 @@ resp_free(struct resp *rs)
 {
 	json_object_put(rs->body);
 	rs->body = NULL;
+	free(rs->owned_raw);
+	rs->owned_raw = NULL;
 	buf_free(&rs->headers);
 }
 
