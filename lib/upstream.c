@@ -172,6 +172,42 @@ provider_find(const char *name, struct provider *pv)
 }
 
 int
+upstream_provider_get(const char *name, struct upstream_provider *out)
+{
+	struct provider	pv;
+
+	if (provider_find(name, &pv) == -1)
+		return -1;
+	out->base_url = pv.base_url;
+	out->api_key = pv.api_key;
+	return 0;
+}
+
+const char *
+upstream_provider_var(const char *name, const char *what)
+{
+	struct provider	 pv;
+	const char	*last;
+
+	if (name == NULL || strlen(name) == 0 ||
+	    strlen(name) > PROVIDER_NAME_MAX)
+		return NULL;
+	if (provider_lookup(name, strlen(name), &pv) == 0)
+		return provider_var(name, strlen(name), what);
+	last = strrchr(name, '/');
+	if (last != NULL && last[1] != '\0' &&
+	    provider_lookup(last + 1, strlen(last + 1), &pv) == 0)
+		return provider_var(last + 1, strlen(last + 1), what);
+	return NULL;
+}
+
+void
+upstream_scrub(char *s, const char *key)
+{
+	scrub(s, key);
+}
+
+int
 upstream_known(const char *provider)
 {
 	struct provider	pv;
@@ -318,6 +354,13 @@ global_init(void)
 {
 	global_ok = curl_global_init(CURL_GLOBAL_ALL) == CURLE_OK &&
 	    pthread_key_create(&tls_key, tls_free) == 0;
+}
+
+int
+upstream_curl_init(void)
+{
+	pthread_once(&once, global_init);
+	return global_ok ? 0 : -1;
 }
 
 static struct curl_tls *

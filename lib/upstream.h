@@ -95,6 +95,23 @@ int	 upstream_known(const char *provider);
 int	 upstream_estimate_tokens(const char *text);
 
 /*
+ * Shared with upstream_audio.c and files.c.  A configured provider by
+ * name as upstream_chat finds it (never "offline"); strings borrowed from
+ * the configuration.  0 or -1.
+ */
+struct upstream_provider {
+	const char	*base_url;
+	const char	*api_key;	/* NULL: none sent */
+};
+int	 upstream_provider_get(const char *name, struct upstream_provider *);
+/* DIFYCGI_PROVIDER_<NAME>_<what> of the provider found by that name. */
+const char *upstream_provider_var(const char *name, const char *what);
+/* Replace every copy of "key" in "s" by "***" (NULL key: nothing). */
+void	 upstream_scrub(char *s, const char *key);
+/* curl_global_init, once per process.  0 or -1. */
+int	 upstream_curl_init(void);
+
+/*
  * upstream_sse.c: parsing what a provider sends back, without I/O, so
  * that it can be unit tested and fuzzed.  Used by upstream_chat; exposed
  * for tests/unit/test_upstream.c and tests/fuzz/fuzz_upstream_sse.c.
