@@ -516,6 +516,7 @@ generation(struct req *rq, struct resp *rs, int chat)
 	struct gen		 g;
 	struct conversation	 conv;
 	struct message_new	 mn;
+	struct files_use	 fu;
 	json_object		*inputs = NULL, *qv, *model;
 	struct llm_msg		*msgs;
 	char			*query;
@@ -595,6 +596,10 @@ generation(struct req *rq, struct resp *rs, int chat)
 	    json_get(rq->body, "inputs"), rs);
 	if (inputs == NULL)
 		return -1;
+	if (files_use_request(rq, rs, &fu) == -1) {
+		json_object_put(inputs);
+		return -1;
+	}
 
 	uuid_new(g.task_id);
 	n = max_active(&rq->app);
@@ -604,6 +609,7 @@ generation(struct req *rq, struct resp *rs, int chat)
 		char	msg[256];
 
 		json_object_put(inputs);
+		files_use_free(&fu);
 		snprintf(msg, sizeof(msg), "Too many requests. Please try "
 		    "again later. The current maximum concurrent requests "
 		    "allowed for %s is %d.", rq->app.id, n);
@@ -611,6 +617,7 @@ generation(struct req *rq, struct resp *rs, int chat)
 	}
 	if (rc != 0) {
 		json_object_put(inputs);
+		files_use_free(&fu);
 		return resp_error(rs, ERR_INTERNAL);
 	}
 	if (chat && new_conv) {
@@ -627,11 +634,13 @@ generation(struct req *rq, struct resp *rs, int chat)
 	mn.mode = rq->app.mode;
 	mn.query = query;
 	mn.inputs = inputs;
+	mn.message_files = fu.message_files;
 	if (db_message_create(rq->db, &g.sc, &mn, g.message_id,
 	    &g.created_at) == -1)
 		goto internal;
 
 	msgs = build_messages(&g, inputs, query, new_conv, &nmsgs);
+	files_use_attach(&fu, &msgs[nmsgs - 1]);
 	llm_result_init(&g.res);
 	g.started = rq->started;
 	g.last_poll = g.last_save = g.last_beat = now_mono();
@@ -639,6 +648,7 @@ generation(struct req *rq, struct resp *rs, int chat)
 	rc = generate(&g, msgs, nmsgs);
 	llm_result_free(&g.res);
 	json_object_put(inputs);
+	files_use_free(&fu);
 
 	if (chat && new_conv && input_bool(rq, "auto_generate_name", 1)) {
 		struct naming	*nm = pool_alloc(&rq->pool, sizeof(*nm));
@@ -652,6 +662,7 @@ generation(struct req *rq, struct resp *rs, int chat)
 	return rc;
 internal:
 	json_object_put(inputs);
+	files_use_free(&fu);
 	db_task_finish(rq->db, g.task_id);
 	return resp_error(rs, ERR_INTERNAL);
 }
