@@ -27,6 +27,8 @@ export DIFYCGI_PROVIDER_FAKE_BASE_URL="$FAKE"
 APP=$("$ADMIN" app create --mode chat --name bench --provider fake --model gpt-test \
     --input text-input:city:City --opening-statement hi 2>/dev/null)
 KEY=$("$ADMIN" key create "$APP" 2>/dev/null)
+SLOW=$("$ADMIN" key create "$("$ADMIN" app create --mode chat --name slow --provider fake \
+    --model slow-2-200 2>/dev/null)" 2>/dev/null)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
 
@@ -94,9 +96,9 @@ measure "GET /v1/messages" "/v1/messages?user=bench&conversation_id=$CONV" auth
 
 # time to first byte of a streaming chat, through us and straight to the
 # fake upstream, as medians of 20 requests each
-python3 - "$BASE" "$KEY" "$FAKE" <<'PY'
+python3 - "$BASE" "$KEY" "$FAKE" "$SLOW" <<'PY'
 import http.client, json, statistics, sys, time, urllib.parse
-base, key, fake = sys.argv[1:4]
+base, key, fake, slow = sys.argv[1:5]
 def first_event(url, headers, body):
     u = urllib.parse.urlparse(url)
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
@@ -117,7 +119,7 @@ def first_event(url, headers, body):
     c.close()
     return first, total, n
 ours, theirs, ours_tot, theirs_tot = [], [], [], []
-for i in range(20):
+for i in range(50):
     f, t, n = first_event(base + "/v1/chat-messages",
         {"Authorization": "Bearer " + key, "Content-Type": "application/json"},
         {"inputs": {}, "query": "hi", "user": "ttfb", "response_mode": "streaming",
@@ -128,8 +130,20 @@ for i in range(20):
     theirs.append(f); theirs_tot.append(t)
 mo, mt = statistics.median(ours), statistics.median(theirs)
 print()
-print("streaming chat, median of 20: first event %.2f ms through difycgi, %.2f ms from the"
+print("streaming chat, median of 50: first event %.2f ms through difycgi, %.2f ms from the"
       " fake upstream directly: %.2f ms added" % (mo * 1000, mt * 1000, (mo - mt) * 1000))
-print("whole stream (%d events incl. message_end): %.2f ms through difycgi, %.2f ms direct"
-      % (n, statistics.median(ours_tot) * 1000, statistics.median(theirs_tot) * 1000))
+# per-token cost: 200 deltas 2 ms apart, whole streams through us and direct
+us, direct = [], []
+for i in range(10):
+    f, t, n = first_event(base + "/v1/chat-messages",
+        {"Authorization": "Bearer " + slow, "Content-Type": "application/json"},
+        {"inputs": {}, "query": "hi", "user": "tok", "response_mode": "streaming",
+         "auto_generate_name": False})
+    us.append(t)
+    f, t, n2 = first_event(fake + "/chat/completions", {"Content-Type": "application/json"},
+        {"model": "slow-2-200", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    direct.append(t)
+mu, md = statistics.median(us), statistics.median(direct)
+print("200-token stream, median of 10: %.1f ms through difycgi, %.1f ms direct: %.3f ms"
+      " per token added" % (mu * 1000, md * 1000, (mu - md) * 1000 / 200))
 PY
