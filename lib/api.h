@@ -465,6 +465,7 @@ int	 auth_end_user(struct req *, struct resp *, char where, int required);
 #include "upstream.h"
 #include "gen.h"
 #include "wf.h"
+#include "dsl.h"
 #include "files.h"
 
 /* ---- serve.c ---- */
