@@ -1,7 +1,8 @@
 /*
  * dify-admin: the administration tool.  Creates and migrates the
- * database, creates, lists, shows and deletes apps of every mode, and
- * issues (shown once), lists and revokes API keys.
+ * database, creates, lists, shows and deletes apps of every mode, imports
+ * and exports them as Dify DSL files, and issues (shown once), lists and
+ * revokes API keys.
  *
  *   dify-admin [--db PATH] COMMAND ...
  */
@@ -548,6 +549,201 @@ cmd_app_delete(int argc, char **argv)
 	}
 }
 
+/* ---- app import / export (Dify DSL) ---- */
+
+/* A whole file ("-" for stdin) of at most "max" bytes, NUL-terminated. */
+static char *
+read_file(const char *path, size_t max, size_t *len)
+{
+	FILE	*f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char	*b;
+	size_t	 n = 0, got;
+
+	if (f == NULL)
+		die("cannot open %s", path);
+	b = xmalloc(max + 2);
+	while (n <= max && (got = fread(b + n, 1, max + 1 - n, f)) > 0)
+		n += got;
+	if (ferror(f))
+		die("cannot read %s", path);
+	if (f != stdin)
+		fclose(f);
+	if (n > max) {
+		fprintf(stderr, "dify-admin: %s is larger than %zu bytes\n",
+		    path, max);
+		exit(1);
+	}
+	b[n] = '\0';
+	*len = n;
+	return b;
+}
+
+static void
+print_list(json_object *list, const char *what, const char *file)
+{
+	size_t	i;
+
+	for (i = 0; i < json_object_array_length(list); i++)
+		fprintf(stderr, "dify-admin: app import: %s%s%s%s\n", what,
+		    file, file[0] ? ": " : "", json_object_get_string(
+		    json_object_array_get_idx(list, i)));
+}
+
+static const char *app_import_help =
+"usage: dify-admin app import FILE [--name NAME] [--key] [--check]\n"
+"Import a Dify DSL file (an app export, YAML; FILE - reads stdin) of any\n"
+"mode as a new app, and print its id.\n"
+"  --name NAME   app name instead of the file's app.name\n"
+"  --key         also issue an API key and print it (shown once)\n"
+"  --check       check the file only; write nothing\n"
+"Every problem is listed, each naming its node; then nothing is written\n"
+"and the exit status is 1.  Node types the engine cannot run yet are\n"
+"imported with a warning.";
+
+static int
+cmd_app_import(int argc, char **argv)
+{
+	struct dsl_app	 a;
+	const char	*file = NULL, *name = NULL;
+	char		*text, id[UUID_LEN + 1], kid[UUID_LEN + 1], key[29];
+	size_t		 len, np;
+	int		 i, want_key = 0, check = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			puts(app_import_help);
+			return 0;
+		} else if (strcmp(argv[i], "--key") == 0)
+			want_key = 1;
+		else if (strcmp(argv[i], "--check") == 0)
+			check = 1;
+		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			name = argv[++i];
+		else if (file == NULL && (argv[i][0] != '-' ||
+		    strcmp(argv[i], "-") == 0))
+			file = argv[i];
+		else
+			die("app import: unexpected argument %s (see --help)",
+			    argv[i]);
+	}
+	if (file == NULL)
+		die("app import: a FILE is required (see --help)%s", NULL);
+	text = read_file(file, DSL_MAX_BYTES, &len);
+	dsl_load(text, len, name, &a);
+	free(text);
+	print_list(a.warnings, "warning: ", "");
+	np = json_object_array_length(a.problems);
+	if (np > 0) {
+		print_list(a.problems, "", file);
+		fprintf(stderr, "dify-admin: app import: %zu problem%s; "
+		    "nothing imported\n", np, np == 1 ? "" : "s");
+		dsl_app_free(&a);
+		return 1;
+	}
+	if (check) {
+		printf("%s: %s app \"%s\" can be imported\n", file, a.mode,
+		    a.name);
+		dsl_app_free(&a);
+		return 0;
+	}
+	open_db();
+	if (db_begin(db) == -1)
+		die("app import: database busy%s", NULL);
+	if (dsl_store(db, &a, id) == -1)
+		goto fail;
+	if (want_key) {
+		auth_key_new(key);
+		if (db_key_create(db, id, key, kid) == -1)
+			goto fail;
+	}
+	if (db_commit(db) == -1)
+		goto fail;
+	puts(id);
+	if (want_key) {
+		puts(key);
+		explicit_bzero(key, sizeof(key));
+	}
+	dsl_app_free(&a);
+	return 0;
+fail:
+	db_rollback(db);
+	dsl_app_free(&a);
+	die("app import: database error%s", NULL);
+	return 1;
+}
+
+static int
+cmd_app_export(int argc, char **argv)
+{
+	struct dsl_app	 a;
+	struct buf	 out;
+	const char	*id = NULL;
+	int		 i, secret = 0, rc;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			puts("usage: dify-admin app export APP_ID "
+			    "[--include-secret]\n"
+			    "Write the app as a Dify DSL file (YAML, version "
+			    DSL_VERSION ") to stdout.\nSecret environment "
+			    "variables are written empty unless "
+			    "--include-secret.");
+			return 0;
+		} else if (strcmp(argv[i], "--include-secret") == 0)
+			secret = 1;
+		else if (id == NULL && argv[i][0] != '-')
+			id = argv[i];
+		else
+			die("app export: unexpected argument %s (see --help)",
+			    argv[i]);
+	}
+	if (id == NULL)
+		die("app export: an APP_ID is required (see --help)%s", NULL);
+	open_db();
+	rc = dsl_fetch(db, &pool, id, &a);
+	if (rc == DB_NOT_FOUND) {
+		dsl_app_free(&a);
+		die("app export: no app %s, or it has no workflow", id);
+	}
+	buf_init(&out, (size_t)8 * DSL_MAX_BYTES);
+	if (rc != DB_OK || dsl_export(&a, secret, &out) == -1) {
+		dsl_app_free(&a);
+		buf_free(&out);
+		die("app export: cannot export %s", id);
+	}
+	fwrite(out.p, 1, out.len, stdout);
+	dsl_app_free(&a);
+	buf_free(&out);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* ---- dsl json ---- */
+
+static int
+cmd_dsl_json(int argc, char **argv)
+{
+	json_object	*o;
+	char		*text, err[256];
+	size_t		 len;
+
+	if (argc != 2 || strcmp(argv[1], "--help") == 0) {
+		puts("usage: dify-admin dsl json FILE\n"
+		    "Print a YAML file as JSON, typed as Dify (PyYAML's "
+		    "safe_load) reads it.");
+		return argc == 2 ? 0 : 2;
+	}
+	text = read_file(argv[1], DSL_MAX_BYTES, &len);
+	o = dsl_yaml_to_json(text, len, err, sizeof(err));
+	free(text);
+	if (o == NULL && err[0] != '\0') {
+		fprintf(stderr, "dify-admin: dsl json: %s: %s\n", argv[1], err);
+		return 1;
+	}
+	puts(o == NULL ? "null" : json_compact(o));
+	json_object_put(o);
+	return 0;
+}
+
 /* ---- keys ---- */
 
 static int
@@ -635,9 +831,12 @@ static const struct {
 	{ "app", "list", cmd_app_list, "list apps" },
 	{ "app", "show", cmd_app_show, "show an app as JSON" },
 	{ "app", "delete", cmd_app_delete, "delete an app" },
+	{ "app", "import", cmd_app_import, "import a Dify DSL file as an app" },
+	{ "app", "export", cmd_app_export, "write an app as a Dify DSL file" },
 	{ "key", "create", cmd_key_create, "issue an API key (shown once)" },
 	{ "key", "list", cmd_key_list, "list keys" },
 	{ "key", "revoke", cmd_key_revoke, "revoke a key" },
+	{ "dsl", "json", cmd_dsl_json, "print YAML as JSON, as Dify reads it" },
 };
 
 static void
