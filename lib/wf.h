@@ -60,6 +60,8 @@ void	 wf_pool_set(struct wf_pool *, const char *owner, const char *name,
 	    json_object *v);
 /* Every key of object "outputs" under "owner" (values shared). */
 void	 wf_pool_add(struct wf_pool *, const char *owner, json_object *outputs);
+/* Forget every value of "owner" (a node that runs again). */
+void	 wf_pool_forget(struct wf_pool *, const char *owner);
 /*
  * Look up a selector of "n" parts: [owner, name, key...], keys walking
  * into objects, a third part on a file reading its attribute.  Returns 1
@@ -232,6 +234,7 @@ struct wf_type {
 	int		(*run)(struct wf_engine *, struct wf_node *,
 			    struct wf_exec *);	/* NULL: not supported */
 	int		 retry;		/* honours retry_config */
+	int		 silent;	/* no node events (iteration-start) */
 };
 
 /* The executors' table (wf_node.c); NULL for an unknown type. */
@@ -265,7 +268,13 @@ struct wf_node {
 
 struct wf_engine {
 	struct wf_run	*r;
-	struct wf_pool	 pool;
+	struct wf_engine *parent;	/* the engine of an enclosing graph */
+	struct wf_node	*container;	/* the iteration or loop run here */
+	int		 round;		/* of the container */
+	int		 loop_end;	/* a loop-end node ran this round */
+	const char	*fail_error;	/* of the node that failed the graph */
+	struct wf_pool	*pool;		/* shared with enclosed graphs */
+	struct wf_pool	 own_pool;
 	struct wf_node	*nodes;
 	int		 nnodes;
 	struct wf_edge	*edges;
@@ -292,6 +301,10 @@ int	 wf_stream_chunk(struct wf_engine *, struct wf_node *, const char *,
 	    size_t);
 /* The end of "n"'s stream (an empty final chunk). */
 void	 wf_stream_close(struct wf_engine *, struct wf_node *);
+/* Containers (wf_run.c): run the enclosed graph per item / round. */
+int	 wf_run_iteration(struct wf_engine *, struct wf_node *,
+	    struct wf_exec *);
+int	 wf_run_loop(struct wf_engine *, struct wf_node *, struct wf_exec *);
 
 /* ---- db_workflow.c ---- */
 

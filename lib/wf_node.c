@@ -62,7 +62,7 @@ run_end(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 		var = json_str(o, "variable");
 		if (var == NULL)
 			continue;
-		if (!wf_pool_get_sel(&e->pool, json_get(o, "value_selector"),
+		if (!wf_pool_get_sel(e->pool, json_get(o, "value_selector"),
 		    &v))
 			v = NULL;
 		json_object_object_add(x->outputs, var, json_copy(v));
@@ -87,7 +87,7 @@ run_answer(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 			buf_append(&b, segs[i].text, segs[i].len);
 			continue;
 		}
-		if (!wf_pool_get(&e->pool, segs[i].parts, segs[i].nparts, &v)) {
+		if (!wf_pool_get(e->pool, segs[i].parts, segs[i].nparts, &v)) {
 			buf_append(&b, segs[i].text, segs[i].len);
 			continue;
 		}
@@ -136,7 +136,7 @@ run_if_else(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 			json_object_put(conds);
 			conds = json_object_new_array();
 			res = json_object_new_array();
-			r = wf_cond_case(&e->pool, e->r->p, json_get(c,
+			r = wf_cond_case(e->pool, e->r->p, json_get(c,
 			    "conditions"), json_str(c, "logical_operator"),
 			    conds, res, x->error, sizeof(x->error));
 			if (r < 0) {
@@ -160,7 +160,7 @@ run_if_else(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 		/* the legacy form: one group, handles "true" and "false" */
 		op = json_str(n->data, "logical_operator");
 		res = json_object_new_array();
-		r = wf_cond_case(&e->pool, e->r->p, json_get(n->data,
+		r = wf_cond_case(e->pool, e->r->p, json_get(n->data,
 		    "conditions"), op, conds, res, x->error, sizeof(x->error));
 		if (r >= 0) {
 			json_object	*g = json_object_new_object();
@@ -206,7 +206,7 @@ var_map(struct wf_engine *e, json_object *vars)
 		name = json_str(it, "variable");
 		if (name == NULL)
 			continue;
-		if (!wf_pool_get_sel(&e->pool, json_get(it, "value_selector"),
+		if (!wf_pool_get_sel(e->pool, json_get(it, "value_selector"),
 		    &v))
 			v = NULL;
 		json_object_object_add(o, name, json_copy(v));
@@ -265,7 +265,7 @@ first_existing(struct wf_engine *e, json_object *sels, json_object *inputs)
 	    json_object_array_length(sels) : 0;
 	for (i = 0; i < n; i++) {
 		sel = json_object_array_get_idx(sels, i);
-		if (!wf_pool_get_sel(&e->pool, sel, &v))
+		if (!wf_pool_get_sel(e->pool, sel, &v))
 			continue;
 		np = wf_selector_parts(sel, parts);
 		if (inputs != NULL && np >= 2) {
@@ -330,22 +330,44 @@ run_aggregator(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 
 /* ---- assigner: conversation variables ---- */
 
-/* The declared type of a conversation variable, else one inferred. */
+/*
+ * The loop enclosing "e" whose id is "owner" (its variables are the
+ * assigner's other targets), or NULL.
+ */
+static struct wf_node *
+enclosing_loop(struct wf_engine *e, const char *owner)
+{
+	for (; e != NULL; e = e->parent)
+		if (e->container != NULL && strcmp(e->container->type,
+		    "loop") == 0 && strcmp(e->container->id, owner) == 0)
+			return e->container;
+	return NULL;
+}
+
+/* The declared type of a variable, else one inferred from its value. */
 static const char *
-var_type(struct wf_engine *e, const char *name, json_object *v)
+var_type(struct wf_engine *e, const char *owner, const char *name,
+    json_object *v)
 {
 	json_object	*d = e->r->conv_decls;
+	struct wf_node	*loop = enclosing_loop(e, owner);
+	const char	*nk = "name", *tk = "value_type";
 	size_t		 i, n;
 
+	if (loop != NULL) {
+		d = json_get(loop->data, "loop_variables");
+		nk = "label";
+		tk = "var_type";
+	}
 	n = d && json_object_is_type(d, json_type_array) ?
 	    json_object_array_length(d) : 0;
 	for (i = 0; i < n; i++) {
 		json_object	*it = json_object_array_get_idx(d, i);
-		const char	*nm = json_str(it, "name");
+		const char	*nm = json_str(it, nk);
 
 		if (nm != NULL && strcmp(nm, name) == 0 &&
-		    json_str(it, "value_type") != NULL)
-			return json_str(it, "value_type");
+		    json_str(it, tk) != NULL)
+			return json_str(it, tk);
 	}
 	switch (json_object_get_type(v)) {
 	case json_type_string: return "string";
@@ -548,13 +570,13 @@ not_found(struct wf_exec *x, json_object *sel)
 }
 
 static void
-updated(json_object *list, const char *name, const char *type,
-    json_object *v)
+updated(json_object *list, const char *owner, const char *name,
+    const char *type, json_object *v)
 {
 	json_object	*u = json_object_new_object(), *sel;
 
 	sel = json_object_new_array();
-	json_object_array_add(sel, json_object_new_string("conversation"));
+	json_object_array_add(sel, json_object_new_string(owner));
 	json_object_array_add(sel, json_object_new_string(name));
 	json_object_object_add(u, "name", json_object_new_string(name));
 	json_object_object_add(u, "selector", sel);
@@ -604,20 +626,21 @@ run_assigner(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 		op = json_str(it, "operation");
 		itype = json_str(it, "input_type");
 		np = wf_selector_parts(sel, parts);
-		if (np < 2 || strcmp(parts[0], "conversation") != 0 ||
-		    !wf_pool_get(&e->pool, parts, 2, &cur)) {
+		if (np < 2 || (strcmp(parts[0], "conversation") != 0 &&
+		    enclosing_loop(e, parts[0]) == NULL) ||
+		    !wf_pool_get(e->pool, parts, 2, &cur)) {
 			not_found(x, sel);
 			goto fail;
 		}
 		if (op == NULL)
 			op = "over-write";
-		type = var_type(e, parts[1], cur);
+		type = var_type(e, parts[0], parts[1], cur);
 		in = NULL;
 		if (strcmp(op, "clear") != 0 && strcmp(op, "remove-first") != 0 &&
 		    strcmp(op, "remove-last") != 0) {
 			if (itype != NULL && strcmp(itype, "constant") == 0)
 				in = json_get(it, "value");
-			else if (!wf_pool_get_sel(&e->pool, json_get(it,
+			else if (!wf_pool_get_sel(e->pool, json_get(it,
 			    "value"), &in)) {
 				failf(x, "VariableOperatorNodeError", "input "
 				    "value not found");
@@ -641,18 +664,21 @@ run_assigner(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 			}
 		} else if ((nv = apply_op(x, op, type, cur, in)) == NULL)
 			goto fail;
-		updated(upd, parts[1], type, nv);
-		wf_pool_set(&e->pool, "conversation", parts[1], nv);
+		updated(upd, parts[0], parts[1], type, nv);
+		wf_pool_set(e->pool, parts[0], parts[1], nv);
 	}
 	/* persisted on success, so the next turn sees it */
 	if (r->db != NULL && r->conversation_id != NULL) {
 		k = json_object_array_length(upd);
 		for (i = 0; i < k; i++) {
-			const char	*name = json_str(
-			    json_object_array_get_idx(upd, i), "name");
+			json_object	*u = json_object_array_get_idx(upd, i);
+			const char	*name = json_str(u, "name");
 			const char	*id = json_str(r->conv_ids, name);
 
-			if (id != NULL && wf_pool_get(&e->pool, (const char *[])
+			if (strcmp(json_object_get_string(json_object_array_get_idx(
+			    json_get(u, "selector"), 0)), "conversation") != 0)
+				continue;
+			if (id != NULL && wf_pool_get(e->pool, (const char *[])
 			    { "conversation", name }, 2, &cur) &&
 			    db_conv_var_set(r->db, r->app_id,
 			    r->conversation_id, id, cur) == -1)
@@ -702,7 +728,7 @@ context_text(struct wf_engine *e, json_object *ctxcfg)
 	char		*s;
 
 	if (!json_object_get_boolean(json_get(ctxcfg, "enabled")) ||
-	    !wf_pool_get_sel(&e->pool, json_get(ctxcfg, "variable_selector"),
+	    !wf_pool_get_sel(e->pool, json_get(ctxcfg, "variable_selector"),
 	    &v))
 		return NULL;
 	buf_init(&b, (size_t)UPSTREAM_TEXT_MAX);
@@ -808,7 +834,7 @@ render_prompt(struct wf_engine *e, struct wf_node *n, json_object *m,
 	}
 	t = json_str(m, "text");
 	t = replace_all(p, t ? t : "", "{#context#}", ctx);
-	s = wf_tmpl_render(p, &e->pool, t, WF_TEXT, &missing);
+	s = wf_tmpl_render(p, e->pool, t, WF_TEXT, &missing);
 	if (s == NULL)
 		failf(x, "VariableNotFoundError", "Variable %s not found",
 		    missing);
@@ -952,7 +978,7 @@ run_llm(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 			if (query != NULL && *query != '\0') {
 				const char	*missing;
 
-				query = wf_tmpl_render(p, &e->pool, query,
+				query = wf_tmpl_render(p, e->pool, query,
 				    WF_TEXT, &missing);
 				if (query == NULL) {
 					failf(x, "VariableNotFoundError",
@@ -1072,33 +1098,55 @@ fail:
 	return WF_FAIL;
 }
 
+/* ---- iteration and loop helpers ---- */
+
+/* iteration-start, loop-start: the entry of a container's graph. */
+static int
+run_entry(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
+{
+	(void)e;
+	(void)n;
+	(void)x;
+	return WF_OK;
+}
+
+/* loop-end: the loop stops after this round. */
+static int
+run_loop_end(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
+{
+	(void)n;
+	(void)x;
+	e->loop_end = 1;
+	return WF_OK;
+}
+
 /* ---- the table ---- */
 
 static const struct wf_type types[] = {
-	{ "start", WF_K_ROOT, run_start, 0 },
-	{ "end", WF_K_RESPONSE, run_end, 0 },
-	{ "answer", WF_K_RESPONSE, run_answer, 0 },
-	{ "llm", WF_K_EXEC, run_llm, 1 },
-	{ "if-else", WF_K_BRANCH, run_if_else, 0 },
-	{ "template-transform", WF_K_EXEC, run_template, 0 },
-	{ "variable-aggregator", WF_K_EXEC, run_aggregator, 0 },
-	{ "variable-assigner", WF_K_EXEC, run_aggregator, 0 },
-	{ "assigner", WF_K_EXEC, run_assigner, 0 },
+	{ "start", WF_K_ROOT, run_start, 0, 0 },
+	{ "end", WF_K_RESPONSE, run_end, 0, 0 },
+	{ "answer", WF_K_RESPONSE, run_answer, 0, 0 },
+	{ "llm", WF_K_EXEC, run_llm, 1, 0 },
+	{ "if-else", WF_K_BRANCH, run_if_else, 0, 0 },
+	{ "template-transform", WF_K_EXEC, run_template, 0, 0 },
+	{ "variable-aggregator", WF_K_EXEC, run_aggregator, 0, 0 },
+	{ "variable-assigner", WF_K_EXEC, run_aggregator, 0, 0 },
+	{ "assigner", WF_K_EXEC, run_assigner, 0, 0 },
+	{ "iteration", WF_K_CONTAINER, wf_run_iteration, 0, 0 },
+	{ "loop", WF_K_CONTAINER, wf_run_loop, 0, 0 },
+	{ "iteration-start", WF_K_EXEC, run_entry, 0, 1 },
+	{ "loop-start", WF_K_EXEC, run_entry, 0, 1 },
+	{ "loop-end", WF_K_EXEC, run_loop_end, 0, 0 },
 	/* known to Dify, not run by this server yet */
-	{ "code", WF_K_EXEC, NULL, 1 },
-	{ "http-request", WF_K_EXEC, NULL, 1 },
-	{ "tool", WF_K_EXEC, NULL, 1 },
-	{ "question-classifier", WF_K_BRANCH, NULL, 0 },
-	{ "parameter-extractor", WF_K_EXEC, NULL, 0 },
-	{ "knowledge-retrieval", WF_K_EXEC, NULL, 0 },
-	{ "list-operator", WF_K_EXEC, NULL, 0 },
-	{ "document-extractor", WF_K_EXEC, NULL, 0 },
-	{ "agent", WF_K_EXEC, NULL, 0 },
-	{ "iteration", WF_K_CONTAINER, NULL, 0 },
-	{ "loop", WF_K_CONTAINER, NULL, 0 },
-	{ "iteration-start", WF_K_EXEC, NULL, 0 },
-	{ "loop-start", WF_K_EXEC, NULL, 0 },
-	{ "loop-end", WF_K_EXEC, NULL, 0 },
+	{ "code", WF_K_EXEC, NULL, 1, 0 },
+	{ "http-request", WF_K_EXEC, NULL, 1, 0 },
+	{ "tool", WF_K_EXEC, NULL, 1, 0 },
+	{ "question-classifier", WF_K_BRANCH, NULL, 0, 0 },
+	{ "parameter-extractor", WF_K_EXEC, NULL, 0, 0 },
+	{ "knowledge-retrieval", WF_K_EXEC, NULL, 0, 0 },
+	{ "list-operator", WF_K_EXEC, NULL, 0, 0 },
+	{ "document-extractor", WF_K_EXEC, NULL, 0, 0 },
+	{ "agent", WF_K_EXEC, NULL, 0, 0 },
 };
 
 const struct wf_type *

@@ -57,6 +57,12 @@ wf_pool_add(struct wf_pool *wp, const char *owner, json_object *outputs)
 		json_object_object_add(o, k, json_object_get(v));
 }
 
+void
+wf_pool_forget(struct wf_pool *wp, const char *owner)
+{
+	json_object_object_del(wp->root, owner);
+}
+
 /* A file attribute by Dify's name (FileAttribute). */
 static int
 file_attr(json_object *f, const char *attr, json_object **v)

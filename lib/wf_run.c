@@ -178,7 +178,7 @@ wf_start_form(json_object *graph)
 	return form;
 }
 
-/* The assigner's targets among conversation variables. */
+/* The assigner's targets (conversation or loop variables) as selectors. */
 static json_object *
 assigner_writes(json_object *d)
 {
@@ -187,19 +187,16 @@ assigner_writes(json_object *d)
 	size_t		 i, n;
 
 	sel = json_get(d, "assigned_variable_selector");
-	if (wf_selector_parts(sel, parts) >= 2 &&
-	    strcmp(parts[0], "conversation") == 0)
-		json_object_array_add(w, json_object_new_string(parts[1]));
+	if (wf_selector_parts(sel, parts) >= 2)
+		json_object_array_add(w, json_copy(sel));
 	items = json_get(d, "items");
 	n = items && json_object_is_type(items, json_type_array) ?
 	    json_object_array_length(items) : 0;
 	for (i = 0; i < n; i++) {
 		sel = json_get(json_object_array_get_idx(items, i),
 		    "variable_selector");
-		if (wf_selector_parts(sel, parts) >= 2 &&
-		    strcmp(parts[0], "conversation") == 0)
-			json_object_array_add(w,
-			    json_object_new_string(parts[1]));
+		if (wf_selector_parts(sel, parts) >= 2)
+			json_object_array_add(w, json_copy(sel));
 	}
 	return w;
 }
@@ -261,8 +258,23 @@ build_template(struct wf_engine *e, int idx, struct wf_tpl *t)
 	}
 }
 
+/* Nodes of an iteration's or loop's graph: those inside "parent". */
 static int
-build(struct wf_engine *e, char *err, size_t errlen)
+inside(json_object *n, const char *parent)
+{
+	const char	*p = json_str(n, "parentId"), *t = node_type(n);
+
+	return p != NULL && strcmp(p, parent) == 0 && t != NULL && *t != '\0';
+}
+
+/*
+ * Build the graph to run: the top level (parent NULL, rooted at the
+ * start node), or the graph inside container "parent", rooted at
+ * "root_id".
+ */
+static int
+build(struct wf_engine *e, const char *parent, const char *root_id,
+    char *err, size_t errlen)
 {
 	struct wf_run	*r = e->r;
 	json_object	*nodes = json_get(r->graph, "nodes");
@@ -271,7 +283,7 @@ build(struct wf_engine *e, char *err, size_t errlen)
 	int		 k, s, d, root = -1;
 	const char	*strategy;
 
-	if (wf_graph_check(r->graph, err, errlen) == -1)
+	if (parent == NULL && wf_graph_check(r->graph, err, errlen) == -1)
 		return -1;
 	nn = json_object_array_length(nodes);
 	e->nodes = xcalloc(nn + 1, sizeof(*e->nodes));
@@ -279,7 +291,7 @@ build(struct wf_engine *e, char *err, size_t errlen)
 		struct wf_node	*n;
 
 		jn = json_object_array_get_idx(nodes, i);
-		if (!top_level(jn))
+		if (parent == NULL ? !top_level(jn) : !inside(jn, parent))
 			continue;
 		n = &e->nodes[e->nnodes++];
 		n->id = json_str(jn, "id");
@@ -295,8 +307,14 @@ build(struct wf_engine *e, char *err, size_t errlen)
 		if (strcmp(n->type, "assigner") == 0)
 			n->writes = assigner_writes(n->data);
 		buf_init(&n->stream.data, UPSTREAM_TEXT_MAX);
-		if (root < 0 && strcmp(n->type, "start") == 0)
+		if (root < 0 && (parent == NULL ? strcmp(n->type, "start") ==
+		    0 : root_id != NULL && strcmp(n->id, root_id) == 0))
 			root = e->nnodes - 1;
+	}
+	if (root < 0) {
+		snprintf(err, errlen, "The %s %s has no start node.",
+		    parent ? "graph of node" : "workflow", parent ? parent : "");
+		return -1;
 	}
 	if (root > 0) {
 		/* the root first: it is also the first in ready order */
@@ -342,6 +360,14 @@ build(struct wf_engine *e, char *err, size_t errlen)
 	return 0;
 }
 
+static struct wf_engine *
+top(struct wf_engine *e)
+{
+	while (e->parent != NULL)
+		e = e->parent;
+	return e;
+}
+
 static void
 engine_free(struct wf_engine *e)
 {
@@ -360,7 +386,8 @@ engine_free(struct wf_engine *e)
 	free(e->tpls);
 	json_object_put(e->outputs);
 	json_object_put(e->start_out);
-	wf_pool_free(&e->pool);
+	if (e->pool == &e->own_pool)
+		wf_pool_free(e->pool);
 }
 
 /* ---- events ---- */
@@ -426,6 +453,18 @@ node_head(struct wf_node *n)
 	return o;
 }
 
+/* iteration_id and loop_id: the container a node runs in, if any. */
+static void
+container_ids(struct wf_engine *e, json_object *o)
+{
+	const char	*t = e->container ? e->container->type : "";
+
+	add_str(o, "iteration_id", strcmp(t, "iteration") == 0 ?
+	    e->container->id : NULL);
+	add_str(o, "loop_id", strcmp(t, "loop") == 0 ? e->container->id :
+	    NULL);
+}
+
 static void
 emit_node_started(struct wf_engine *e, struct wf_node *n)
 {
@@ -437,8 +476,7 @@ emit_node_started(struct wf_engine *e, struct wf_node *n)
 	json_object_object_add(o, "created_at",
 	    json_object_new_int64(n->created_at));
 	json_object_object_add(o, "extras", json_object_new_object());
-	json_object_object_add(o, "iteration_id", NULL);
-	json_object_object_add(o, "loop_id", NULL);
+	container_ids(e, o);
 	json_object_object_add(o, "agent_strategy", NULL);
 	emit(e, "node_started", o);
 }
@@ -450,8 +488,8 @@ or_empty(json_object *o)
 }
 
 static json_object *
-node_finished_data(struct wf_node *n, struct wf_exec *x, const char *status,
-    const char *error, double elapsed, int64_t finished)
+node_finished_data(struct wf_engine *e, struct wf_node *n, struct wf_exec *x,
+    const char *status, const char *error, double elapsed, int64_t finished)
 {
 	json_object	*o = node_head(n), *files;
 
@@ -481,8 +519,7 @@ node_finished_data(struct wf_node *n, struct wf_exec *x, const char *status,
 	else if (json_get(x->outputs, "files") != NULL)
 		collect_files(files, json_get(x->outputs, "files"), 0);
 	json_object_object_add(o, "files", files);
-	json_object_object_add(o, "iteration_id", NULL);
-	json_object_object_add(o, "loop_id", NULL);
+	container_ids(e, o);
 	return o;
 }
 
@@ -539,6 +576,7 @@ wf_run_usage(struct wf_run *r, double latency)
 static void
 abort_run(struct wf_engine *e, const char *status, const char *error)
 {
+	e = top(e);
 	if (e->aborted)
 		return;
 	e->aborted = 1;
@@ -553,6 +591,7 @@ wf_engine_tick(struct wf_engine *e)
 	double		 now = now_mono();
 	int		 rc, beat;
 
+	e = top(e);
 	if (e->aborted)
 		return -1;
 	if (r->client_gone) {
@@ -647,8 +686,14 @@ advance(struct wf_engine *e, struct wf_tpl *t)
 			t->cur++;
 			continue;
 		}
-		if (reserved_owner(s->parts[0])) {
-			if (wf_pool_get(&e->pool, s->parts, s->nparts, &v)) {
+		k = find_node(e, s->parts[0]);
+		if (k < 0 || reserved_owner(s->parts[0])) {
+			/*
+			 * sys, env, conversation, or a node outside this graph
+			 * (an enclosing loop's variables): the value is there
+			 * now or never will be
+			 */
+			if (wf_pool_get(e->pool, s->parts, s->nparts, &v)) {
 				buf_init(&b, UPSTREAM_TEXT_MAX);
 				wf_render(&b, v, WF_MARKDOWN);
 				if (b.len > 0)
@@ -659,8 +704,7 @@ advance(struct wf_engine *e, struct wf_tpl *t)
 			t->cur++;
 			continue;
 		}
-		k = find_node(e, s->parts[0]);
-		if (k < 0 || e->nodes[k].state == NS_SKIPPED) {
+		if (e->nodes[k].state == NS_SKIPPED) {
 			t->cur++;
 			continue;
 		}
@@ -684,7 +728,7 @@ advance(struct wf_engine *e, struct wf_tpl *t)
 		}
 		if (n->state != NS_DONE)
 			return 0;
-		if (n->ok && wf_pool_get(&e->pool, s->parts, s->nparts, &v)) {
+		if (n->ok && wf_pool_get(e->pool, s->parts, s->nparts, &v)) {
 			buf_init(&b, UPSTREAM_TEXT_MAX);
 			wf_render(&b, v, WF_MARKDOWN);
 			if (b.len > 0)
@@ -730,14 +774,19 @@ guarded(struct wf_engine *e, int u, struct wf_tpl *t)
 		return 1;
 	if (n->writes == NULL)
 		return 0;
+	/* an assigner blocks the templates that read what it writes */
 	m = json_object_array_length(n->writes);
-	for (i = 0; i < m; i++)
+	for (i = 0; i < m; i++) {
+		const char	*parts[WF_SELECTOR_MAX];
+
+		wf_selector_parts(json_object_array_get_idx(n->writes, i),
+		    parts);
 		for (k = 0; k < t->nsegs; k++)
 			if (t->segs[k].is_var && t->segs[k].nparts >= 2 &&
-			    strcmp(t->segs[k].parts[0], "conversation") == 0 &&
-			    strcmp(t->segs[k].parts[1], json_object_get_string(
-			    json_object_array_get_idx(n->writes, i))) == 0)
+			    strcmp(t->segs[k].parts[0], parts[0]) == 0 &&
+			    strcmp(t->segs[k].parts[1], parts[1]) == 0)
 				return 1;
+	}
 	return 0;
 }
 
@@ -973,6 +1022,7 @@ add_outputs(struct wf_engine *e, struct wf_node *n, json_object *outs)
 {
 	json_object	*cur;
 
+	e = top(e);
 	if (outs == NULL)
 		return;
 	if (strcmp(n->type, "answer") == 0) {
@@ -1006,6 +1056,7 @@ static int
 run_node(struct wf_engine *e, int k)
 {
 	struct wf_run		*r = e->r;
+	struct wf_engine	*t = top(e);
 	struct wf_node		*n = &e->nodes[k];
 	struct wf_exec		 x;
 	struct wf_node_row	 row;
@@ -1017,7 +1068,8 @@ run_node(struct wf_engine *e, int k)
 	double			 elapsed;
 	int64_t			 fin;
 
-	if (r->total_steps + 1 > STEPS_MAX) {
+	/* steps count the top level only */
+	if (e == t && r->total_steps + 1 > STEPS_MAX) {
 		abort_run(e, "failed", pool_printf(r->p, "Maximum execution "
 		    "steps exceeded: %d > %d", r->total_steps + 1, STEPS_MAX));
 		return -1;
@@ -1027,7 +1079,8 @@ run_node(struct wf_engine *e, int k)
 	uuid_new(n->exec_id);
 	n->created_at = now_s();
 	n->t0 = now_mono();
-	r->total_steps++;
+	if (e == t)
+		r->total_steps++;
 	if (r->db != NULL) {
 		memset(&row, 0, sizeof(row));
 		row.id = n->exec_id;
@@ -1048,7 +1101,8 @@ run_node(struct wf_engine *e, int k)
 			log_error("run %s: node %s not stored", r->run_id,
 			    n->id);
 	}
-	emit_node_started(e, n);
+	if (!n->t->silent && n->t->kind != WF_K_CONTAINER)
+		emit_node_started(e, n);
 	if (n->t->retry && json_object_get_boolean(json_get(rc_cfg,
 	    "retry_enabled"))) {
 		max_retries = json_object_get_int(json_get(rc_cfg,
@@ -1070,13 +1124,13 @@ run_node(struct wf_engine *e, int k)
 			rc = WF_FAIL;
 		} else
 			rc = n->t->run(e, n, &x);
-		if (rc == WF_ABORT || e->aborted) {
+		if (rc == WF_ABORT || t->aborted) {
 			wf_stream_close(e, n);
 			n->state = NS_DONE;
-			if (!e->aborted)
+			if (!t->aborted)
 				abort_run(e, "stopped", r->client_gone ?
 				    GONE_MSG : STOPPED_MSG);
-			store_node(e, n, &x, "failed", e->abort_error,
+			store_node(e, n, &x, "failed", t->abort_error,
 			    now_mono() - n->t0, now_s());
 			exec_free(&x);
 			return -1;
@@ -1086,9 +1140,10 @@ run_node(struct wf_engine *e, int k)
 		/* a retry: report the failed attempt, wait, go again */
 		retries++;
 		r->exceptions_count++;
-		r->total_steps++;
+		if (e == t)
+			r->total_steps++;
 		{
-			json_object	*d = node_finished_data(n, &x, "retry",
+			json_object	*d = node_finished_data(e, n, &x, "retry",
 			    x.error, now_mono() - n->t0, now_s());
 
 			json_object_object_add(d, "retry_index",
@@ -1097,9 +1152,9 @@ run_node(struct wf_engine *e, int k)
 		}
 		exec_free(&x);
 		sleep_ms(e, interval);
-		if (e->aborted) {
+		if (t->aborted) {
 			n->state = NS_DONE;
-			store_node(e, n, &x, "failed", e->abort_error,
+			store_node(e, n, &x, "failed", t->abort_error,
 			    now_mono() - n->t0, now_s());
 			return -1;
 		}
@@ -1130,18 +1185,29 @@ run_node(struct wf_engine *e, int k)
 		status = "failed";
 		error = x.error;
 	}
+	if (e->container != NULL) {
+		int	it = strcmp(e->container->type, "iteration") == 0;
+
+		if (x.metadata == NULL)
+			x.metadata = json_object_new_object();
+		json_object_object_add(x.metadata, it ? "iteration_id" :
+		    "loop_id", json_object_new_string(e->container->id));
+		json_object_object_add(x.metadata, it ? "iteration_index" :
+		    "loop_index", json_object_new_int(e->round));
+	}
 	if (rc == WF_OK || status[0] == 'e') {
 		n->ok = 1;
-		wf_pool_add(&e->pool, n->id, x.outputs);
+		wf_pool_add(e->pool, n->id, x.outputs);
 		if (n->t->kind == WF_K_RESPONSE)
 			add_outputs(e, n, x.outputs);
 	}
 	n->state = NS_DONE;
 	store_node(e, n, &x, status, error, elapsed, fin);
-	emit(e, "node_finished", node_finished_data(n, &x, status, error,
-	    elapsed, fin));
+	if (!n->t->silent && n->t->kind != WF_K_CONTAINER)
+		emit(e, "node_finished", node_finished_data(e, n, &x, status,
+		    error, elapsed, fin));
 	if (status[0] == 'f') {
-		r->error = pool_strdup(r->p, x.error);
+		e->fail_error = pool_strdup(r->p, x.error);
 		exec_free(&x);
 		pump(e);
 		return -1;
@@ -1151,6 +1217,397 @@ run_node(struct wf_engine *e, int k)
 	activate(e);
 	pump(e);
 	return 0;
+}
+
+/* ---- containers: iteration and loop (spec 4.4) ---- */
+
+#define LOOP_COUNT_MAX	100
+
+/* Forget the outputs of every node inside container "c". */
+static void
+forget_inner(struct wf_engine *e, struct wf_node *c)
+{
+	json_object	*nodes = json_get(e->r->graph, "nodes"), *jn;
+	size_t		 i, n = json_object_array_length(nodes);
+
+	for (i = 0; i < n; i++) {
+		jn = json_object_array_get_idx(nodes, i);
+		if (inside(jn, c->id))
+			wf_pool_forget(e->pool, json_str(jn, "id"));
+	}
+}
+
+/*
+ * One round of the graph inside container "c", on the shared pool.
+ * Returns 0, or -1 with the failing node's error in "err"; a stop or
+ * time-out shows in top(e)->aborted.
+ */
+static int
+run_round(struct wf_engine *e, struct wf_node *c, int round, int *loop_end,
+    char *err, size_t errlen)
+{
+	struct wf_engine	 sub;
+	int			 rc = 0, k;
+
+	memset(&sub, 0, sizeof(sub));
+	sub.r = e->r;
+	sub.parent = e;
+	sub.container = c;
+	sub.round = round;
+	sub.pool = e->pool;
+	*loop_end = 0;
+	if (build(&sub, c->id, json_str(c->data, "start_node_id"), err,
+	    errlen) == -1) {
+		engine_free(&sub);
+		return -1;
+	}
+	enqueue(&sub, 0);
+	while (sub.qhead < sub.qtail && !sub.loop_end) {
+		if (wf_engine_tick(&sub) == -1) {
+			rc = -1;
+			break;
+		}
+		k = sub.queue[sub.qhead++];
+		if (run_node(&sub, k) == -1) {
+			rc = -1;
+			break;
+		}
+	}
+	pump(&sub);
+	if (rc == -1)
+		snprintf(err, errlen, "%s", sub.fail_error ? sub.fail_error :
+		    "The run was stopped.");
+	*loop_end = sub.loop_end;
+	engine_free(&sub);
+	return rc;
+}
+
+static json_object *
+container_event(struct wf_node *n)
+{
+	json_object	*o = json_object_new_object();
+
+	add_str(o, "id", n->id);
+	add_str(o, "node_id", n->id);
+	add_str(o, "node_type", n->type);
+	add_str(o, "title", n->title);
+	json_object_object_add(o, "created_at",
+	    json_object_new_int64(n->created_at));
+	json_object_object_add(o, "extras", json_object_new_object());
+	return o;
+}
+
+/* The *_completed event of a container. */
+static void
+emit_completed(struct wf_engine *e, struct wf_node *n, const char *name,
+    struct wf_exec *x, const char *error, int tokens, json_object *map,
+    const char *map_name, int steps)
+{
+	json_object	*o = container_event(n), *md;
+
+	json_object_object_add(o, "outputs", or_empty(x->outputs));
+	json_object_object_add(o, "outputs_truncated",
+	    json_object_new_boolean(0));
+	json_object_object_add(o, "inputs", or_empty(x->inputs));
+	json_object_object_add(o, "inputs_truncated",
+	    json_object_new_boolean(0));
+	add_str(o, "status", error ? "failed" : "succeeded");
+	add_str(o, "error", error);
+	json_object_object_add(o, "elapsed_time",
+	    json_object_new_double(now_mono() - n->t0));
+	json_object_object_add(o, "total_tokens", json_object_new_int(tokens));
+	md = x->metadata != NULL ? json_copy(x->metadata) :
+	    json_object_new_object();
+	json_object_object_add(md, "total_tokens", json_object_new_int(tokens));
+	json_object_object_add(md, "total_price", json_object_new_string("0"));
+	json_object_object_add(md, "currency", json_object_new_string("USD"));
+	json_object_object_add(md, map_name, json_object_get(map));
+	json_object_object_add(o, "execution_metadata", md);
+	json_object_object_add(o, "finished_at", json_object_new_int64(now_s()));
+	json_object_object_add(o, "steps", json_object_new_int(steps));
+	emit(e, name, o);
+}
+
+static void
+round_time(json_object *map, int i, double secs)
+{
+	char	k[16];
+
+	snprintf(k, sizeof(k), "%d", i);
+	json_object_object_add(map, k, json_object_new_double(secs));
+}
+
+static int
+container_fail(struct wf_exec *x, const char *msg)
+{
+	snprintf(x->error, sizeof(x->error), "%s", msg);
+	x->error_type = "WorkflowNodeError";
+	return WF_FAIL;
+}
+
+int
+wf_run_iteration(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
+{
+	json_object	*sel = json_get(n->data, "iterator_selector"), *items;
+	json_object	*out, *v, *map, *o;
+	const char	*mode = json_str(n->data, "error_handle_mode");
+	json_object	*flat = json_get(n->data, "flatten_output");
+	char		 err[1024];
+	struct buf	 b;
+	size_t		 i, len;
+	int		 rc, le, lists = 1, tokens0 = e->r->total_tokens;
+	double		 r0;
+
+	if (!wf_pool_get_sel(e->pool, sel, &items)) {
+		buf_init(&b, 4096);
+		wf_py_repr(&b, sel);
+		snprintf(err, sizeof(err), "Iterator variable %s not found",
+		    buf_cstr(&b));
+		buf_free(&b);
+		return container_fail(x, err);
+	}
+	x->inputs = json_object_new_object();
+	json_object_object_add(x->inputs, "iterator_selector",
+	    json_copy(items));
+	x->outputs = json_object_new_object();
+	out = json_object_new_array();
+	json_object_object_add(x->outputs, "output", out);
+	if (items == NULL || (json_object_is_type(items, json_type_array) &&
+	    json_object_array_length(items) == 0))
+		return WF_OK;	/* no rounds, no iteration events */
+	if (!json_object_is_type(items, json_type_array)) {
+		buf_init(&b, 4096);
+		wf_py_repr(&b, items);
+		snprintf(err, sizeof(err), "Invalid iterator value: %s, please "
+		    "provide a list.", buf_cstr(&b));
+		buf_free(&b);
+		return container_fail(x, err);
+	}
+	len = json_object_array_length(items);
+	o = container_event(n);
+	json_object_object_add(o, "metadata", json_object_new_object());
+	json_object_object_add(json_get(o, "metadata"), "iteration_length",
+	    json_object_new_int64((int64_t)len));
+	json_object_object_add(o, "inputs", json_copy(x->inputs));
+	json_object_object_add(o, "inputs_truncated",
+	    json_object_new_boolean(0));
+	emit(e, "iteration_started", o);
+	map = json_object_new_object();
+	for (i = 0; i < len; i++) {
+		o = container_event(n);
+		json_object_object_add(o, "index", json_object_new_int64(
+		    (int64_t)i));
+		emit(e, "iteration_next", o);
+		forget_inner(e, n);
+		wf_pool_set(e->pool, n->id, "item", json_copy(
+		    json_object_array_get_idx(items, i)));
+		wf_pool_set(e->pool, n->id, "index",
+		    json_object_new_int64((int64_t)i));
+		r0 = now_mono();
+		rc = run_round(e, n, (int)i, &le, err, sizeof(err));
+		round_time(map, (int)i, now_mono() - r0);
+		if (top(e)->aborted) {
+			json_object_put(map);
+			return WF_ABORT;
+		}
+		if (rc == -1) {
+			if (mode != NULL && strcmp(mode, "continue-on-error") == 0) {
+				json_object_array_add(out, NULL);
+				lists = 0;
+				continue;
+			}
+			if (mode != NULL &&
+			    strcmp(mode, "remove-abnormal-output") == 0)
+				continue;
+			emit_completed(e, n, "iteration_completed", x, err,
+			    e->r->total_tokens - tokens0, map,
+			    "iteration_duration_map", (int)i + 1);
+			json_object_put(map);
+			return container_fail(x, err);
+		}
+		if (!wf_pool_get_sel(e->pool, json_get(n->data,
+		    "output_selector"), &v))
+			v = NULL;
+		if (!json_object_is_type(v, json_type_array))
+			lists = 0;
+		json_object_array_add(out, json_copy(v));
+	}
+	/* lists of lists flatten unless flatten_output is false */
+	if (lists && json_object_array_length(out) > 0 && (flat == NULL ||
+	    json_object_get_boolean(flat))) {
+		json_object	*f = json_object_new_array();
+		size_t		 k, m;
+
+		for (i = 0; i < json_object_array_length(out); i++) {
+			v = json_object_array_get_idx(out, i);
+			m = json_object_array_length(v);
+			for (k = 0; k < m; k++)
+				json_object_array_add(f, json_object_get(
+				    json_object_array_get_idx(v, k)));
+		}
+		json_object_object_add(x->outputs, "output", f);
+	}
+	emit_completed(e, n, "iteration_completed", x, NULL,
+	    e->r->total_tokens - tokens0, map, "iteration_duration_map",
+	    (int)len);
+	json_object_put(map);
+	return WF_OK;
+}
+
+/* A constant loop variable of "type", converted as Dify converts it. */
+static json_object *
+loop_constant(const char *type, json_object *v)
+{
+	const char	*s;
+	char		*end;
+	double		 d;
+	json_object	*p;
+
+	if (!json_object_is_type(v, json_type_string) || type == NULL)
+		return json_copy(v);
+	s = json_object_get_string(v);
+	if (strcmp(type, "number") == 0) {
+		d = strtod(s, &end);
+		if (end == s || *end != '\0')
+			return json_copy(v);
+		if (strchr(s, '.') == NULL && strchr(s, 'e') == NULL &&
+		    fabs(d) < 9e15)
+			return json_object_new_int64((int64_t)d);
+		return json_object_new_double(d);
+	}
+	if (strcmp(type, "boolean") == 0)
+		return json_object_new_boolean(strcmp(s, "true") == 0 ||
+		    strcmp(s, "1") == 0);
+	if (strcmp(type, "object") == 0 || strncmp(type, "array", 5) == 0) {
+		p = json_tokener_parse(s);
+		return p != NULL ? p : json_copy(v);
+	}
+	return json_copy(v);
+}
+
+/* Whether the loop's break conditions hold: 1, 0, or -1 with err. */
+static int
+loop_break(struct wf_engine *e, struct wf_node *n, char *err, size_t errlen)
+{
+	json_object	*c = json_get(n->data, "break_conditions");
+
+	if (c == NULL || !json_object_is_type(c, json_type_array) ||
+	    json_object_array_length(c) == 0)
+		return 0;
+	return wf_cond_case(e->pool, e->r->p, c, json_str(n->data,
+	    "logical_operator"), NULL, NULL, err, errlen);
+}
+
+int
+wf_run_loop(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
+{
+	json_object	*vars = json_get(n->data, "loop_variables"), *v, *o;
+	json_object	*map, *varmap;
+	const char	*label, *reason = "loop_completed";
+	char		 err[1024];
+	size_t		 i, nv;
+	int		 count, rounds = 0, rc, le, b, tokens0 = e->r->total_tokens;
+	double		 r0;
+
+	count = json_object_get_int(json_get(n->data, "loop_count"));
+	if (count < 1)
+		count = 1;
+	if (count > LOOP_COUNT_MAX) {
+		snprintf(err, sizeof(err), "Loop count %d exceeds the limit "
+		    "of %d.", count, LOOP_COUNT_MAX);
+		return container_fail(x, err);
+	}
+	x->inputs = json_object_new_object();
+	json_object_object_add(x->inputs, "loop_count",
+	    json_object_new_int(count));
+	nv = vars && json_object_is_type(vars, json_type_array) ?
+	    json_object_array_length(vars) : 0;
+	for (i = 0; i < nv; i++) {
+		json_object	*lv = json_object_array_get_idx(vars, i);
+		const char	*vt = json_str(lv, "value_type");
+
+		label = json_str(lv, "label");
+		if (label == NULL)
+			continue;
+		if (vt != NULL && strcmp(vt, "variable") == 0) {
+			if (!wf_pool_get_sel(e->pool, json_get(lv, "value"), &v))
+				v = NULL;
+			v = json_copy(v);
+		} else
+			v = loop_constant(json_str(lv, "var_type"),
+			    json_get(lv, "value"));
+		json_object_object_add(x->inputs, label, json_copy(v));
+		wf_pool_set(e->pool, n->id, label, v);
+	}
+	o = container_event(n);
+	json_object_object_add(o, "metadata", json_object_new_object());
+	json_object_object_add(json_get(o, "metadata"), "loop_length",
+	    json_object_new_int(count));
+	json_object_object_add(o, "inputs", json_copy(x->inputs));
+	json_object_object_add(o, "inputs_truncated",
+	    json_object_new_boolean(0));
+	emit(e, "loop_started", o);
+	map = json_object_new_object();
+	b = loop_break(e, n, err, sizeof(err));
+	for (; b == 0 && rounds < count; ) {
+		forget_inner(e, n);
+		wf_pool_set(e->pool, n->id, "index", json_object_new_int(rounds));
+		r0 = now_mono();
+		rc = run_round(e, n, rounds, &le, err, sizeof(err));
+		round_time(map, rounds, now_mono() - r0);
+		if (top(e)->aborted) {
+			json_object_put(map);
+			return WF_ABORT;
+		}
+		if (rc == -1) {
+			b = -1;
+			break;
+		}
+		rounds++;
+		if (le) {
+			reason = "loop_break";
+			break;
+		}
+		if ((b = loop_break(e, n, err, sizeof(err))) != 0) {
+			if (b == 1)
+				reason = "loop_break";
+			break;
+		}
+		o = container_event(n);
+		json_object_object_add(o, "index", json_object_new_int(rounds));
+		json_object_object_add(o, "pre_loop_output",
+		    json_object_new_object());
+		emit(e, "loop_next", o);
+	}
+	if (b == 1 && rounds == 0)
+		reason = "loop_break";
+	x->outputs = json_object_new_object();
+	varmap = json_object_new_object();
+	for (i = 0; i < nv; i++) {
+		const char	*parts[2];
+
+		label = json_str(json_object_array_get_idx(vars, i), "label");
+		if (label == NULL)
+			continue;
+		parts[0] = n->id;
+		parts[1] = label;
+		if (!wf_pool_get(e->pool, parts, 2, &v))
+			v = NULL;
+		json_object_object_add(x->outputs, label, json_copy(v));
+		json_object_object_add(varmap, label, json_copy(v));
+	}
+	json_object_object_add(x->outputs, "loop_round",
+	    json_object_new_int(rounds));
+	x->metadata = json_object_new_object();
+	json_object_object_add(x->metadata, "loop_variable_map", varmap);
+	json_object_object_add(x->metadata, "completed_reason",
+	    json_object_new_string(reason));
+	emit_completed(e, n, "loop_completed", x, b == -1 ? err : NULL,
+	    e->r->total_tokens - tokens0, map, "loop_duration_map", rounds);
+	json_object_put(map);
+	if (b == -1)
+		return container_fail(x, err);
+	return WF_OK;
 }
 
 /* ---- the run ---- */
@@ -1202,7 +1659,7 @@ sys_vars(struct wf_engine *e, json_object *started, json_object *start_out)
 			    json_object_get(sys[i].v));
 		json_object_object_add(start_out, key,
 		    json_object_get(sys[i].v));
-		wf_pool_set(&e->pool, "sys", sys[i].name, sys[i].v);
+		wf_pool_set(e->pool, "sys", sys[i].name, sys[i].v);
 	}
 }
 
@@ -1221,12 +1678,12 @@ load_vars(struct wf_engine *e)
 		d = json_object_array_get_idx(r->env_decls, i);
 		name = json_str(d, "name");
 		if (name != NULL)
-			wf_pool_set(&e->pool, "env", name,
+			wf_pool_set(e->pool, "env", name,
 			    json_copy(json_get(d, "value")));
 	}
 	if (r->conv != NULL && json_object_is_type(r->conv, json_type_object)) {
 		json_object_object_foreach(r->conv, k, v)
-			wf_pool_set(&e->pool, "conversation", k, json_copy(v));
+			wf_pool_set(e->pool, "conversation", k, json_copy(v));
 	} else if (r->chat) {
 		n = r->conv_decls && json_object_is_type(r->conv_decls,
 		    json_type_array) ? json_object_array_length(r->conv_decls) :
@@ -1235,7 +1692,7 @@ load_vars(struct wf_engine *e)
 			d = json_object_array_get_idx(r->conv_decls, i);
 			name = json_str(d, "name");
 			if (name != NULL)
-				wf_pool_set(&e->pool, "conversation", name,
+				wf_pool_set(e->pool, "conversation", name,
 				    json_copy(json_get(d, "value")));
 		}
 	}
@@ -1257,9 +1714,10 @@ wf_run_graph(struct wf_run *r)
 	if (r->run_id[0] == '\0')
 		uuid_new(r->run_id);
 	r->created_at = now_s();
-	wf_pool_init(&e.pool);
+	e.pool = &e.own_pool;
+	wf_pool_init(e.pool);
 	e.outputs = json_object_new_object();
-	if (build(&e, err, sizeof(err)) == -1) {
+	if (build(&e, NULL, NULL, err, sizeof(err)) == -1) {
 		r->error = pool_strdup(r->p, err);
 		r->status = "failed";
 		engine_free(&e);
@@ -1319,8 +1777,10 @@ wf_run_graph(struct wf_run *r)
 	if (e.aborted) {
 		r->status = e.abort_status;
 		r->error = e.abort_error;
-	} else if (rc == -1)
+	} else if (rc == -1) {
 		r->status = "failed";
+		r->error = e.fail_error;
+	}
 	else
 		r->status = r->exceptions_count > 0 ? "partial-succeeded" :
 		    "succeeded";

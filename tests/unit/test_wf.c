@@ -1273,6 +1273,175 @@ test_aggregator_groups(void)
 }
 
 static void
+test_iteration(void)
+{
+#define ITER(extra, inner, out) GRAPH(START("") ","		\
+	"{\"id\":\"it\",\"data\":{\"type\":\"iteration\",\"title\":\"IT\","	\
+	"\"iterator_selector\":[\"start\",\"xs\"],\"output_selector\":" out	\
+	",\"start_node_id\":\"itstart\"" extra "}},"				\
+	"{\"id\":\"itstart\",\"parentId\":\"it\",\"data\":{\"type\":"		\
+	"\"iteration-start\",\"title\":\"\"}}," inner ","			\
+	END1("end", "r", "[\"it\",\"output\"]"),				\
+	EDGE("start", "it") "," EDGE("itstart", "in") "," EDGE("it", "end"))
+#define INNER_TT "{\"id\":\"in\",\"parentId\":\"it\",\"data\":{\"type\":" \
+	"\"template-transform\",\"title\":\"in\",\"template\":\"<{{ x }}:{{ i }}>\"," \
+	"\"variables\":[{\"variable\":\"x\",\"value_selector\":[\"it\",\"item\"]}," \
+	"{\"variable\":\"i\",\"value_selector\":[\"it\",\"index\"]}]}}"
+#define INNER_AGG "{\"id\":\"in\",\"parentId\":\"it\",\"data\":{\"type\":" \
+	"\"variable-aggregator\",\"title\":\"in\",\"variables\":[[\"it\"," \
+	"\"item\"]]}}"
+#define INNER_FAIL "{\"id\":\"in\",\"parentId\":\"it\",\"data\":{\"type\":" \
+	"\"llm\",\"title\":\"in\",\"model\":{\"provider\":\"fake\",\"name\":" \
+	"\"fail\"},\"prompt_template\":[{\"role\":\"user\",\"text\":\"x\"}]}}"
+	struct wf_run	 r;
+	struct out	 o;
+	struct pool	 p = { NULL };
+
+	TEST("iteration runs its graph once per item with item and index") {
+		run(ITER("", INNER_TT, "[\"in\",\"output\"]"),
+		    "{\"xs\":[\"a\",\"b\"]}", NULL, NULL, &o, &r, &p);
+		CHECK(STREQ(r.status, "succeeded"));
+		CHECK(STREQ(json_compact(r.outputs), "{\"r\":[\"<a:0>\","
+		    "\"<b:1>\"]}"));
+		CHECK(strstr(buf_cstr(&o.log), "node_finished:start:succeeded "
+		    "iteration_started:it iteration_next:it node_started:in "
+		    "node_finished:in:succeeded iteration_next:it node_started:in "
+		    "node_finished:in:succeeded iteration_completed:it "
+		    "text[- <a:0>\n- <b:1>]@[\"it\",\"output\"] "
+		    "node_started:end") != NULL);
+		CHECK(STREQ(json_str(json_get(o.finished, "in"), "iteration_id"),
+		    "it"));
+		CHECK(json_object_get_int(json_get(json_get(json_get(o.finished,
+		    "in"), "execution_metadata"), "iteration_index")) == 1);
+		CHECK(r.total_steps == 3);
+		run_free(&r, &o);
+	}
+	TEST("iteration outputs of lists flatten unless flatten_output is "
+	    "false") {
+		run(ITER("", INNER_AGG, "[\"in\",\"output\"]"),
+		    "{\"xs\":[[1,2],[3]]}", NULL, NULL, &o, &r, &p);
+		CHECK(STREQ(json_compact(r.outputs), "{\"r\":[1,2,3]}"));
+		run_free(&r, &o);
+		run(ITER(",\"flatten_output\":false", INNER_AGG,
+		    "[\"in\",\"output\"]"), "{\"xs\":[[1,2],[3]]}", NULL, NULL,
+		    &o, &r, &p);
+		CHECK(STREQ(json_compact(r.outputs), "{\"r\":[[1,2],[3]]}"));
+		run_free(&r, &o);
+	}
+	TEST("an empty iterator completes at once without iteration events") {
+		run(ITER("", INNER_TT, "[\"in\",\"output\"]"), "{\"xs\":[]}",
+		    NULL, NULL, &o, &r, &p);
+		CHECK(STREQ(json_compact(r.outputs), "{\"r\":[]}"));
+		CHECK(strstr(buf_cstr(&o.log), "iteration") == NULL);
+		run_free(&r, &o);
+	}
+	TEST("iteration error modes: terminated, continue-on-error, "
+	    "remove-abnormal-output") {
+		run(ITER("", INNER_FAIL, "[\"in\",\"text\"]"), "{\"xs\":[1,2]}",
+		    NULL, NULL, &o, &r, &p);
+		CHECK(STREQ(r.status, "failed") && STREQ(r.error, "[fake] boom"));
+		run_free(&r, &o);
+		run(ITER(",\"error_handle_mode\":\"continue-on-error\"",
+		    INNER_FAIL, "[\"in\",\"text\"]"), "{\"xs\":[1,2]}", NULL,
+		    NULL, &o, &r, &p);
+		CHECK(STREQ(r.status, "succeeded"));
+		CHECK(STREQ(json_compact(r.outputs), "{\"r\":[null,null]}"));
+		run_free(&r, &o);
+		run(ITER(",\"error_handle_mode\":\"remove-abnormal-output\"",
+		    INNER_FAIL, "[\"in\",\"text\"]"), "{\"xs\":[1,2]}", NULL,
+		    NULL, &o, &r, &p);
+		CHECK(STREQ(json_compact(r.outputs), "{\"r\":[]}"));
+		run_free(&r, &o);
+	}
+	pool_free_all(&p);
+}
+
+static void
+test_loop(void)
+{
+	/* dify-loop-answer.yml */
+	const char	*answer = GRAPH(START("") ","
+	    "{\"id\":\"loop\",\"data\":{\"type\":\"loop\",\"title\":\"Loop\","
+	    "\"loop_count\":10,\"logical_operator\":\"and\",\"break_conditions\":"
+	    "[{\"variable_selector\":[\"loop\",\"i\"],\"comparison_operator\":"
+	    "\"≥\",\"value\":\"2\"}],\"loop_variables\":[{\"label\":\"i\","
+	    "\"var_type\":\"number\",\"value_type\":\"constant\",\"value\":"
+	    "\"0\"}],\"start_node_id\":\"loopstart\"}},"
+	    "{\"id\":\"loopstart\",\"parentId\":\"loop\",\"data\":{\"type\":"
+	    "\"loop-start\",\"title\":\"\"}},"
+	    "{\"id\":\"as\",\"parentId\":\"loop\",\"data\":{\"type\":"
+	    "\"assigner\",\"title\":\"A\",\"version\":\"2\",\"items\":[{"
+	    "\"variable_selector\":[\"loop\",\"i\"],\"input_type\":\"constant\","
+	    "\"operation\":\"+=\",\"value\":1}]}},"
+	    "{\"id\":\"in\",\"parentId\":\"loop\",\"data\":{\"type\":\"answer\","
+	    "\"title\":\"in\",\"answer\":\"{{#loop.i#}}\\n\"}},"
+	    ANSWER("after", "{{#sys.query#}} + {{#loop.i#}}"),
+	    EDGE("start", "loop") "," EDGE("loopstart", "as") ","
+	    EDGE("as", "in") "," EDGE("loop", "after"));
+	/* a loop-end node after two rounds, by way of an if-else */
+	const char	*end = GRAPH(START("") ","
+	    "{\"id\":\"loop\",\"data\":{\"type\":\"loop\",\"title\":\"Loop\","
+	    "\"loop_count\":5,\"loop_variables\":[{\"label\":\"n\",\"var_type\":"
+	    "\"number\",\"value_type\":\"constant\",\"value\":1}],"
+	    "\"start_node_id\":\"ls\"}},"
+	    "{\"id\":\"ls\",\"parentId\":\"loop\",\"data\":{\"type\":"
+	    "\"loop-start\",\"title\":\"\"}},"
+	    "{\"id\":\"dbl\",\"parentId\":\"loop\",\"data\":{\"type\":"
+	    "\"assigner\",\"title\":\"A\",\"version\":\"2\",\"items\":[{"
+	    "\"variable_selector\":[\"loop\",\"n\"],\"input_type\":\"constant\","
+	    "\"operation\":\"*=\",\"value\":3}]}},"
+	    "{\"id\":\"if\",\"parentId\":\"loop\",\"data\":{\"type\":\"if-else\","
+	    "\"title\":\"IF\",\"cases\":[{\"case_id\":\"big\",\"logical_operator\":"
+	    "\"and\",\"conditions\":[{\"variable_selector\":[\"loop\",\"n\"],"
+	    "\"comparison_operator\":\">\",\"value\":\"5\"}]}]}},"
+	    "{\"id\":\"stop\",\"parentId\":\"loop\",\"data\":{\"type\":"
+	    "\"loop-end\",\"title\":\"Break\"}},"
+	    END1("end", "n", "[\"loop\",\"n\"]"),
+	    EDGE("start", "loop") "," EDGE("ls", "dbl") "," EDGE("dbl", "if")
+	    "," EDGEH("if", "big", "stop") "," EDGE("loop", "end"));
+	struct wf_run	 r;
+	struct out	 o;
+	struct pool	 p = { NULL };
+
+	TEST("a loop with a break condition streams its inner answer each "
+	    "round (dify-loop-answer: 1\\n2\\n1 + 2)") {
+		run(answer, "{}", "1", NULL, &o, &r, &p);
+		CHECK(STREQ(r.status, "succeeded"));
+		CHECK(STREQ(buf_cstr(&o.text), "1\n2\n1 + 2"));
+		CHECK(strstr(buf_cstr(&o.log), "loop_started:loop "
+		    "node_started:as") != NULL);
+		CHECK(strstr(buf_cstr(&o.log), "loop_next:loop") != NULL &&
+		    strstr(buf_cstr(&o.log), "loop_completed:loop") != NULL);
+		CHECK(STREQ(json_str(json_get(o.finished, "as"), "loop_id"),
+		    "loop"));
+		CHECK(r.total_steps == 3);
+		run_free(&r, &o);
+	}
+	TEST("a loop-end node stops the loop; outputs are the loop variables "
+	    "and loop_round") {
+		json_object	*ev;
+		size_t		 i;
+
+		run(end, "{}", NULL, NULL, &o, &r, &p);
+		CHECK(STREQ(json_compact(r.outputs), "{\"n\":9}"));
+		for (i = 0; i < json_object_array_length(o.events); i++) {
+			ev = json_object_array_get_idx(o.events, i);
+			if (!STREQ(json_str(ev, "event"), "loop_completed"))
+				continue;
+			CHECK(STREQ(json_compact(json_get(json_get(ev, "data"),
+			    "outputs")), "{\"n\":9,\"loop_round\":2}"));
+			CHECK(STREQ(json_str(json_get(json_get(ev, "data"),
+			    "execution_metadata"), "completed_reason"),
+			    "loop_break"));
+			CHECK(json_object_get_int(json_get(json_get(ev, "data"),
+			    "steps")) == 2);
+		}
+		run_free(&r, &o);
+	}
+	pool_free_all(&p);
+}
+
+static void
 test_limits(void)
 {
 	struct buf	 g;
@@ -1356,6 +1525,8 @@ main(void)
 	test_errors();
 	test_assigner();
 	test_aggregator_groups();
+	test_iteration();
+	test_loop();
 	test_limits();
 	UNIT_DONE();
 }
