@@ -5,12 +5,11 @@
 #include "wf.h"
 
 static const struct route routes[] = {
-	{ "POST", "/v1/workflows/run",				wf_api_run, 0 },
-	{ "GET",  "/v1/workflows/run/{workflow_run_id}",	wf_api_run_detail,
-	  0 },
-	{ "POST", "/v1/workflows/tasks/{task_id}/stop",		wf_api_stop, 0 },
-	{ "GET",  "/v1/workflows/logs",				wf_api_logs, 0 },
-	{ "POST", "/v1/workflows/{workflow_id}/run",		wf_api_run, 0 },
+	{ "POST", "/v1/workflows/run",			wf_api_run,	0 },
+	{ "GET",  "/v1/workflows/run/{run_id}",		wf_api_run_detail, 0 },
+	{ "POST", "/v1/workflows/tasks/{task_id}/stop",	wf_api_stop,	0 },
+	{ "GET",  "/v1/workflows/logs",			wf_api_logs,	0 },
+	{ "POST", "/v1/workflows/{workflow_id}/run",	wf_api_run,	0 },
 	{ NULL, NULL, NULL, 0 }
 };
 

@@ -157,7 +157,8 @@ blocking_body(struct chat *c, struct wf_run *r, json_object *usage)
 	json_object	*o = json_object_new_object();
 
 	json_object_object_add(o, "event", json_object_new_string("message"));
-	json_object_object_add(o, "task_id", json_object_new_string(r->task_id));
+	json_object_object_add(o, "task_id",
+	    json_object_new_string(r->task_id));
 	json_object_object_add(o, "id", json_object_new_string(c->message_id));
 	json_object_object_add(o, "message_id",
 	    json_object_new_string(c->message_id));
@@ -447,15 +448,19 @@ gen_chatflow(struct req *rq, struct resp *rs)
 			error_event(&c, ERR_INTERNAL_STREAM, NULL);
 		} else if (strcmp(r.status, "failed") == 0) {
 			json_object_put(usage);
-			chat_event(&c, "workflow_finished", wf_finished_data(&r));
-			error_event(&c, ERR_INVALID_PARAM, pool_printf(&rq->pool,
-			    "Run failed: %s", r.error ? r.error : ""));
+			chat_event(&c, "workflow_finished",
+			    wf_finished_data(&r));
+			error_event(&c, ERR_INVALID_PARAM,
+			    pool_printf(&rq->pool, "Run failed: %s",
+			    r.error ? r.error : ""));
 		} else if (strcmp(r.status, "stopped") == 0) {
-			chat_event(&c, "workflow_finished", wf_finished_data(&r));
+			chat_event(&c, "workflow_finished",
+			    wf_finished_data(&r));
 			message_end(&c, usage);
 		} else {
 			message_end(&c, usage);
-			chat_event(&c, "workflow_finished", wf_finished_data(&r));
+			chat_event(&c, "workflow_finished",
+			    wf_finished_data(&r));
 		}
 	} else if (rc == -1) {
 		json_object_put(usage);

@@ -167,7 +167,8 @@ lex_tag(struct tp *tp, const char *close, int *rstrip)
 				tk->d = strtod(num, NULL);
 			} else {
 				tk->t = T_INT;
-				if (parse_int(num, 0, (1LL << 62), &tk->i) == -1) {
+				if (parse_int(num, 0, (1LL << 62),
+				    &tk->i) == -1) {
 					tk->t = T_FLOAT;
 					tk->d = strtod(num, NULL);
 				}
@@ -250,7 +251,8 @@ struct node {
 	size_t		 len;
 	struct expr	*e;		/* output, condition, iterable, value */
 	const char	*var1, *var2;	/* for targets, set name */
-	struct node	*body, *orelse;	/* if: orelse holds the elif/else chain */
+	struct node	*body;
+	struct node	*orelse;	/* if: the elif / else chain */
 	struct node	*next;
 };
 
@@ -893,7 +895,8 @@ parse_body(struct tp *tp, struct blk *out, const char *const *stops,
 				cur->orelse = mknode(tp, N_IF);
 				cur = cur->orelse;
 				memset(&b, 0, sizeof(b));
-				if (parse_body(tp, &b, st + 2, &w, lstrip) == -1)
+				if (parse_body(tp, &b, st + 2, &w,
+				    lstrip) == -1)
 					goto out;
 				if (w == NULL) {
 					perr(tp, "missing endif");
@@ -936,7 +939,8 @@ parse_body(struct tp *tp, struct blk *out, const char *const *stops,
 			n->body = b.head;
 			if (w != NULL && strcmp(w, "else") == 0) {
 				memset(&b, 0, sizeof(b));
-				if (parse_body(tp, &b, st + 1, &w, lstrip) == -1)
+				if (parse_body(tp, &b, st + 1, &w,
+				    lstrip) == -1)
 					break;
 				n->orelse = b.head;
 			}
@@ -1374,7 +1378,8 @@ cmp_vals(struct ctx *c, json_object *a, json_object *b, const char *op)
 			r = x < y ? -1 : x > y ? 1 : 0;
 	} else if (json_object_is_type(a, json_type_string) &&
 	    json_object_is_type(b, json_type_string)) {
-		r = strcmp(json_object_get_string(a), json_object_get_string(b));
+		r = strcmp(json_object_get_string(a),
+		    json_object_get_string(b));
 		r = r < 0 ? -1 : r > 0;
 	} else {
 		rerr(c, "'%s' not supported between these types", op);
@@ -1808,7 +1813,8 @@ filter(struct ctx *c, struct expr *e)
 					    !__builtin_add_overflow(si,
 					    json_object_get_int64(x), &si);
 					sd += dnum(x);
-				} else if (best == NULL || (cmp_sort(&x, &best) *
+				} else if (best == NULL ||
+				    (cmp_sort(&x, &best) *
 				    (f[1] == 'a' ? 1 : -1)) > 0)
 					best = x;
 			}
@@ -2025,7 +2031,8 @@ call(struct ctx *c, struct expr *e)
 			lo = clamp_range(lo);
 			hi = clamp_range(hi);
 			st = clamp_range(st);
-			span = (st > 0 ? hi - lo : lo - hi) / (st > 0 ? st : -st);
+			span = (st > 0 ? hi - lo : lo - hi) /
+			    (st > 0 ? st : -st);
 			c->steps += span > RANGE_MAX ? RANGE_MAX : span > 0 ?
 			    span : 0;
 			for (k = lo; (st > 0 ? k < hi : k > hi) &&
@@ -2489,8 +2496,9 @@ exec_nodes(struct ctx *c, struct node *n)
 		case N_SET:
 			v = eval(c, n->e);
 			if (!c->failed)
-				json_object_object_add(c->frames[c->nframes - 1],
-				    n->var1, v.undef ? NULL : v.j);
+				json_object_object_add(
+				    c->frames[c->nframes - 1], n->var1,
+				    v.undef ? NULL : v.j);
 			else
 				vput(&v);
 			break;

@@ -147,7 +147,7 @@ struct wf_run {
 	json_object	*files;		/* sys.files, or NULL */
 	json_object	*env_decls;	/* environment_variables */
 	json_object	*conv_decls;	/* conversation_variables */
-	json_object	*conv;		/* {name: value} for this conversation */
+	json_object	*conv;		/* {name: value} of the conversation */
 	json_object	*conv_ids;	/* {name: variable row id} */
 	struct wf_sink	 sink;
 	int		 streaming;	/* send pings */
@@ -259,7 +259,7 @@ struct wf_node {
 	int			*out, nout;
 	int			 fail_branch;
 	struct wf_stream	 stream;
-	json_object		*writes;	/* assigner: conversation vars */
+	json_object		*writes;	/* assigner: its targets */
 	char			 exec_id[UUID_LEN + 1];
 	int			 index;
 	int64_t			 created_at;

@@ -144,7 +144,8 @@ wf_request_files(struct req *rq, struct resp *rs, json_object *features)
 		    (strncmp(url, "http://", 7) && strncmp(url, "https://",
 		    8)))) {
 			json_object_put(out);
-			resp_error_msg(rs, ERR_INVALID_PARAM, "Invalid file url");
+			resp_error_msg(rs, ERR_INVALID_PARAM,
+			    "Invalid file url");
 			return NULL;
 		}
 		if (strcmp(tm, "local_file") == 0 && (id == NULL ||
@@ -191,7 +192,8 @@ blocking_body(struct wf_run *r)
 {
 	json_object	*o = json_object_new_object(), *d;
 
-	json_object_object_add(o, "task_id", json_object_new_string(r->task_id));
+	json_object_object_add(o, "task_id",
+	    json_object_new_string(r->task_id));
 	json_object_object_add(o, "workflow_run_id",
 	    json_object_new_string(r->run_id));
 	d = json_object_new_object();
@@ -323,7 +325,8 @@ wf_api_run(struct req *rq, struct resp *rs)
 		if (rc == -1) {
 			json_object	*o = envelope(&sink, "error");
 
-			json_object_object_add(o, "code", json_object_new_string(
+			json_object_object_add(o, "code",
+			    json_object_new_string(
 			    err_table[ERR_INTERNAL_STREAM].code));
 			json_object_object_add(o, "message",
 			    json_object_new_string(
@@ -354,7 +357,7 @@ wf_api_run_detail(struct req *rq, struct resp *rs)
 	if (!app_mode_is_workflow(rq->app.mode))
 		return resp_error(rs, ERR_NOT_WORKFLOW_APP);
 	rc = db_wf_run_get(rq->db, &rq->pool, rq->app.id,
-	    req_param(rq, "workflow_run_id"), &w);
+	    req_param(rq, "run_id"), &w);
 	if (rc == DB_NOT_FOUND)
 		return resp_error_msg(rs, ERR_NOT_FOUND,
 		    "Workflow run not found.");

@@ -491,8 +491,8 @@ apply_op(struct wf_exec *x, const char *op, const char *type,
 
 		if (strcmp(type, "number") != 0 && strcmp(type, "integer") !=
 		    0 && strcmp(type, "float") != 0) {
-			failf(x, "OperationNotSupportedError", "Operation %s is "
-			    "not supported for type %s", op, type);
+			failf(x, "OperationNotSupportedError", "Operation %s "
+			    "is not supported for type %s", op, type);
 			return NULL;
 		}
 		if (!fits("number", in) || !fits("number", cur)) {
@@ -636,7 +636,8 @@ run_assigner(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 			op = "over-write";
 		type = var_type(e, parts[0], parts[1], cur);
 		in = NULL;
-		if (strcmp(op, "clear") != 0 && strcmp(op, "remove-first") != 0 &&
+		if (strcmp(op, "clear") != 0 &&
+		    strcmp(op, "remove-first") != 0 &&
 		    strcmp(op, "remove-last") != 0) {
 			if (itype != NULL && strcmp(itype, "constant") == 0)
 				in = json_get(it, "value");
@@ -675,15 +676,16 @@ run_assigner(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 			const char	*name = json_str(u, "name");
 			const char	*id = json_str(r->conv_ids, name);
 
-			if (strcmp(json_object_get_string(json_object_array_get_idx(
-			    json_get(u, "selector"), 0)), "conversation") != 0)
+			if (strcmp(json_object_get_string(
+			    json_object_array_get_idx(json_get(u, "selector"),
+			    0)), "conversation") != 0)
 				continue;
 			if (id != NULL && wf_pool_get(e->pool, (const char *[])
 			    { "conversation", name }, 2, &cur) &&
 			    db_conv_var_set(r->db, r->app_id,
 			    r->conversation_id, id, cur) == -1)
-				log_error("run %s: conversation variable %s not "
-				    "stored", r->run_id, name);
+				log_error("run %s: conversation variable %s "
+				    "not stored", r->run_id, name);
 		}
 	}
 	json_object_put(one);

@@ -105,7 +105,8 @@ wf_pool_get(struct wf_pool *wp, const char *const *parts, int n,
 	for (i = 2; i < n; i++) {
 		if (i == 2 && wf_is_file(cur))
 			return file_attr(cur, parts[i], v) ? 1 : 0;
-		if (cur == NULL || !json_object_is_type(cur, json_type_object) ||
+		if (cur == NULL ||
+		    !json_object_is_type(cur, json_type_object) ||
 		    !json_object_object_get_ex(cur, parts[i], &cur))
 			return 0;
 	}

@@ -131,12 +131,13 @@ wf_graph_check(json_object *graph, char *err, size_t errlen)
 
 			s = json_str(ed, j == 0 ? "source" : "target");
 			for (k = 0; s != NULL && k < nn; k++)
-				if (strcmp(s, json_str(json_object_array_get_idx(
-				    nodes, k), "id")) == 0)
+				if (strcmp(s, json_str(
+				    json_object_array_get_idx(nodes, k),
+				    "id")) == 0)
 					break;
 			if (s == NULL || k == nn) {
-				snprintf(err, errlen, "An edge names an unknown "
-				    "node: %s", s ? s : "(none)");
+				snprintf(err, errlen, "An edge names an "
+				    "unknown node: %s", s ? s : "(none)");
 				return -1;
 			}
 		}
@@ -147,7 +148,8 @@ wf_graph_check(json_object *graph, char *err, size_t errlen)
 json_object *
 wf_start_form(json_object *graph)
 {
-	json_object	*nodes = json_get(graph, "nodes"), *form, *vars, *v, *it;
+	json_object	*nodes = json_get(graph, "nodes"), *form, *vars, *v;
+	json_object	*it;
 	const char	*type;
 	size_t		 i, n, k, m;
 
@@ -313,7 +315,8 @@ build(struct wf_engine *e, const char *parent, const char *root_id,
 	}
 	if (root < 0) {
 		snprintf(err, errlen, "The %s %s has no start node.",
-		    parent ? "graph of node" : "workflow", parent ? parent : "");
+		    parent ? "graph of node" : "workflow",
+		    parent ? parent : "");
 		return -1;
 	}
 	if (root > 0) {
@@ -1117,9 +1120,9 @@ run_node(struct wf_engine *e, int k)
 	for (;;) {
 		memset(&x, 0, sizeof(x));
 		if (n->t->run == NULL) {
-			snprintf(x.error, sizeof(x.error), "Node type %s is not "
-			    "supported by this server (node %s).", n->type,
-			    n->id);
+			snprintf(x.error, sizeof(x.error), "Node type %s is "
+			    "not supported by this server (node %s).",
+			    n->type, n->id);
 			x.error_type = "WorkflowNodeError";
 			rc = WF_FAIL;
 		} else
@@ -1143,8 +1146,8 @@ run_node(struct wf_engine *e, int k)
 		if (e == t)
 			r->total_steps++;
 		{
-			json_object	*d = node_finished_data(e, n, &x, "retry",
-			    x.error, now_mono() - n->t0, now_s());
+			json_object	*d = node_finished_data(e, n, &x,
+			    "retry", x.error, now_mono() - n->t0, now_s());
 
 			json_object_object_add(d, "retry_index",
 			    json_object_new_int(retries));
@@ -1323,7 +1326,8 @@ emit_completed(struct wf_engine *e, struct wf_node *n, const char *name,
 	json_object_object_add(md, "currency", json_object_new_string("USD"));
 	json_object_object_add(md, map_name, json_object_get(map));
 	json_object_object_add(o, "execution_metadata", md);
-	json_object_object_add(o, "finished_at", json_object_new_int64(now_s()));
+	json_object_object_add(o, "finished_at",
+	    json_object_new_int64(now_s()));
 	json_object_object_add(o, "steps", json_object_new_int(steps));
 	emit(e, name, o);
 }
@@ -1411,7 +1415,8 @@ wf_run_iteration(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 			return WF_ABORT;
 		}
 		if (rc == -1) {
-			if (mode != NULL && strcmp(mode, "continue-on-error") == 0) {
+			if (mode != NULL &&
+			    strcmp(mode, "continue-on-error") == 0) {
 				json_object_array_add(out, NULL);
 				lists = 0;
 				continue;
@@ -1506,7 +1511,8 @@ wf_run_loop(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	const char	*label, *reason = "loop_completed";
 	char		 err[1024];
 	size_t		 i, nv;
-	int		 count, rounds = 0, rc, le, b, tokens0 = e->r->total_tokens;
+	int		 count, rounds = 0, rc, le, b;
+	int		 tokens0 = e->r->total_tokens;
 	double		 r0;
 
 	count = json_object_get_int(json_get(n->data, "loop_count"));
@@ -1530,7 +1536,8 @@ wf_run_loop(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 		if (label == NULL)
 			continue;
 		if (vt != NULL && strcmp(vt, "variable") == 0) {
-			if (!wf_pool_get_sel(e->pool, json_get(lv, "value"), &v))
+			if (!wf_pool_get_sel(e->pool, json_get(lv, "value"),
+			    &v))
 				v = NULL;
 			v = json_copy(v);
 		} else
@@ -1551,7 +1558,8 @@ wf_run_loop(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	b = loop_break(e, n, err, sizeof(err));
 	for (; b == 0 && rounds < count; ) {
 		forget_inner(e, n);
-		wf_pool_set(e->pool, n->id, "index", json_object_new_int(rounds));
+		wf_pool_set(e->pool, n->id, "index",
+		    json_object_new_int(rounds));
 		r0 = now_mono();
 		rc = run_round(e, n, rounds, &le, err, sizeof(err));
 		round_time(map, rounds, now_mono() - r0);
