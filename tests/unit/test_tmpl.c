@@ -33,7 +33,8 @@ static const struct {
 	{ __LINE__, "a\r\nb\r\n\n", "{}", "a\nb\n" },
 	/* attribute and subscript access */
 	{ __LINE__, "{{ item.title }}", "{\"item\":{\"title\":\"T\"}}", "T" },
-	{ __LINE__, "{{ item['title'] }}", "{\"item\":{\"title\":\"T\"}}", "T" },
+	{ __LINE__, "{{ item['title'] }}", "{\"item\":{\"title\":\"T\"}}",
+	  "T" },
 	{ __LINE__, "{{ arr[0] }}{{ arr[-1] }}", "{\"arr\":[1,2,3]}", "13" },
 	{ __LINE__, "{{ arr[5] }}|", "{\"arr\":[1]}", "|" },
 	{ __LINE__, "{{ arr[1:] }}", "{\"arr\":[1,2,3]}", "[2, 3]" },
@@ -105,11 +106,12 @@ static const struct {
 	{ __LINE__, "{{ xs|first }}{{ xs|last }}", "{\"xs\":[1,2,3]}", "13" },
 	{ __LINE__, "{{ xs|sort|list }} {{ xs|reverse|list }}",
 	  "{\"xs\":[3,1,2]}", "[1, 2, 3] [2, 1, 3]" },
-	{ __LINE__, "{{ s|replace('a','o') }}", "{\"s\":\"banana\"}", "bonono" },
+	{ __LINE__, "{{ s|replace('a','o') }}", "{\"s\":\"banana\"}",
+	  "bonono" },
 	{ __LINE__, "{{ o|tojson }}", "{\"o\":{\"a\":\"é\"}}",
 	  "{\"a\": \"é\"}" },
-	{ __LINE__, "{{ xs|sum }} {{ xs|max }} {{ xs|min }}", "{\"xs\":[3,1,2]}",
-	  "6 3 1" },
+	{ __LINE__, "{{ xs|sum }} {{ xs|max }} {{ xs|min }}",
+	  "{\"xs\":[3,1,2]}", "6 3 1" },
 	{ __LINE__, "{{ 2.567|round(1) }}", "{}", "2.6" },
 	{ __LINE__, "{{ s|nosuchfilter }}", "{\"s\":1}", NULL },
 	/* arithmetic and strings */
@@ -168,8 +170,8 @@ test_rows(void)
 				    rows[i].line);
 			else {
 				CHECK_ROW(rc == 0, rows[i].line);
-				CHECK_ROW(strcmp(buf_cstr(&b), rows[i].out) == 0,
-				    rows[i].line);
+				CHECK_ROW(strcmp(buf_cstr(&b),
+				    rows[i].out) == 0, rows[i].line);
 				if (rc != 0 || strcmp(buf_cstr(&b),
 				    rows[i].out) != 0)
 					printf("#   got [%s] err [%s]\n",

@@ -37,18 +37,21 @@ test_values(void)
 		{ __LINE__, "true", "True", "True", "True" },
 		{ __LINE__, "false", "False", "False", "False" },
 		{ __LINE__, "null", "", "", "None" },
-		{ __LINE__, "{\"a\":1,\"b\":\"é\"}", "{\"a\": 1, \"b\": \"é\"}",
+		{ __LINE__, "{\"a\":1,\"b\":\"é\"}",
+		  "{\"a\": 1, \"b\": \"é\"}",
 		  "{\n  \"a\": 1,\n  \"b\": \"é\"\n}", "{'a': 1, 'b': 'é'}" },
 		{ __LINE__, "{}", "{}", "{}", "{}" },
 		{ __LINE__, "[\"a\",\"b\"]", "[\"a\", \"b\"]", "- a\n- b",
 		  "['a', 'b']" },
-		{ __LINE__, "[1,2.5,true]", "[1, 2.5, True]", "- 1\n- 2.5\n- True",
+		{ __LINE__, "[1,2.5,true]", "[1, 2.5, True]",
+		  "- 1\n- 2.5\n- True",
 		  "[1, 2.5, True]" },
 		{ __LINE__, "[{\"k\":\"v\"}]", "[{'k': 'v'}]", "- {'k': 'v'}",
 		  "[{'k': 'v'}]" },
 		{ __LINE__, "[]", "", "", "[]" },
 		{ __LINE__, "{\"dify_model_identity\":\"__dify__file__\","
-		  "\"type\":\"image\",\"filename\":\"a.png\",\"url\":\"http://x/a."
+		  "\"type\":\"image\",\"filename\":\"a.png\",\"url\":\"http://"
+		  "x/a."
 		  "png\"}", "", "![a.png](http://x/a.png)", NULL },
 		{ __LINE__, "[{\"dify_model_identity\":\"__dify__file__\","
 		  "\"type\":\"document\",\"filename\":\"a.pdf\",\"remote_url\":"
@@ -118,7 +121,8 @@ test_pool(void)
 	wf_pool_set(&wp, "code", "result", json_tokener_parse(
 	    "{\"user\":{\"age\":42,\"name\":\"Ann\"}}"));
 	wf_pool_set(&wp, "start", "doc", json_tokener_parse(
-	    "{\"dify_model_identity\":\"__dify__file__\",\"filename\":\"a.pdf\","
+	    "{\"dify_model_identity\":\"__dify__file__\",\"filename\":\"a.pd"
+	    "f\","
 	    "\"extension\":\".pdf\",\"type\":\"document\"}"));
 	wf_pool_set(&wp, "start", "none", NULL);
 	wf_pool_set(&wp, "sys", "query", json_object_new_string("hello"));
@@ -191,7 +195,7 @@ test_compare(void)
 		const char	*op;
 		const char	*actual;	/* JSON; NULL is null */
 		const char	*expected;	/* JSON; NULL is null */
-		int		 result;	/* 1, 0, or -1: the node fails */
+		int		 result;	/* 1, 0, -1: the node fails */
 	} rows[] = {
 		{ __LINE__, "contains", "\"hello world\"", "\"hello\"", 1 },
 		{ __LINE__, "contains", "\"hello world\"", "\"bye\"", 0 },
@@ -271,7 +275,8 @@ test_compare(void)
 		{ __LINE__, "not in", "\"c\"", "[\"a\",\"b\"]", 1 },
 		{ __LINE__, "not in", "\"a\"", "[\"a\",\"b\"]", 0 },
 		{ __LINE__, "not in", "\"\"", "[\"\"]", 1 },
-		{ __LINE__, "all of", "[\"a\",\"b\",\"c\"]", "[\"a\",\"c\"]", 1 },
+		{ __LINE__, "all of", "[\"a\",\"b\",\"c\"]", "[\"a\",\"c\"]",
+		  1 },
 		{ __LINE__, "all of", "[\"a\",\"b\"]", "[\"a\",\"z\"]", 0 },
 		{ __LINE__, "all of", "[]", "[\"a\"]", 0 },
 		{ __LINE__, "all of", "\"abc\"", "[\"a\",\"c\"]", 1 },
@@ -289,8 +294,8 @@ test_compare(void)
 
 	TEST("every if-else operator compares as Dify's does") {
 		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-			a = rows[i].actual ? json_tokener_parse(rows[i].actual) :
-			    NULL;
+			a = rows[i].actual ?
+			    json_tokener_parse(rows[i].actual) : NULL;
 			x = rows[i].expected ?
 			    json_tokener_parse(rows[i].expected) : NULL;
 			err[0] = '\0';
@@ -343,20 +348,23 @@ test_cases(void)
 	TEST("and / or combine conditions with short-circuit") {
 		CHECK(case_of(&wp, "[{\"variable_selector\":[\"s\",\"q\"],"
 		    "\"comparison_operator\":\"contains\",\"value\":\"hello\"},"
-		    "{\"variable_selector\":[\"s\",\"n\"],\"comparison_operator\":"
+		    "{\"variable_selector\":[\"s\",\"n\"],\"comparison_operato"
+		    "r\":"
 		    "\">\",\"value\":\"2\"}]", "and", err, &in) == 1);
 		CHECK(json_object_array_length(in) == 2);
 		json_object_put(in);
 		/* the second is never evaluated, so its bad type is no error */
 		CHECK(case_of(&wp, "[{\"variable_selector\":[\"s\",\"q\"],"
 		    "\"comparison_operator\":\"contains\",\"value\":\"bye\"},"
-		    "{\"variable_selector\":[\"s\",\"q\"],\"comparison_operator\":"
+		    "{\"variable_selector\":[\"s\",\"q\"],\"comparison_operato"
+		    "r\":"
 		    "\">\",\"value\":\"2\"}]", "and", err, &in) == 0);
 		CHECK(json_object_array_length(in) == 1);
 		json_object_put(in);
 		CHECK(case_of(&wp, "[{\"variable_selector\":[\"s\",\"q\"],"
 		    "\"comparison_operator\":\"contains\",\"value\":\"bye\"},"
-		    "{\"variable_selector\":[\"s\",\"n\"],\"comparison_operator\":"
+		    "{\"variable_selector\":[\"s\",\"n\"],\"comparison_operato"
+		    "r\":"
 		    "\"=\",\"value\":\"3\"}]", "or", err, &in) == 1);
 		json_object_put(in);
 		CHECK(case_of(&wp, "[]", "and", err, &in) == 1);
@@ -373,7 +381,8 @@ test_cases(void)
 		    "world"));
 		json_object_put(in);
 		CHECK(case_of(&wp, "[{\"variable_selector\":[\"s\",\"flag\"],"
-		    "\"comparison_operator\":\"is\",\"value\":\"true\"}]", "and",
+		    "\"comparison_operator\":\"is\",\"value\":\"true\"}"
+		    "]", "and",
 		    err, &in) == 1);
 		json_object_put(in);
 		CHECK(case_of(&wp, "[{\"variable_selector\":[\"s\",\"flag\"],"
@@ -396,7 +405,8 @@ test_cases(void)
 		CHECK(case_of(&wp, "[{\"variable_selector\":[\"s\",\"files\"],"
 		    "\"comparison_operator\":\"contains\",\"sub_variable_"
 		    "condition\":{\"logical_operator\":\"and\",\"conditions\":"
-		    "[{\"key\":\"type\",\"comparison_operator\":\"is\",\"value\":"
+		    "[{\"key\":\"type\",\"comparison_operator\":\"is\",\"valu"
+		    "e\":"
 		    "\"image\"}]}}]", "and", err, &in) == 1);
 		json_object_put(in);
 		CHECK(case_of(&wp, "[{\"variable_selector\":[\"s\",\"files\"],"
@@ -832,7 +842,8 @@ test_streaming(void)
 	}
 	TEST("end outputs stream with a newline between them, chunk by chunk "
 	    "from the LLM, in one piece otherwise") {
-		run(ends, "{\"query\":\"Hello there\"}", NULL, NULL, &o, &r, &p);
+		run(ends, "{\"query\":\"Hello there\"}", NULL, NULL, &o, &r,
+		    &p);
 		CHECK(STREQ(buf_cstr(&o.text), "Hello there\nT=Hello there\n"));
 		log = buf_cstr(&o.log);
 		CHECK(strstr(log, "text[Hel]@[\"llm\",\"text\"] text[lo ]") !=
@@ -871,12 +882,13 @@ test_variables(void)
 
 	TEST("sys, env and node variables render in answers") {
 		run(g, "{\"name\":\"Ann\"}", "hi", NULL, &o, &r, &p);
-		CHECK(STREQ(json_str(r.outputs, "answer"), "hey Ann, you said hi "
-		    "(turn 1) ghost.x"));
+		CHECK(STREQ(json_str(r.outputs, "answer"), "hey Ann, you said "
+		    "hi (turn 1) ghost.x"));
 		/* the stream drops the unknown reference */
-		CHECK(STREQ(buf_cstr(&o.text), "hey Ann, you said hi (turn 1) "));
-		CHECK(strstr(buf_cstr(&o.log), "text[hi]@[\"sys\",\"query\"]") !=
-		    NULL);
+		CHECK(STREQ(buf_cstr(&o.text),
+		    "hey Ann, you said hi (turn 1) "));
+		CHECK(strstr(buf_cstr(&o.log),
+		    "text[hi]@[\"sys\",\"query\"]") != NULL);
 		run_free(&r, &o);
 	}
 	TEST("the start node publishes inputs and sys.* as outputs") {
@@ -888,13 +900,15 @@ test_variables(void)
 		    r.created_at);
 		d = json_get(json_get(o.finished, "start"), "outputs");
 		CHECK(STREQ(json_compact(d), pool_printf(&p, "{\"q\":\"x\","
-		    "\"sys.files\":[],\"sys.user_id\":\"abc-123\",\"sys.app_id\":"
+		    "\"sys.files\":[],\"sys.user_id\":\"abc-123\",\"sys.app_i"
+		    "d\":"
 		    "\"app-1\",\"sys.workflow_id\":\"wf-1\",\"sys.workflow_run_"
 		    "id\":\"%s\",\"sys.timestamp\":%lld}", r.run_id,
 		    (long long)r.created_at)));
 		/* workflow_started carries the inputs without the timestamp */
 		d = json_get(json_object_array_get_idx(o.events, 0), "data");
-		CHECK(json_get(json_get(d, "inputs"), "sys.timestamp") == NULL &&
+		CHECK(json_get(json_get(d, "inputs"), "sys.timestamp") ==
+		    NULL &&
 		    STREQ(json_str(json_get(d, "inputs"), "q"), "x") &&
 		    STREQ(json_str(d, "reason"), "initial"));
 		run_free(&r, &o);
@@ -937,7 +951,8 @@ test_llm(void)
 		    "prompts")), "[{\"role\":\"system\",\"text\":\"ctx=hi\","
 		    "\"files\":[]},{\"role\":\"user\",\"text\":\"J:HI\","
 		    "\"files\":[]}]"));
-		CHECK(STREQ(json_str(json_get(d, "inputs"), "#context#"), "hi"));
+		CHECK(STREQ(json_str(json_get(d, "inputs"), "#context#"),
+		    "hi"));
 		CHECK(json_object_get_int(json_get(json_get(json_get(d,
 		    "outputs"), "usage"), "total_tokens")) == 12);
 		CHECK(json_object_get_int(json_get(json_get(d,
@@ -1133,8 +1148,8 @@ test_assigner(void)
 		  NULL },
 		{ __LINE__, "l", "array[number]", "[1,2,3]", "remove-first",
 		  NULL, "[2,3]" },
-		{ __LINE__, "l", "array[number]", "[1,2,3]", "remove-last", NULL,
-		  "[1,2]" },
+		{ __LINE__, "l", "array[number]", "[1,2,3]", "remove-last",
+		  NULL, "[1,2]" },
 		{ __LINE__, "l", "array[number]", "[]", "remove-last", NULL,
 		  "[]" },
 		{ __LINE__, "l", "array[object]", "[{}]", "clear", NULL, "[]" },
@@ -1160,8 +1175,10 @@ test_assigner(void)
 			    "\"title\":\"A\",\"version\":\"2\",\"items\":[{"
 			    "\"variable_selector\":[\"conversation\",\"%s\"],"
 			    "\"input_type\":\"constant\",\"operation\":\"%s\","
-			    "\"value\":%s}]}}," ANSWER("ans", "[{{#conversation."
-			    "%s#}}]"), EDGE("start", "as") "," EDGE("as", "ans")),
+			    "\"value\":%s}]}}"
+			    "," ANSWER("ans", "[{{#conversation."
+			    "%s#}}"
+			    "]"), EDGE("start", "as") "," EDGE("as", "ans")),
 			    rows[i].var, rows[i].op, rows[i].input ?
 			    rows[i].input : "null", rows[i].var);
 			run(buf_cstr(&g), "{}", "q", buf_cstr(&decl), &o, &r,
@@ -1173,8 +1190,9 @@ test_assigner(void)
 			} else {
 				CHECK_ROW(STREQ(r.status, "succeeded"),
 				    rows[i].line);
-				upd = json_object_array_get_idx(json_get(json_get(
-				    d, "process_data"), "updated_variables"), 0);
+				upd = json_object_array_get_idx(json_get(
+				    json_get(d, "process_data"),
+				    "updated_variables"), 0);
 				CHECK_ROW(STREQ(json_compact(json_get(upd,
 				    "new_value")), rows[i].result),
 				    rows[i].line);
@@ -1275,17 +1293,18 @@ test_aggregator_groups(void)
 static void
 test_iteration(void)
 {
-#define ITER(extra, inner, out) GRAPH(START("") ","		\
-	"{\"id\":\"it\",\"data\":{\"type\":\"iteration\",\"title\":\"IT\","	\
-	"\"iterator_selector\":[\"start\",\"xs\"],\"output_selector\":" out	\
-	",\"start_node_id\":\"itstart\"" extra "}},"				\
-	"{\"id\":\"itstart\",\"parentId\":\"it\",\"data\":{\"type\":"		\
-	"\"iteration-start\",\"title\":\"\"}}," inner ","			\
-	END1("end", "r", "[\"it\",\"output\"]"),				\
+#define ITER(extra, inner, out) GRAPH(START("") ","			\
+	"{\"id\":\"it\",\"data\":{\"type\":\"iteration\",\"title\":"	\
+	"\"IT\",\"iterator_selector\":[\"start\",\"xs\"],"		\
+	"\"output_selector\":" out ",\"start_node_id\":\"itstart\""	\
+	extra "}},{\"id\":\"itstart\",\"parentId\":\"it\",\"data\":"	\
+	"{\"type\":\"iteration-start\",\"title\":\"\"}}," inner ","	\
+	END1("end", "r", "[\"it\",\"output\"]"),			\
 	EDGE("start", "it") "," EDGE("itstart", "in") "," EDGE("it", "end"))
 #define INNER_TT "{\"id\":\"in\",\"parentId\":\"it\",\"data\":{\"type\":" \
-	"\"template-transform\",\"title\":\"in\",\"template\":\"<{{ x }}:{{ i }}>\"," \
-	"\"variables\":[{\"variable\":\"x\",\"value_selector\":[\"it\",\"item\"]}," \
+	"\"template-transform\",\"title\":\"in\",\"template\":"	\
+	"\"<{{ x }}:{{ i }}>\",\"variables\":[{\"variable\":\"x\","	\
+	"\"value_selector\":[\"it\",\"item\"]},"			\
 	"{\"variable\":\"i\",\"value_selector\":[\"it\",\"index\"]}]}}"
 #define INNER_AGG "{\"id\":\"in\",\"parentId\":\"it\",\"data\":{\"type\":" \
 	"\"variable-aggregator\",\"title\":\"in\",\"variables\":[[\"it\"," \
@@ -1305,12 +1324,13 @@ test_iteration(void)
 		    "\"<b:1>\"]}"));
 		CHECK(strstr(buf_cstr(&o.log), "node_finished:start:succeeded "
 		    "iteration_started:it iteration_next:it node_started:in "
-		    "node_finished:in:succeeded iteration_next:it node_started:in "
+		    "node_finished:in:succeeded iteration_next:it node_started"
+		    ":in "
 		    "node_finished:in:succeeded iteration_completed:it "
 		    "text[- <a:0>\n- <b:1>]@[\"it\",\"output\"] "
 		    "node_started:end") != NULL);
-		CHECK(STREQ(json_str(json_get(o.finished, "in"), "iteration_id"),
-		    "it"));
+		CHECK(STREQ(json_str(json_get(o.finished, "in"),
+		    "iteration_id"), "it"));
 		CHECK(json_object_get_int(json_get(json_get(json_get(o.finished,
 		    "in"), "execution_metadata"), "iteration_index")) == 1);
 		CHECK(r.total_steps == 3);
@@ -1339,7 +1359,8 @@ test_iteration(void)
 	    "remove-abnormal-output") {
 		run(ITER("", INNER_FAIL, "[\"in\",\"text\"]"), "{\"xs\":[1,2]}",
 		    NULL, NULL, &o, &r, &p);
-		CHECK(STREQ(r.status, "failed") && STREQ(r.error, "[fake] boom"));
+		CHECK(STREQ(r.status, "failed") &&
+		    STREQ(r.error, "[fake] boom"));
 		run_free(&r, &o);
 		run(ITER(",\"error_handle_mode\":\"continue-on-error\"",
 		    INNER_FAIL, "[\"in\",\"text\"]"), "{\"xs\":[1,2]}", NULL,
@@ -1362,7 +1383,8 @@ test_loop(void)
 	/* dify-loop-answer.yml */
 	const char	*answer = GRAPH(START("") ","
 	    "{\"id\":\"loop\",\"data\":{\"type\":\"loop\",\"title\":\"Loop\","
-	    "\"loop_count\":10,\"logical_operator\":\"and\",\"break_conditions\":"
+	    "\"loop_count\":10,\"logical_operator\":\"and\",\"break_condition"
+	    "s\":"
 	    "[{\"variable_selector\":[\"loop\",\"i\"],\"comparison_operator\":"
 	    "\"≥\",\"value\":\"2\"}],\"loop_variables\":[{\"label\":\"i\","
 	    "\"var_type\":\"number\",\"value_type\":\"constant\",\"value\":"
@@ -1371,9 +1393,11 @@ test_loop(void)
 	    "\"loop-start\",\"title\":\"\"}},"
 	    "{\"id\":\"as\",\"parentId\":\"loop\",\"data\":{\"type\":"
 	    "\"assigner\",\"title\":\"A\",\"version\":\"2\",\"items\":[{"
-	    "\"variable_selector\":[\"loop\",\"i\"],\"input_type\":\"constant\","
+	    "\"variable_selector\":[\"loop\",\"i\"],\"input_type\":\"constan"
+	    "t\","
 	    "\"operation\":\"+=\",\"value\":1}]}},"
-	    "{\"id\":\"in\",\"parentId\":\"loop\",\"data\":{\"type\":\"answer\","
+	    "{\"id\":\"in\",\"parentId\":\"loop\",\"data\":{\"type\":\"answe"
+	    "r\","
 	    "\"title\":\"in\",\"answer\":\"{{#loop.i#}}\\n\"}},"
 	    ANSWER("after", "{{#sys.query#}} + {{#loop.i#}}"),
 	    EDGE("start", "loop") "," EDGE("loopstart", "as") ","
@@ -1381,17 +1405,21 @@ test_loop(void)
 	/* a loop-end node after two rounds, by way of an if-else */
 	const char	*end = GRAPH(START("") ","
 	    "{\"id\":\"loop\",\"data\":{\"type\":\"loop\",\"title\":\"Loop\","
-	    "\"loop_count\":5,\"loop_variables\":[{\"label\":\"n\",\"var_type\":"
+	    "\"loop_count\":5,\"loop_variables\":[{\"label\":\"n\",\"var_typ"
+	    "e\":"
 	    "\"number\",\"value_type\":\"constant\",\"value\":1}],"
 	    "\"start_node_id\":\"ls\"}},"
 	    "{\"id\":\"ls\",\"parentId\":\"loop\",\"data\":{\"type\":"
 	    "\"loop-start\",\"title\":\"\"}},"
 	    "{\"id\":\"dbl\",\"parentId\":\"loop\",\"data\":{\"type\":"
 	    "\"assigner\",\"title\":\"A\",\"version\":\"2\",\"items\":[{"
-	    "\"variable_selector\":[\"loop\",\"n\"],\"input_type\":\"constant\","
+	    "\"variable_selector\":[\"loop\",\"n\"],\"input_type\":\"constan"
+	    "t\","
 	    "\"operation\":\"*=\",\"value\":3}]}},"
-	    "{\"id\":\"if\",\"parentId\":\"loop\",\"data\":{\"type\":\"if-else\","
-	    "\"title\":\"IF\",\"cases\":[{\"case_id\":\"big\",\"logical_operator\":"
+	    "{\"id\":\"if\",\"parentId\":\"loop\",\"data\":{\"type\":\"if-els"
+	    "e\","
+	    "\"title\":\"IF\",\"cases\":[{\"case_id\":\"big\",\"logical_operat"
+	    "or\":"
 	    "\"and\",\"conditions\":[{\"variable_selector\":[\"loop\",\"n\"],"
 	    "\"comparison_operator\":\">\",\"value\":\"5\"}]}]}},"
 	    "{\"id\":\"stop\",\"parentId\":\"loop\",\"data\":{\"type\":"
@@ -1484,7 +1512,8 @@ test_limits(void)
 		    STREQ(err, "No class mapping found for node type: teleport "
 		    "(node x)"));
 		json_object_put(gj);
-		gj = json_tokener_parse(GRAPH(START(""), EDGE("start", "nope")));
+		gj = json_tokener_parse(GRAPH(START(""),
+		    EDGE("start", "nope")));
 		CHECK(wf_graph_check(gj, err, sizeof(err)) == -1);
 		json_object_put(gj);
 		gj = json_tokener_parse(GRAPH(START("") ",{\"id\":\"note\","
