@@ -328,7 +328,7 @@ gen_chatflow(struct req *rq, struct resp *rs)
 	struct chat		 c;
 	struct scope		 sc;
 	json_object		*form, *inputs = NULL, *files = NULL, *usage;
-	json_object		*values = NULL, *ids = NULL;
+	json_object		*values = NULL, *ids = NULL, *mfiles = NULL;
 	const char		*cid, *intro;
 	char			*query, task_id[UUID_LEN + 1];
 	char			 conv_id[UUID_LEN + 1], msg_id[UUID_LEN + 1];
@@ -350,7 +350,7 @@ gen_chatflow(struct req *rq, struct resp *rs)
 	inputs = prompt_inputs(form, json_get(rq->body, "inputs"), rs);
 	json_object_put(form);
 	if (inputs == NULL ||
-	    (files = wf_request_files(rq, rs, def.features)) == NULL) {
+	    (files = wf_request_files(rq, rs, &mfiles)) == NULL) {
 		json_object_put(inputs);
 		wf_def_free(&def);
 		return -1;
@@ -362,6 +362,7 @@ gen_chatflow(struct req *rq, struct resp *rs)
 	if (rc != 0) {
 		json_object_put(inputs);
 		json_object_put(files);
+		json_object_put(mfiles);
 		wf_def_free(&def);
 		if (rc == DB_CONFLICT)
 			return resp_error_msg(rs, ERR_TOO_MANY_REQUESTS,
@@ -385,6 +386,7 @@ gen_chatflow(struct req *rq, struct resp *rs)
 	mn.mode = "advanced-chat";
 	mn.query = query;
 	mn.inputs = inputs;
+	mn.message_files = mfiles;
 	if (db_message_create(rq->db, &sc, &mn, msg_id, &c.created_at) == -1)
 		goto internal;
 	values = json_object_new_object();
@@ -485,6 +487,7 @@ gen_chatflow(struct req *rq, struct resp *rs)
 	json_object_put(ids);
 	json_object_put(inputs);
 	json_object_put(files);
+	json_object_put(mfiles);
 	wf_def_free(&def);
 	return 0;
 internal:
@@ -492,6 +495,7 @@ internal:
 	json_object_put(ids);
 	json_object_put(inputs);
 	json_object_put(files);
+	json_object_put(mfiles);
 	wf_def_free(&def);
 	db_task_finish(rq->db, task_id);
 	return resp_error(rs, ERR_INTERNAL);

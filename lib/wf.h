@@ -406,10 +406,12 @@ int	 wf_response_mode(struct req *, struct resp *, int *streaming);
 /* The per-app limit of requests in flight (0: none). */
 int	 wf_max_active(const struct app *);
 /*
- * The request's "files" as Dify file objects (sys.files), or NULL with a
- * 400 in "rs".  Empty when the app's file upload feature is off.
+ * The request's "files" as Dify file objects (sys.files), checked as for
+ * chat requests (files_use_request), or NULL with a 400 in "rs".  Empty
+ * when the app's file upload feature is off.  "message_files", when not
+ * NULL, gets what a chat message stores (owned by the caller, or NULL).
  */
 json_object *wf_request_files(struct req *, struct resp *,
-	    json_object *features);
+	    json_object **message_files);
 
 #endif

@@ -115,73 +115,57 @@ wf_response_mode(struct req *rq, struct resp *rs, int *streaming)
 }
 
 json_object *
-wf_request_files(struct req *rq, struct resp *rs, json_object *features)
+wf_request_files(struct req *rq, struct resp *rs, json_object **message_files)
 {
-	json_object	*files = json_get(rq->body, "files"), *out, *f, *o;
-	json_object	*fu = json_get(features, "file_upload");
-	const char	*tm, *url, *id, *type, *slash, *dot;
-	size_t		 i, n;
+	struct files_use	 fu;
+	json_object		*out, *m, *o;
+	const char		*name, *dot, *tm;
+	size_t			 i, n;
 
+	if (message_files != NULL)
+		*message_files = NULL;
+	/* the checks and messages of chat requests (files.c) */
+	if (files_use_request(rq, rs, &fu) == -1) {
+		files_use_free(&fu);
+		return NULL;
+	}
 	out = json_object_new_array();
-	if (files == NULL || !json_object_get_boolean(json_get(fu, "enabled")))
-		return out;
-	n = json_object_array_length(files);
+	n = fu.message_files != NULL ?
+	    json_object_array_length(fu.message_files) : 0;
 	for (i = 0; i < n; i++) {
-		f = json_object_array_get_idx(files, i);
-		tm = json_str(f, "transfer_method");
-		type = json_str(f, "type");
-		url = json_str(f, "url");
-		id = json_str(f, "upload_file_id");
-		if (tm == NULL || (strcmp(tm, "remote_url") &&
-		    strcmp(tm, "local_file"))) {
-			json_object_put(out);
-			resp_error_msg(rs, ERR_INVALID_PARAM, pool_printf(
-			    &rq->pool, "Invalid file transfer method: %s",
-			    tm ? tm : "None"));
-			return NULL;
-		}
-		if (strcmp(tm, "remote_url") == 0 && (url == NULL ||
-		    (strncmp(url, "http://", 7) && strncmp(url, "https://",
-		    8)))) {
-			json_object_put(out);
-			resp_error_msg(rs, ERR_INVALID_PARAM,
-			    "Invalid file url");
-			return NULL;
-		}
-		if (strcmp(tm, "local_file") == 0 && (id == NULL ||
-		    !uuid_valid(id))) {
-			json_object_put(out);
-			resp_error_msg(rs, ERR_INVALID_PARAM, id == NULL ?
-			    "Invalid upload file id" :
-			    "Invalid upload file id format");
-			return NULL;
-		}
+		m = json_object_array_get_idx(fu.message_files, i);
+		name = json_str(m, "filename");
+		dot = name != NULL ? strrchr(name, '.') : NULL;
+		tm = json_str(m, "transfer_method");
 		o = json_object_new_object();
 		json_object_object_add(o, "dify_model_identity",
 		    json_object_new_string("__dify__file__"));
 		json_object_object_add(o, "id", NULL);
 		json_object_object_add(o, "tenant_id",
 		    json_object_new_string(""));
-		json_object_object_add(o, "type", json_object_new_string(
-		    type ? type : "custom"));
+		json_object_object_add(o, "type",
+		    json_copy(json_get(m, "type")));
 		json_object_object_add(o, "transfer_method",
-		    json_object_new_string(tm));
-		json_object_object_add(o, "remote_url", url ?
-		    json_object_new_string(url) : NULL);
-		json_object_object_add(o, "related_id", id ?
-		    json_object_new_string(id) : NULL);
-		slash = url ? strrchr(url, '/') : NULL;
-		json_object_object_add(o, "filename", slash ?
-		    json_object_new_string(slash + 1) : NULL);
-		dot = slash ? strrchr(slash, '.') : NULL;
-		json_object_object_add(o, "extension", dot ?
+		    json_copy(json_get(m, "transfer_method")));
+		json_object_object_add(o, "remote_url", tm != NULL &&
+		    strcmp(tm, "remote_url") == 0 ?
+		    json_copy(json_get(m, "url")) : NULL);
+		json_object_object_add(o, "related_id",
+		    json_copy(json_get(m, "upload_file_id")));
+		json_object_object_add(o, "filename",
+		    json_copy(json_get(m, "filename")));
+		json_object_object_add(o, "extension", dot != NULL ?
 		    json_object_new_string(dot) : NULL);
-		json_object_object_add(o, "mime_type", NULL);
-		json_object_object_add(o, "size", json_object_new_int(-1));
-		json_object_object_add(o, "url", url ?
-		    json_object_new_string(url) : NULL);
+		json_object_object_add(o, "mime_type",
+		    json_copy(json_get(m, "mime_type")));
+		json_object_object_add(o, "size",
+		    json_copy(json_get(m, "size")));
+		json_object_object_add(o, "url", json_copy(json_get(m, "url")));
 		json_object_array_add(out, o);
 	}
+	if (message_files != NULL && fu.message_files != NULL)
+		*message_files = json_object_get(fu.message_files);
+	files_use_free(&fu);
 	return out;
 }
 
@@ -263,7 +247,7 @@ wf_api_run(struct req *rq, struct resp *rs)
 	inputs = prompt_inputs(form, json_get(rq->body, "inputs"), rs);
 	json_object_put(form);
 	if (inputs == NULL ||
-	    (files = wf_request_files(rq, rs, def.features)) == NULL) {
+	    (files = wf_request_files(rq, rs, NULL)) == NULL) {
 		json_object_put(inputs);
 		wf_def_free(&def);
 		return -1;

@@ -5,6 +5,7 @@
 # variables, and error strategies, as Dify's own fixtures have them.
 . "$(dirname "$0")/../lib.sh"
 start_fake_upstream
+export DIFYCGI_ALLOW_PRIVATE_URLS=1	# file URLs below are on loopback
 start_server
 
 # dify-if-else-hello.yml: contains "hello" -> End "true", else End "false"
@@ -150,4 +151,22 @@ read -r K KK <<<"$(new_app workflow --provider fake --model echo --graph "$T/cod
 jreq POST /v1/workflows/run "$KK" '{"inputs":{},"user":"u1"}'
 check "a node type the server cannot run fails the run with a message naming it" body_is '
     .data.status == "failed" and (.data.error | contains("code")) and (.data.error | contains("not supported"))'
+# request files become sys.files, checked as for chat requests
+cat > "$T/files.json" <<'EOF2'
+{"nodes":[{"id":"start","data":{"type":"start","title":"Start","variables":[]}},
+ {"id":"end","data":{"type":"end","title":"End","outputs":[
+  {"variable":"files","value_selector":["sys","files"]},
+  {"variable":"name","value_selector":["sys","files"]}]}}],
+ "edges":[{"source":"start","target":"end"}]}
+EOF2
+read -r FU KFU <<<"$(new_app workflow --provider fake --model echo --graph "$T/files.json" --feature file_upload=on)"
+jreq POST /v1/workflows/run "$KFU" '{"inputs":{},"user":"u1","files":[{"type":"image","transfer_method":"remote_url","url":"http://127.0.0.1:9/cat.png"}]}'
+check "request files become sys.files as Dify file objects" body_is '
+    .data.outputs.files[0] | .dify_model_identity == "__dify__file__" and .type == "image"
+    and .transfer_method == "remote_url" and .filename == "cat.png" and .extension == ".png"
+    and .url == "http://127.0.0.1:9/cat.png" and .remote_url == "http://127.0.0.1:9/cat.png"'
+jreq POST /v1/workflows/run "$KFU" '{"inputs":{},"user":"u1","files":[{"type":"image","transfer_method":"carrier_pigeon"}]}'
+check "a file with an unknown transfer method is 400 invalid_param" body_is '.code == "invalid_param" and .status == 400'
+jreq POST /v1/workflows/run "$KH" '{"inputs":{"query":"x"},"user":"u1","files":[{"type":"image","transfer_method":"remote_url","url":"http://127.0.0.1:9/cat.png"}]}'
+check "with file upload off, files are ignored" body_is '.data.status == "succeeded"'
 finish
