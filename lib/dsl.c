@@ -509,6 +509,29 @@ struct conv {
 	size_t		 errlen;
 };
 
+/*
+ * Make a message one line of whole UTF-8 characters: control bytes become
+ * '?', and a character that %.40s or the buffer's end cut is dropped.
+ */
+static void
+tidy(char *s)
+{
+	size_t		 n = strlen(s), i, cont = 0;
+	unsigned char	 lead;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			s[i] = '?';
+	for (i = n; i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80 &&
+	    cont < 3; i--)
+		cont++;
+	if (i == 0 || (unsigned char)s[i - 1] < 0xc0)
+		return;
+	lead = (unsigned char)s[i - 1];
+	if (cont < (size_t)(lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : 1))
+		s[i - 1] = '\0';
+}
+
 static int
 conv_fail(struct conv *c, const yaml_mark_t *m, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -527,6 +550,7 @@ conv_fail(struct conv *c, const yaml_mark_t *m, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
+	tidy(c->err);
 	return -1;
 }
 
@@ -999,7 +1023,10 @@ struct load {
 	json_object	*edge_list;
 	int		*esrc, *etgt;	/* edges between known nodes */
 	size_t		 ne, ecap;
+	size_t		 unsaid[2];	/* problems, warnings past the cap */
 };
+
+#define SAY_MAX		200	/* messages of each kind listed */
 
 #define QUOTE_MAX	80
 
@@ -1069,10 +1096,14 @@ say(struct load *L, json_object *list, const struct node *nd,
     const char *fmt, ...)
 {
 	struct buf	 b;
-	char		 msg[1024];
+	char		 msg[4096];
 	va_list		 ap;
 
-	buf_init(&b, 4096);
+	if (json_object_array_length(list) >= SAY_MAX) {
+		L->unsaid[list == L->a->problems ? 0 : 1]++;
+		return;
+	}
+	buf_init(&b, 8192);
 	if (nd != NULL) {
 		node_desc(L, &b, nd);
 		buf_puts(&b, ": ");
@@ -1080,6 +1111,7 @@ say(struct load *L, json_object *list, const struct node *nd,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	tidy(msg);
 	buf_puts(&b, msg);
 	json_object_array_add(list, json_object_new_string(buf_cstr(&b)));
 	buf_free(&b);
@@ -2150,6 +2182,13 @@ dsl_load(const char *text, size_t len, const char *name, struct dsl_app *a)
 		else if (a->mode != NULL)
 			load_model_config(&L);
 	}
+	a->nproblems = json_object_array_length(a->problems) + L.unsaid[0];
+	if (L.unsaid[0] > 0)
+		json_object_array_add(a->problems, json_object_new_string(
+		    pool_printf(&L.p, "and %zu more problems", L.unsaid[0])));
+	if (L.unsaid[1] > 0)
+		json_object_array_add(a->warnings, json_object_new_string(
+		    pool_printf(&L.p, "and %zu more warnings", L.unsaid[1])));
 	free(L.nodes);
 	free(L.esrc);
 	free(L.etgt);
@@ -2389,12 +2428,47 @@ or_empty(json_object *v, int array)
 	return array ? json_object_new_array() : json_object_new_object();
 }
 
+static void
+drop_credentials(json_object *tools)
+{
+	size_t	i;
+
+	if (!json_object_is_type(tools, json_type_array))
+		return;
+	for (i = 0; i < json_object_array_length(tools); i++)
+		json_object_object_del(json_object_array_get_idx(tools, i),
+		    "credential_id");
+}
+
+/*
+ * The nodes without the workspace's tool credentials, as Dify exports
+ * them when secrets are not asked for: a copy.
+ */
+static json_object *
+nodes_without_credentials(json_object *nodes)
+{
+	json_object	*copy = copy_value(nodes), *d;
+	const char	*type;
+	size_t		 i;
+
+	for (i = 0; i < json_object_array_length(copy); i++) {
+		d = json_get(json_object_array_get_idx(copy, i), "data");
+		type = json_str(d, "type");
+		if (type != NULL && strcmp(type, "tool") == 0)
+			json_object_object_del(d, "credential_id");
+		if (type != NULL && strcmp(type, "agent") == 0)
+			drop_credentials(json_get(json_get(json_get(d,
+			    "agent_parameters"), "tools"), "value"));
+	}
+	return copy;
+}
+
 /* The document as Dify's export_dsl builds it. */
 static json_object *
 export_doc(const struct dsl_app *a, int include_secret)
 {
 	json_object	*doc = json_object_new_object(), *app, *wf, *g, *env;
-	json_object	*item;
+	json_object	*item, *cfg, *nodes;
 	const char	*vt;
 	size_t		 i;
 
@@ -2412,8 +2486,12 @@ export_doc(const struct dsl_app *a, int include_secret)
 	add_str(doc, "version", DSL_VERSION);
 	json_object_object_add(doc, "dependencies", json_object_new_array());
 	if (!app_mode_is_workflow(a->mode)) {
-		json_object_object_add(doc, "model_config",
-		    or_empty(a->config, 0));
+		/* Dify drops agent tools' credentials, secrets or not */
+		cfg = a->config != NULL ? copy_value(a->config) :
+		    json_object_new_object();
+		drop_credentials(json_get(json_get(cfg, "agent_mode"),
+		    "tools"));
+		json_object_object_add(doc, "model_config", cfg);
 		return doc;
 	}
 	env = json_object_new_array();
@@ -2427,8 +2505,10 @@ export_doc(const struct dsl_app *a, int include_secret)
 		json_object_array_add(env, item);
 	}
 	g = json_object_new_object();
-	json_object_object_add(g, "nodes",
-	    or_empty(json_get(a->graph, "nodes"), 1));
+	nodes = json_get(a->graph, "nodes");
+	json_object_object_add(g, "nodes", nodes == NULL ?
+	    json_object_new_array() : include_secret ?
+	    json_object_get(nodes) : nodes_without_credentials(nodes));
 	json_object_object_add(g, "edges",
 	    or_empty(json_get(a->graph, "edges"), 1));
 	wf = json_object_new_object();

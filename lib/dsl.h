@@ -44,6 +44,7 @@ struct dsl_app {
 	json_object	*conv;		/* conversation_variables */
 	json_object	*problems;	/* array of strings, never NULL */
 	json_object	*warnings;	/* array of strings, never NULL */
+	size_t		 nproblems;	/* found; the list stops at 200 */
 };
 
 /*
@@ -89,8 +90,9 @@ int	 dsl_fetch(struct db *, struct pool *, const char *app_id,
 /*
  * Write "a" as DSL YAML (version DSL_VERSION, keys sorted, strings quoted
  * wherever PyYAML would read them as something else) to "out".  Secret
- * environment variables are written with value '' unless
- * "include_secret".  0 or -1.
+ * environment variables are written with value '' and tool nodes without
+ * their credential_id unless "include_secret"; agent-chat tools never
+ * carry theirs.  0 or -1.
  */
 int	 dsl_export(const struct dsl_app *a, int include_secret,
 	    struct buf *out);

@@ -632,7 +632,7 @@ cmd_app_import(int argc, char **argv)
 	dsl_load(text, len, name, &a);
 	free(text);
 	print_list(a.warnings, "warning: ", "");
-	np = json_object_array_length(a.problems);
+	np = a.nproblems;
 	if (np > 0) {
 		print_list(a.problems, "", file);
 		fprintf(stderr, "dify-admin: app import: %zu problem%s; "

@@ -29,6 +29,9 @@ json_is(json_object *got, const char *want)
 	return eq;
 }
 
+/* 12 bytes of 3-byte characters */
+#define SPRING	"\xe6\x98\xa5\xe8\x81\x94\xe6\x98\xa5\xe8\x81\x94"
+
 static void
 test_scalars(void)
 {
@@ -100,6 +103,9 @@ test_scalars(void)
 		{ __LINE__, "!!str true", "\"true\"" },
 		{ __LINE__, "!!int \"0x1F\"", "31" },
 		{ __LINE__, "!!int abc", NULL },
+		/* quoted in the error, cut at 40 bytes: not mid-character */
+		{ __LINE__, "!!int \"" SPRING SPRING SPRING SPRING SPRING "\"",
+		  NULL },
 		{ __LINE__, "!!float 1", "1.0" },
 		{ __LINE__, "!!float 0x10", NULL },
 		{ __LINE__, "!!bool \"yes\"", "true" },
@@ -136,6 +142,9 @@ test_scalars(void)
 			if (rows[i].json == NULL) {
 				CHECK_ROW(o == NULL && err[0] != '\0',
 				    rows[i].line);
+				/* one line of whole characters, even cut */
+				CHECK_ROW(utf8_valid(err, strlen(err)) &&
+				    strchr(err, '\n') == NULL, rows[i].line);
 			} else {
 				CHECK_ROW(o != NULL, rows[i].line);
 				CHECK_ROW(json_object_object_get_ex(o, "v",
@@ -532,8 +541,8 @@ test_problems(void)
 			CHECK_ROW(rc == -1, rows[i].line);
 			CHECK_ROW(has_message(a.problems, rows[i].problem),
 			    rows[i].line);
-			CHECK_ROW(json_object_array_length(a.problems) == 1,
-			    rows[i].line);
+			CHECK_ROW(json_object_array_length(a.problems) == 1 &&
+			    a.nproblems == 1, rows[i].line);
 			if (!has_message(a.problems, rows[i].problem) ||
 			    json_object_array_length(a.problems) != 1)
 				dump(a.problems);
@@ -645,6 +654,31 @@ test_every_problem(void)
 	}
 	dsl_app_free(&a);
 	free(text);
+}
+
+static void
+test_many_problems(void)
+{
+	struct dsl_app	 a;
+	struct buf	 b;
+	int		 i;
+
+	buf_init(&b, 1 << 20);
+	buf_puts(&b, "app: {name: x, mode: workflow}\nworkflow:\n  graph:\n"
+	    "    nodes:\n    - {id: s, data: {type: start}}\n"
+	    "    - {id: e, data: {type: end}}\n");
+	for (i = 0; i < 250; i++)
+		buf_printf(&b, "    - {id: n%d, data: {type: robot}}\n", i);
+	TEST("at most 200 problems are listed, then how many more") {
+		CHECK(dsl_load(b.p, b.len, NULL, &a) == -1);
+		CHECK(json_object_array_length(a.problems) == SAY_MAX + 1);
+		CHECK(has_message(a.problems, "and 50 more problems"));
+		CHECK(a.nproblems == 250);
+		CHECK(has_message(a.problems,
+		    "node \"n199\" (robot): unknown node type"));
+	}
+	dsl_app_free(&a);
+	buf_free(&b);
 }
 
 static void
@@ -990,6 +1024,15 @@ test_export(void)
 	json_object_object_add(node, "data", data);
 	nodes = json_object_new_array();
 	json_object_array_add(nodes, node);
+	node = json_tokener_parse("{\"id\": \"t\", \"type\": \"custom\", "
+	    "\"data\": {\"type\": \"tool\", \"title\": \"T\", "
+	    "\"tool_node_version\": \"2\", \"credential_id\": \"cred-1\"}}");
+	json_object_array_add(nodes, node);
+	node = json_tokener_parse("{\"id\": \"g\", \"type\": \"custom\", "
+	    "\"data\": {\"type\": \"agent\", \"title\": \"G\", "
+	    "\"agent_parameters\": {\"tools\": {\"value\": [{\"name\": "
+	    "\"x\", \"credential_id\": \"cred-2\"}]}}}}");
+	json_object_array_add(nodes, node);
 	node = json_tokener_parse("{\"id\": \"e\", \"type\": \"custom\", "
 	    "\"data\": {\"type\": "
 	    "\"end\", \"title\": \"End\"}}");
@@ -1004,7 +1047,7 @@ test_export(void)
 	a.conv = json_object_new_array();
 	buf_init(&out, 1 << 24);
 	TEST("an export reads back to the same JSON, whatever the strings") {
-		CHECK(dsl_export(&a, 0, &out) == 0);
+		CHECK(dsl_export(&a, 1, &out) == 0);
 		CHECK(dsl_load(out.p, out.len, NULL, &b) == 0);
 		dump(b.problems);
 		CHECK(json_object_equal(a.graph, b.graph));
@@ -1028,8 +1071,17 @@ test_export(void)
 			printf("#   %s\n#   %s\n", json_compact(a.graph),
 			    json_compact(b.graph));
 	}
-	TEST("secret environment values are written empty") {
+	dsl_app_free(&b);
+	buf_reset(&out);
+	TEST("secret environment values and tool credentials are left out") {
+		CHECK(dsl_export(&a, 0, &out) == 0);
+		CHECK(dsl_load(out.p, out.len, NULL, &b) == 0);
 		CHECK(strstr(out.p, "s3cret") == NULL);
+		CHECK(strstr(out.p, "cred-") == NULL);
+		CHECK(json_get(json_get(node_by_id(b.graph, "t"), "data"),
+		    "credential_id") == NULL);
+		CHECK(json_get(json_get(node_by_id(a.graph, "t"), "data"),
+		    "credential_id") != NULL);
 		env = b.env;
 		e = json_object_array_get_idx(env, 0);
 		CHECK(STREQ(json_str(e, "value"), "") &&
@@ -1042,6 +1094,8 @@ test_export(void)
 	TEST("--include-secret writes them") {
 		CHECK(dsl_export(&a, 1, &out) == 0);
 		CHECK(strstr(out.p, "value: s3cret\n") != NULL);
+		CHECK(strstr(out.p, "credential_id: cred-1\n") != NULL);
+		CHECK(strstr(out.p, "credential_id: cred-2\n") != NULL);
 	}
 	TEST("keys come sorted, as Dify's yaml.dump writes them") {
 		buf_reset(&out);
@@ -1058,11 +1112,18 @@ test_export(void)
 	a.mode = "completion";
 	a.config = json_tokener_parse("{\"pre_prompt\": \"null\", "
 	    "\"model\": {\"name\": \"m\", \"completion_params\": "
-	    "{\"temperature\": 0.3}}}");
+	    "{\"temperature\": 0.3}}, \"agent_mode\": {\"tools\": "
+	    "[{\"tool_name\": \"t\", \"credential_id\": \"c\"}]}}");
 	buf_init(&out, 1 << 24);
-	TEST("other modes export model_config") {
-		CHECK(dsl_export(&a, 0, &out) == 0);
+	TEST("other modes export model_config, without tool credentials") {
+		CHECK(dsl_export(&a, 1, &out) == 0);
 		CHECK(dsl_load(out.p, out.len, NULL, &b) == 0);
+		CHECK(json_get(json_object_array_get_idx(json_get(json_get(
+		    b.config, "agent_mode"), "tools"), 0), "credential_id") ==
+		    NULL);
+		json_object_object_del(json_object_array_get_idx(json_get(
+		    json_get(a.config, "agent_mode"), "tools"), 0),
+		    "credential_id");
 		CHECK(json_object_equal(a.config, b.config));
 		CHECK(json_get(b.doc, "workflow") == NULL);
 	}
@@ -1082,6 +1143,7 @@ main(void)
 	test_problems();
 	test_accepted();
 	test_every_problem();
+	test_many_problems();
 	test_warnings();
 	test_normalise();
 	test_config();
