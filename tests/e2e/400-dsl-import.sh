@@ -188,11 +188,17 @@ check "a chat app's model_config serves /parameters as written" body_is '
     .opening_statement == "Hi there" and .suggested_questions == ["What now?"]
     and .user_input_form == [{"text-input":{"variable":"name","label":"Name","required":true,"max_length":48,"default":""}}]
     and .speech_to_text == {"enabled":true}'
+req GET /v1/site "$key"
+check "an imported app has a WebApp site, as every Dify app has" \
+    body_is '.title == "Chatty" and .icon == "🤖" and .use_icon_as_answer_icon == false'
 "$ADMIN" app export "$id" > "$T/chat-out.yml"
 check "a chat app exports its model_config unchanged" \
     bash -c "[ \"\$('$ADMIN' dsl json '$T/chat-out.yml' | jq -S .model_config)\" = \"\$('$ADMIN' dsl json '$T/chat.yml' | jq -S .model_config)\" ]"
 check "and its app section" \
     bash -c "'$ADMIN' dsl json '$T/chat-out.yml' | jq -e '.app == {\"description\":\"talks\",\"icon\":\"🤖\",\"icon_background\":\"#FFEAD5\",\"icon_type\":\"emoji\",\"mode\":\"chat\",\"name\":\"Chatty\",\"use_icon_as_answer_icon\":false}' >/dev/null"
+id=$("$ADMIN" app import - --name "from stdin" < "$FIX/dify-passthrough.yml")
+check "app import - reads the file from stdin" \
+    bash -c "'$ADMIN' app show '$id' | jq -e '.name == \"from stdin\" and .mode == \"workflow\"' >/dev/null"
 "$ADMIN" app export 00000000-0000-0000-0000-000000000000 >/dev/null 2>&1; rc=$?
 check "exporting an unknown app fails" [ $rc != 0 ]
 finish
