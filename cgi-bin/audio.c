@@ -155,7 +155,7 @@ text_to_audio(struct req *rq, struct resp *rs)
 	struct speech_out	 so = { rq, rs };
 	struct llm_result	 res;
 	json_object		*tts;
-	const char		*mid, *text, *voice, *status;
+	const char		*mid, *text, *voice;
 	int			 rc;
 
 	if (auth_end_user(rq, rs, 'j', 0) == -1)
@@ -172,13 +172,14 @@ text_to_audio(struct req *rq, struct resp *rs)
 		if (!uuid_valid(mid))
 			return no_audio(rs);
 		rc = db_message_answer(rq->db, &rq->pool, rq->app.id, mid,
-		    &text, &status);
+		    &text);
 		if (rc == DB_NOT_FOUND || (rc == DB_OK && *text == '\0'))
 			return no_audio(rs);
 		if (rc != DB_OK)
 			return resp_error(rs, ERR_INTERNAL);
 	} else if (text == NULL || *text == '\0')
-		return resp_error_msg(rs, ERR_INVALID_PARAM, "Text is required");
+		return resp_error_msg(rs, ERR_INVALID_PARAM,
+		    "Text is required");
 	voice = input_str(rq, "voice");
 	if (voice == NULL || *voice == '\0')
 		voice = json_str(tts, "voice");

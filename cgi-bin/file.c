@@ -102,7 +102,8 @@ preview(struct req *rq, struct resp *rs)
 static int
 signed_preview(struct req *rq, struct resp *rs)
 {
-	static const char	 gone[] = "File not found or signature is invalid";
+	static const char	 gone[] =
+	    "File not found or signature is invalid";
 	struct upload_file	 uf;
 	const char		*id = file_id(rq);
 	int			 rc;

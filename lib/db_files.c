@@ -36,7 +36,7 @@ static const char SQL_FILE_REF_ANY[] =
     "WHERE m.message_files != '[]' "
     "AND json_extract(j.value, '$.upload_file_id') = ? LIMIT 1";
 static const char SQL_MESSAGE_ANSWER[] =
-    "SELECT answer, status FROM messages WHERE id = ? AND app_id = ?";
+    "SELECT answer FROM messages WHERE id = ? AND app_id = ?";
 
 int
 db_upload_file_create(struct db *db, const struct upload_file *f)
@@ -162,7 +162,7 @@ db_upload_file_referenced(struct db *db, const char *app_id,
 
 int
 db_message_answer(struct db *db, struct pool *p, const char *app_id,
-    const char *message_id, const char **answer, const char **status)
+    const char *message_id, const char **answer)
 {
 	sqlite3_stmt	*st = db_stmt(db, SQL_MESSAGE_ANSWER);
 	int		 step, rc = -1;
@@ -172,7 +172,6 @@ db_message_answer(struct db *db, struct pool *p, const char *app_id,
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
 		*answer = db_col_str(st, 0, p);
-		*status = db_col_str(st, 1, p);
 		rc = DB_OK;
 	} else if (step == SQLITE_DONE)
 		rc = DB_NOT_FOUND;

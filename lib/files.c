@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,8 @@
 /* ---- errors ---- */
 
 const struct err_info files_err_table[FERR__MAX] = {
-	[FERR_NO_FILE] = { 400, "no_file_uploaded", "Please upload your file." },
+	[FERR_NO_FILE] = { 400, "no_file_uploaded",
+	    "Please upload your file." },
 	[FERR_TOO_MANY_FILES] = { 400, "too_many_files",
 	    "Only one file is allowed." },
 	[FERR_UNSUPPORTED_TYPE] = { 415, "unsupported_file_type",
@@ -1515,7 +1517,8 @@ document_text(struct resp *rs, const struct rfile *f,
 		files_extract_text(f->ext, f->mime, data.p != NULL ? data.p :
 		    "", data.len, &text);
 		o = json_object_new_object();
-		json_object_object_add(o, "type", json_object_new_string("text"));
+		json_object_object_add(o, "type",
+		    json_object_new_string("text"));
 		json_object_object_add(o, "text", json_object_new_string_len(
 		    buf_cstr(&text), (int)text.len));
 	}
@@ -1645,19 +1648,23 @@ v4_public(const uint8_t a[4])
 static int
 addr_public(const struct sockaddr *sa)
 {
-	const struct sockaddr_in	*s4;
-	const struct sockaddr_in6	*s6;
-	const uint8_t			*b;
-	static const uint8_t		 zero[12];
+	struct sockaddr_in	 s4;
+	struct sockaddr_in6	 s6;
+	const uint8_t		*b;
+	static const uint8_t	 zero[12];
+	sa_family_t		 family;
 
-	if (sa->sa_family == AF_INET) {
-		s4 = (const struct sockaddr_in *)(const void *)sa;
-		return v4_public((const uint8_t *)&s4->sin_addr.s_addr);
+	/* copied out: a sockaddr is read as the type it was written as */
+	memcpy(&family, (const char *)sa + offsetof(struct sockaddr,
+	    sa_family), sizeof(family));
+	if (family == AF_INET) {
+		memcpy(&s4, sa, sizeof(s4));
+		return v4_public((const uint8_t *)&s4.sin_addr.s_addr);
 	}
-	if (sa->sa_family != AF_INET6)
+	if (family != AF_INET6)
 		return 0;
-	s6 = (const struct sockaddr_in6 *)(const void *)sa;
-	b = s6->sin6_addr.s6_addr;
+	memcpy(&s6, sa, sizeof(s6));
+	b = s6.sin6_addr.s6_addr;
 	if (memcmp(b, zero, 10) == 0 && b[10] == 0xff && b[11] == 0xff)
 		return v4_public(b + 12);		/* ::ffff:a.b.c.d */
 	if (memcmp(b, zero, 12) == 0)
@@ -1698,16 +1705,20 @@ check_target(const char *url, struct target *t, char *err, size_t errlen)
 	memset(t, 0, sizeof(*t));
 	if (strlen(url) > 4096 || upstream_curl_init() == -1 ||
 	    (u = curl_url()) == NULL ||
-	    curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
-	    CURLUE_OK) {
+	    curl_url_set(u, CURLUPART_URL, url,
+	    CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
 		snprintf(err, errlen, "not a valid URL");
 		goto out;
 	}
 	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
 		snprintf(err, errlen, "only http and https URLs are fetched");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK) {
+		snprintf(err, errlen, "not a valid URL");
 		goto out;
 	}
 	hl = strlen(host);
@@ -1962,7 +1973,8 @@ text_kind(const char *ext, const char *mime)
 		for (i = 0; plain[i] != NULL; i++)
 			if (strcasecmp(ext, plain[i]) == 0)
 				return TX_PLAIN;
-		if (strcasecmp(ext, "html") == 0 || strcasecmp(ext, "htm") == 0 ||
+		if (strcasecmp(ext, "html") == 0 ||
+		    strcasecmp(ext, "htm") == 0 ||
 		    strcasecmp(ext, "xhtml") == 0)
 			return TX_HTML;
 	}
@@ -2151,8 +2163,9 @@ html_text(const char *s, size_t n, struct buf *tmp)
 	char		 ent[4], q, name[16];
 
 	while (i < n) {
-		if (s[i] == '<' && i + 1 < n && (isalpha((unsigned char)s[i + 1])
-		    || strchr("/!?", s[i + 1]) != NULL)) {
+		if (s[i] == '<' && i + 1 < n &&
+		    (isalpha((unsigned char)s[i + 1]) ||
+		    strchr("/!?", s[i + 1]) != NULL)) {
 			if (i + 4 <= n && strncmp(s + i, "<!--", 4) == 0) {
 				for (k = i + 4; k + 3 <= n; k++)
 					if (strncmp(s + k, "-->", 3) == 0)

@@ -24,11 +24,11 @@
 
 enum mp_err {
 	MP_OK,
-	MP_ERR_BOUNDARY,	/* not multipart/form-data, or no usable boundary */
+	MP_ERR_BOUNDARY,	/* not multipart/form-data, or no boundary */
 	MP_ERR_SYNTAX,		/* a malformed delimiter line or header */
 	MP_ERR_HEADER_TOO_LARGE,
 	MP_ERR_TOO_MANY_PARTS,
-	MP_ERR_TRUNCATED,	/* the body ended before the closing delimiter */
+	MP_ERR_TRUNCATED,	/* the body ended before the last delimiter */
 	MP_ERR_CALLBACK,	/* a callback returned -1 */
 	MP_ERR__MAX
 };
@@ -36,9 +36,9 @@ enum mp_err {
 /* What a part's headers say; strings live until the next part starts. */
 struct mp_part {
 	const char	*name;		/* Content-Disposition name, or NULL */
-	const char	*filename;	/* filename* (decoded) or filename; NULL:
-					   the part is a field, not a file */
-	const char	*content_type;	/* lowercased, no parameters; "" absent */
+	/* filename* (decoded) or filename; NULL: a field, not a file */
+	const char	*filename;
+	const char	*content_type;	/* lowercased, no parameters, or "" */
 	int		 index;		/* 0 for the first part */
 };
 
@@ -53,7 +53,7 @@ struct multipart {
 	int		(*on_end)(void *arg);
 	void		*arg;
 
-	char		 delim[4 + MP_BOUNDARY_MAX + 1];	/* CRLF "--" b */
+	char		 delim[4 + MP_BOUNDARY_MAX + 1];	/* CRLF--b */
 	size_t		 dlen;
 	size_t		 match;		/* delimiter bytes held back */
 	int		 state;
@@ -136,13 +136,13 @@ enum files_form_kind { FORM_UPLOAD, FORM_AUDIO };
 /* A multipart upload as read from the request, file part on disk. */
 struct files_form {
 	enum files_form_kind	 kind;
-	int			 have_file;	/* a file part of the file field */
-	int			 file_fields;	/* distinct names of file parts */
+	int			 have_file;	/* a file part named file */
+	int			 file_fields;	/* names of file parts */
 	const char		*filename;	/* from "pool" of the request */
-	const char		*mime_type;	/* as declared, "" when absent */
+	const char		*mime_type;	/* as declared, or "" */
 	long long		 size;
 	int			 too_large;	/* bytes past the cap dropped */
-	char			 hash[65];	/* SHA-256 of the content, hex */
+	char			 hash[65];	/* SHA-256, hex */
 	char			 tmp_path[4096];	/* "" when none */
 	const char		*user;		/* the "user" field, or NULL */
 	int			 user_too_long;
@@ -177,7 +177,8 @@ void	 files_form_free(struct files_form *);
  * Resolve the end user named by the form's "user" field (DEFAULT-USER
  * when absent) into rq->user.  0, or -1 with a 400 or 500 in "rs".
  */
-int	 files_form_user(struct req *, struct resp *, const struct files_form *);
+int	 files_form_user(struct req *, struct resp *,
+	    const struct files_form *);
 /*
  * Dify's checks of an upload, in its order: no file part, file parts
  * under more than one name, no MIME type, no filename, invalid characters
@@ -233,11 +234,9 @@ int	 db_upload_file_by_id(struct db *, struct pool *, const char *id,
  */
 int	 db_upload_file_referenced(struct db *, const char *app_id,
 	    const char *file_id);
-/*
- * The answer and status of a message of the app: DB_OK, DB_NOT_FOUND, -1.
- */
+/* The answer of a message of the app: DB_OK, DB_NOT_FOUND or -1. */
 int	 db_message_answer(struct db *, struct pool *, const char *app_id,
-	    const char *message_id, const char **answer, const char **status);
+	    const char *message_id, const char **answer);
 
 /* ---- files.c: signed URLs and serving files ---- */
 
@@ -271,8 +270,7 @@ int	 files_send(struct req *, struct resp *, const struct upload_file *,
 
 struct files_use {
 	json_object	*message_files;	/* messages.message_files, owned */
-	json_object	*parts;		/* content parts before the query, owned;
-					   NULL when none */
+	json_object	*parts;		/* go before the query; owned; NULL */
 };
 
 /*

@@ -10,7 +10,8 @@
  * case.  Because the boundary holds no CR, a CR inside the delimiter can
  * only be its first byte: on a mismatch every byte held back is content,
  * and matching restarts at the byte that broke it.  After a delimiter
- * come "--" (the end) or optional spaces and tabs, then CRLF.  Header
+ * come "--" (the end) or optional spaces and tabs, then CRLF; in the
+ * preamble a line that only starts like a delimiter is text.  Header
  * lines end in CRLF (a bare LF is tolerated); Content-Disposition gives
  * name, filename and filename* (RFC 5987: UTF-8 or ISO-8859-1, which
  * wins over filename), Content-Type the type; other headers are skipped.
@@ -475,7 +476,10 @@ scan(struct multipart *mp, const char *p, size_t n, size_t *used)
 	return 0;
 }
 
-/* After a delimiter: "--" ends the body, [LWSP] CRLF starts a part. */
+/*
+ * After a delimiter: "--" ends the body, [LWSP] CRLF starts a part.
+ * Returns 0 (more), 1 (the end), 2 when this was no delimiter line, -1.
+ */
 static int
 tail(struct multipart *mp, int c)
 {
@@ -495,15 +499,15 @@ tail(struct multipart *mp, int c)
 			mp->tail = T_CR;
 			return 0;
 		}
-		return fail(mp, MP_ERR_SYNTAX);
+		return 2;
 	case T_DASH:
 		if (c != '-')
-			return fail(mp, MP_ERR_SYNTAX);
+			return 2;
 		mp->state = S_EPILOGUE;
 		return 1;
 	default:	/* T_CR */
 		if (c != '\n')
-			return fail(mp, MP_ERR_SYNTAX);
+			return 2;
 		if (mp->nparts == MP_PARTS_MAX)
 			return fail(mp, MP_ERR_TOO_MANY_PARTS);
 		mp->nparts++;
@@ -547,6 +551,14 @@ multipart_feed(struct multipart *mp, const char *p, size_t n)
 			break;
 		case S_TAIL:
 			rc = tail(mp, (unsigned char)*p);
+			if (rc == 2 && mp->nparts == 0) {
+				/* only text of the preamble: look again from
+				   this byte, which may start a delimiter */
+				mp->state = S_PREAMBLE;
+				break;
+			}
+			if (rc == 2)
+				return fail(mp, MP_ERR_SYNTAX);
 			p++;
 			n--;
 			if (rc != 0)

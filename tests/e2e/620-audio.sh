@@ -75,7 +75,6 @@ check "text to speech answers 200 audio/mpeg" bash -c "
     [ '$STATUS' = 200 ] && grep -qi '^Content-Type: audio/mpeg' '$T/headers'"
 check "the bytes are the provider's MP3" bash -c "
     head -c 3 '$T/body' | grep -q ID3 && [ \$(stat -c %s '$T/body') = 270 ]"
-check "the audio streams: no Content-Length" bash -c "! grep -qi '^Content-Length' '$T/headers'"
 check "the provider got model tts-1, the text, voice alloy and mp3" bash -c "
     grep '/audio/speech' -v '$T/fake.log' | tail -1 | jq -e '. == {\"model\":\"tts-1\",
     \"input\":\"Hello there.\",\"voice\":\"alloy\",\"response_format\":\"mp3\"}' >/dev/null"
