@@ -45,6 +45,8 @@ struct gen {
 	int			 stop_requested;
 	int			 timed_out;
 	int			 thought_sent;
+	int			 position;	/* agent round, from 1 */
+	json_object		*thoughts;	/* agent thoughts stored */
 };
 
 struct naming {
@@ -156,21 +158,54 @@ emit(struct gen *g, json_object *ev)
 	return rc;
 }
 
+/*
+ * One agent thought (a round of the agent: what the model said, the tools
+ * it called with their input, what they answered), as an event when
+ * streaming and, when "store" is set, into the message's agent_thoughts.
+ * Dify sends the same thought id again as the thought fills in.
+ */
 static int
-emit_thought(struct gen *g, const char *thought)
+emit_thought(struct gen *g, const char *thought, const char *tool,
+    const char *tool_input, const char *observation, int store)
 {
-	json_object	*o = envelope(g, "agent_thought");
+	json_object	*o = envelope(g, "agent_thought"), *t;
+	char		 id[UUID_LEN + 1];
+	int		 rc = 0;
 
+	/* a thought id per round, stable across its events */
+	snprintf(id, sizeof(id), "%.34s%02x", g->message_id,
+	    (unsigned)(g->position & 0xff));
 	json_object_object_add(o, "task_id", json_object_new_string(g->task_id));
-	json_object_object_add(o, "id", json_object_new_string(g->message_id));
-	json_object_object_add(o, "position", json_object_new_int(1));
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "position",
+	    json_object_new_int(g->position));
 	json_object_object_add(o, "thought", json_object_new_string(thought));
-	json_object_object_add(o, "observation", json_object_new_string(""));
-	json_object_object_add(o, "tool", json_object_new_string(""));
+	json_object_object_add(o, "observation",
+	    json_object_new_string(observation));
+	json_object_object_add(o, "tool", json_object_new_string(tool));
 	json_object_object_add(o, "tool_labels", json_object_new_object());
-	json_object_object_add(o, "tool_input", json_object_new_string(""));
+	json_object_object_add(o, "tool_input",
+	    json_object_new_string(tool_input));
 	json_object_object_add(o, "message_files", json_object_new_array());
-	return emit(g, o);
+	if (store && g->thoughts != NULL) {
+		t = json_object_new_object();
+		json_object_object_add(t, "id", json_object_new_string(id));
+		json_object_object_add(t, "position",
+		    json_object_new_int(g->position));
+		json_object_object_add(t, "thought",
+		    json_object_new_string(thought));
+		json_object_object_add(t, "tool", json_object_new_string(tool));
+		json_object_object_add(t, "tool_input",
+		    json_object_new_string(tool_input));
+		json_object_object_add(t, "observation",
+		    json_object_new_string(observation));
+		json_object_array_add(g->thoughts, t);
+	}
+	if (g->streaming)
+		rc = emit(g, o);
+	else
+		json_object_put(o);
+	return rc;
 }
 
 static int
@@ -183,7 +218,7 @@ on_delta(void *arg, const char *text, size_t len)
 		return 0;
 	if (g->agent && !g->thought_sent) {
 		g->thought_sent = 1;
-		if (emit_thought(g, "") == -1)
+		if (emit_thought(g, "", "", "", "", 0) == -1)
 			return -1;
 	}
 	o = envelope(g, g->agent ? "agent_message" : "message");
@@ -382,6 +417,155 @@ end_event(struct gen *g, json_object *usage)
 }
 
 /*
+ * The tools an agent-chat app declares (agent_mode.tools, enabled ones)
+ * as an OpenAI tools array, or NULL when it has none we can run.
+ */
+static json_object *
+agent_tools(struct gen *g)
+{
+	json_object		*list = json_get(json_get(g->rq->app.config,
+				    "agent_mode"), "tools"), *out, *t, *en;
+	const struct tool_def	*def;
+	size_t			 i, n;
+
+	out = json_object_new_array();
+	n = list && json_object_is_type(list, json_type_array) ?
+	    json_object_array_length(list) : 0;
+	for (i = 0; i < n; i++) {
+		t = json_object_array_get_idx(list, i);
+		en = json_get(t, "enabled");
+		if (en != NULL && !json_object_get_boolean(en))
+			continue;
+		def = tool_find(json_str(t, "provider_id"),
+		    json_str(t, "tool_name"));
+		if (def == NULL)
+			def = tool_find(NULL, json_str(t, "tool_name"));
+		if (def == NULL) {
+			log_warn("app %s: tool %s/%s is not built in; left out",
+			    g->rq->app.id, json_str(t, "provider_id"),
+			    json_str(t, "tool_name"));
+			continue;
+		}
+		json_object_array_add(out, tool_schema(def));
+	}
+	if (json_object_array_length(out) == 0) {
+		json_object_put(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
+ * Agent chat by function calling, as Dify's FunctionCallAgentRunner: each
+ * round streams the model's text as agent_message events and, when the
+ * model calls tools, runs them, sends an agent_thought with the calls and
+ * their observations, and gives the results back to the model; the last
+ * round (agent_mode.max_iteration, 5 by default) offers no tools, so the
+ * model answers.  The answer is the text of every round.
+ */
+static int
+agent_run(struct gen *g, struct llm_request *lr)
+{
+	struct req		*rq = g->rq;
+	json_object		*tools = agent_tools(g), *mi, *calls, *c, *fn;
+	json_object		*input, *obs, *args;
+	struct llm_result	 r;
+	struct llm_msg		*msgs;
+	struct buf		 out;
+	const struct tool_def	*def;
+	const char		*name, *argtext;
+	char			 err[256], *names;
+	int			 max_iter = 5, round, rc = 0, n = lr->nmsgs;
+	size_t			 i, k;
+
+	mi = json_get(json_get(rq->app.config, "agent_mode"), "max_iteration");
+	if (mi != NULL && json_object_get_int(mi) > 0)
+		max_iter = json_object_get_int(mi) > 20 ? 20 :
+		    json_object_get_int(mi);
+	g->thoughts = json_object_new_array();
+	/* room for every round's assistant message and tool results */
+	msgs = pool_alloc(&rq->pool, sizeof(*msgs) * (size_t)(n + max_iter *
+	    (1 + 16)));
+	memcpy(msgs, lr->msgs, sizeof(*msgs) * (size_t)n);
+	for (round = 1; round <= max_iter; round++) {
+		g->position = round;
+		g->thought_sent = 0;
+		lr->msgs = msgs;
+		lr->nmsgs = n;
+		lr->tools = round < max_iter ? tools : NULL;
+		llm_result_init(&r);
+		rc = upstream_chat(lr, &r);
+		buf_append(&g->res.text, r.text.p ? r.text.p : "", r.text.len);
+		g->res.prompt_tokens += r.prompt_tokens;
+		g->res.completion_tokens += r.completion_tokens;
+		g->res.usage_known = r.usage_known;
+		calls = r.tool_calls;
+		if (rc != 0 || calls == NULL ||
+		    json_object_array_length(calls) == 0) {
+			if (rc == -1) {
+				g->res.err = r.err;
+				memcpy(g->res.errmsg, r.errmsg,
+				    sizeof(g->res.errmsg));
+			} else if (emit_thought(g, buf_cstr(&r.text), "", "", "",
+			    1) == -1)
+				rc = 1;
+			llm_result_free(&r);
+			break;
+		}
+		/* the model called tools: run each, gather their answers */
+		input = json_object_new_object();
+		obs = json_object_new_object();
+		names = pool_strdup(&rq->pool, "");
+		msgs[n].role = "assistant";
+		msgs[n].content = r.text.len ? pool_strdup(&rq->pool,
+		    r.text.p) : NULL;
+		msgs[n].tool_calls = json_copy(calls);
+		n++;
+		k = json_object_array_length(calls);
+		for (i = 0; i < k && i < 16; i++) {
+			c = json_object_array_get_idx(calls, i);
+			fn = json_get(c, "function");
+			name = json_str(fn, "name");
+			argtext = json_str(fn, "arguments");
+			args = argtext ? json_tokener_parse(argtext) : NULL;
+			def = tool_find(NULL, name);
+			buf_init(&out, 256 * 1024);
+			if (def == NULL)
+				buf_printf(&out, "there is no tool named %s",
+				    name ? name : "(none)");
+			else if (tool_run(def, args, &out, err,
+			    sizeof(err)) == -1)
+				buf_printf(&out, "tool error: %s", err);
+			json_object_object_add(input, name ? name : "",
+			    args ? args : json_object_new_object());
+			json_object_object_add(obs, name ? name : "",
+			    json_object_new_string(buf_cstr(&out)));
+			names = pool_printf(&rq->pool, "%s%s%s", names,
+			    *names ? ";" : "", name ? name : "");
+			msgs[n].role = "tool";
+			msgs[n].tool_call_id = pool_strdup(&rq->pool,
+			    json_str(c, "id"));
+			msgs[n].content = pool_strdup(&rq->pool, buf_cstr(&out));
+			n++;
+			buf_free(&out);
+		}
+		if (emit_thought(g, buf_cstr(&r.text), names,
+		    json_compact(input), json_compact(obs), 1) == -1)
+			rc = 1;
+		json_object_put(input);
+		json_object_put(obs);
+		llm_result_free(&r);
+		if (rc != 0 || g->stop_requested || rq->client_gone)
+			break;
+	}
+	/* the tool_calls copies of the assistant messages */
+	for (i = (size_t)lr->nmsgs; i < (size_t)n; i++)
+		json_object_put(msgs[i].tool_calls);
+	json_object_put(tools);
+	return rc;
+}
+
+/*
  * Run the generation of "g" once the request is checked and stored; ends
  * the message, the task and the reply.
  */
@@ -410,6 +594,8 @@ generate(struct gen *g, struct llm_msg *msgs, int nmsgs)
 	lr.arg = g;
 	if (g->streaming && sse_begin(rq, rs) == -1)
 		rc = 1;
+	else if (g->agent)
+		rc = agent_run(g, &lr);
 	else
 		rc = upstream_chat(&lr, &g->res);
 	latency = now_mono() - g->started;
@@ -442,27 +628,12 @@ generate(struct gen *g, struct llm_msg *msgs, int nmsgs)
 		me.error = "The client disconnected before the answer was "
 		    "complete.";
 	}
-	if (g->agent) {
-		json_object	*th = json_object_new_array(), *t;
-
-		t = json_object_new_object();
-		json_object_object_add(t, "id",
-		    json_object_new_string(g->message_id));
-		json_object_object_add(t, "position", json_object_new_int(1));
-		json_object_object_add(t, "thought",
-		    json_object_new_string(answer));
-		json_object_object_add(t, "tool", json_object_new_string(""));
-		json_object_object_add(t, "tool_input",
-		    json_object_new_string(""));
-		json_object_object_add(t, "observation",
-		    json_object_new_string(""));
-		json_object_array_add(th, t);
-		me.agent_thoughts = th;
-	}
+	me.agent_thoughts = g->thoughts;
 	if (db_message_finish(rq->db, g->message_id, &me) == -1)
 		log_error("message %s: not finished in the database",
 		    g->message_id);
-	json_object_put(me.agent_thoughts);
+	json_object_put(g->thoughts);
+	g->thoughts = NULL;
 	db_task_finish(rq->db, g->task_id);
 	if (g->chat)
 		db_conversation_touch(rq->db, g->conversation_id);
@@ -485,11 +656,6 @@ generate(struct gen *g, struct llm_msg *msgs, int nmsgs)
 			    err_table[g->res.err].status));
 			json_object_put(usage);
 			return emit(g, o);
-		}
-		if (g->agent) {
-			if (!g->thought_sent)
-				emit_thought(g, "");
-			emit_thought(g, answer);
 		}
 		return emit(g, end_event(g, usage));
 	}

@@ -154,6 +154,25 @@ int	 db_feedback_list(struct db *, const char *app_id, int page, int limit,
 int	 db_recent_turns(struct db *, struct pool *, const char *conversation_id,
 	    const char *message_id, int max, struct turn *out);
 
+/* ---- tools.c: built-in tools ---- */
+
+struct tool_def {
+	const char	*provider;
+	const char	*name;
+	const char	*description;
+	const char	*params_schema;		/* JSON Schema text */
+	int		 (*run)(json_object *args, struct buf *out, char *err,
+			    size_t errlen);
+};
+
+/* A built-in tool by provider (NULL: any) and name, or NULL. */
+const struct tool_def *tool_find(const char *provider, const char *name);
+/* The tool as an OpenAI "tools" item (new object). */
+json_object *tool_schema(const struct tool_def *);
+/* Run a tool: its text output appended to "out"; 0, or -1 with "err". */
+int	 tool_run(const struct tool_def *, json_object *args, struct buf *out,
+	    char *err, size_t errlen);
+
 /* ---- prompt.c ---- */
 
 /*

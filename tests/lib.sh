@@ -99,7 +99,7 @@ check() {
 	name=$1; shift
 	if "$@"; then ok "$name"; else
 		not_ok "$name"
-		echo "#   status=$STATUS body=$(printf '%s' "${BODY:-}" | head -c 600)"
+		echo "#   status=${STATUS:-} body=$(printf '%s' "${BODY:-}" | head -c 600)"
 	fi
 }
 
