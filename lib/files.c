@@ -383,9 +383,13 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Read at most "max" bytes of a stored file into "out".  0 or -1. */
+/*
+ * Read a stored file into "out": at most "max" bytes, the rest left
+ * unread when "cut", else -1 for a larger file.  0 or -1.
+ */
 static int
-read_stored(const struct upload_file *uf, size_t max, struct buf *out)
+read_stored(const struct upload_file *uf, size_t max, int cut,
+    struct buf *out)
 {
 	char	path[4096], chunk[CHUNK];
 	ssize_t	n;
@@ -408,10 +412,14 @@ read_stored(const struct upload_file *uf, size_t max, struct buf *out)
 			rc = n == 0 ? 0 : -1;
 			break;
 		}
+		if (cut && (size_t)n > max - out->len)
+			n = (ssize_t)(max - out->len);
 		if (buf_append(out, chunk, (size_t)n) == -1) {
 			rc = -1;
 			break;
 		}
+		if (cut && out->len == max)
+			break;
 	}
 	close(fd);
 	return rc;
@@ -1452,7 +1460,7 @@ local_image(const struct rfile *f, const char *detail)
 	const char	*mime;
 	json_object	*o = NULL;
 
-	if (read_stored(&f->uf, (size_t)cfg->image_limit_mb * 1024 * 1024,
+	if (read_stored(&f->uf, (size_t)cfg->image_limit_mb * 1024 * 1024, 0,
 	    &data) == -1) {
 		buf_free(&data);
 		log_warn("file %s: not sent as an image: unreadable or over "
@@ -1495,9 +1503,9 @@ document_text(struct resp *rs, const struct rfile *f,
 		return NULL;
 	}
 	if (f->method == M_LOCAL) {
-		if (read_stored(&f->uf, max, &data) == -1) {
-			log_warn("file %s: unreadable or over %zu bytes",
-			    f->uf.id, max);
+		/* a prompt takes DOC_TEXT_MAX: what lies past that is not read */
+		if (read_stored(&f->uf, 4 * DOC_TEXT_MAX, 1, &data) == -1) {
+			log_warn("file %s: unreadable", f->uf.id);
 			buf_free(&data);
 			buf_free(&text);
 			return NULL;

@@ -201,4 +201,24 @@ req GET "/v1/files/$F3/preview" "$KA"
 check "an HTML file is served sandboxed and unsniffed" bash -c "
     grep -qi '^Content-Type: text/html' '$T/headers' && grep -qi '^Content-Security-Policy: sandbox' '$T/headers' &&
     grep -qi '^X-Content-Type-Options: nosniff' '$T/headers'"
+
+# a large body goes through in chunks: the program's memory stays small
+stop_server
+export DIFYCGI_MAX_UPLOAD_MB=100
+start_server
+head -c $((80 * 1024 * 1024)) /dev/urandom > "$T/big.mp4"
+upload "$KA" -F "file=@$T/big.mp4;type=video/mp4"
+F4=$(printf '%s' "$BODY" | jq -r .id)
+check "an 80 MB video is taken whole" bash -c "
+    [ '$STATUS' = 201 ] && cmp -s '$T/big.mp4' '$T/files/$A/$F4'"
+hwm=0
+for p in $(pgrep -P "$LIGHTTPD_PID" -f cgi-bin/file.fcgi); do
+	k=$(awk '/^VmHWM/ {print $2}' "/proc/$p/status")
+	[ "${k:-0}" -gt "$hwm" ] && hwm=$k
+done
+# sanitizer builds carry their own allocator's weight
+limit=$((24 * 1024)); grep -qa __asan_report "$BUILD_DIR/libdify.a" && limit=$((64 * 1024))
+check "while file.fcgi never held more than $((limit / 1024)) MB (peak: $((hwm / 1024)) MB)" \
+    test "$hwm" -gt 0 -a "$hwm" -lt "$limit"
+rm -f "$T/big.mp4" "$T/files/$A/$F4"
 finish

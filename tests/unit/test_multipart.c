@@ -601,6 +601,39 @@ test_addresses(void)
 	}
 }
 
+/* The second line against DNS rebinding: each socket's address again. */
+static void
+test_open_socket(void)
+{
+	struct curl_sockaddr	 a;
+	struct sockaddr_in	 v4;
+	struct fetch		 f;
+	curl_socket_t		 fd;
+
+	TEST("a connection to a private address is refused as it opens") {
+		memset(&f, 0, sizeof(f));
+		memset(&a, 0, sizeof(a));
+		memset(&v4, 0, sizeof(v4));
+		v4.sin_family = AF_INET;
+		v4.sin_port = htons(80);
+		inet_pton(AF_INET, "127.0.0.1", &v4.sin_addr);
+		a.family = AF_INET;
+		a.socktype = SOCK_STREAM;
+		a.protocol = IPPROTO_TCP;
+		a.addrlen = sizeof(v4);
+		memcpy(&a.addr, &v4, sizeof(v4));
+		CHECK(open_socket(&f, CURLSOCKTYPE_IPCXN, &a) ==
+		    CURL_SOCKET_BAD && f.blocked);
+		f.blocked = 0;
+		inet_pton(AF_INET, "93.184.215.14", &v4.sin_addr);
+		memcpy(&a.addr, &v4, sizeof(v4));
+		fd = open_socket(&f, CURLSOCKTYPE_IPCXN, &a);
+		CHECK(fd != CURL_SOCKET_BAD && !f.blocked);
+		if (fd != CURL_SOCKET_BAD)
+			close(fd);
+	}
+}
+
 static const struct {
 	int		 line;
 	const char	*ext;
@@ -688,6 +721,7 @@ main(void)
 	test_types();
 	test_crypto();
 	test_addresses();
+	test_open_socket();
 	test_text();
 	UNIT_DONE();
 }
