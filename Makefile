@@ -9,6 +9,9 @@ CC	?= cc
 PKGS	 = fcgi json-c sqlite3 libcurl yaml-0.1
 DEPS_DEB = libfcgi-dev libjson-c-dev libsqlite3-dev libcurl4-openssl-dev \
 	   libyaml-dev pkg-config lighttpd curl jq python3 sqlite3
+# what the whole test suite needs besides (deployment tests, fuzzing)
+TEST_DEB = clang libclang-rt-14-dev apache2 libapache2-mod-fcgid nginx \
+	   spawn-fcgi lighttpd-mod-openssl openssl procps
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -44,7 +47,7 @@ HDRS	 = $(wildcard lib/*.h)
 all: deps-check $(LIB) $(PROGS) $(TOOLS) $(UNITS) $(REPLAYS)
 
 deps-check:
-	@pkg-config --exists $(PKGS) || $(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory deps
 .PHONY: deps-check
 
 # Install what is missing from Debian's packages (as root), or say how.
@@ -143,6 +146,9 @@ bench-growth: all
 	@BUILD=$(BUILD) bash tools/bench-growth.sh
 
 test: all
+	@$(MAKE) --no-print-directory deps EXTRA_DEB="$(TEST_DEB)"
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory deps \
+	    EXTRA_DEB="nodejs npm"
 ifeq ($(SANITIZE),1)
 	@BUILDS="$(BUILD)" sh tests/run.sh
 else ifeq ($(QUICK),1)
