@@ -84,6 +84,7 @@ struct config {
 	int		 upstream_idle_ms;
 	int		 upstream_total_ms;
 	int		 memory_messages;	/* chat memory window */
+	int		 memory_tokens;		/* and its token budget, 0: none */
 	int		 image_limit_mb, video_limit_mb, audio_limit_mb,
 			 file_limit_mb, workflow_file_upload_limit;
 };

@@ -157,6 +157,8 @@ config_load(void)
 	    &config.upstream_total_ms);
 	rc |= get_int("DIFYCGI_MEMORY_MESSAGES", 10, 0, 1000,
 	    &config.memory_messages);
+	rc |= get_int("DIFYCGI_MEMORY_TOKENS", 2000, 0, 10000000,
+	    &config.memory_tokens);
 	rc |= get_int("DIFYCGI_IMAGE_LIMIT_MB", 10, 1, 4096,
 	    &config.image_limit_mb);
 	rc |= get_int("DIFYCGI_VIDEO_LIMIT_MB", 100, 1, 4096,

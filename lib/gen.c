@@ -296,6 +296,21 @@ build_messages(struct gen *g, json_object *inputs, const char *query,
 		    g->conversation_id, window, turns);
 	if (nturns < 0)
 		nturns = 0;
+	/* the newest turns that fit the token budget (estimated) */
+	if (cfg->memory_tokens > 0 && nturns > 0) {
+		int	budget = cfg->memory_tokens, keep = 0;
+
+		for (i = nturns - 1; i >= 0; i--) {
+			budget -= upstream_estimate_tokens(turns[i].query) +
+			    upstream_estimate_tokens(turns[i].answer);
+			if (budget < 0)
+				break;
+			keep++;
+		}
+		memmove(turns, turns + (nturns - keep),
+		    sizeof(turns[0]) * (size_t)keep);
+		nturns = keep;
+	}
 	m = pool_alloc(&rq->pool, sizeof(*m) * (size_t)(3 + 2 * nturns));
 	memset(m, 0, sizeof(*m) * (size_t)(3 + 2 * nturns));
 	if (!g->chat) {

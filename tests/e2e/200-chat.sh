@@ -3,7 +3,7 @@
 # upstream, the prompt it receives, history, validation and isolation.
 . "$(dirname "$0")/../lib.sh"
 export DIFYCGI_PROVIDER_FAKE_PROMPT_PRICE=0.5 DIFYCGI_PROVIDER_FAKE_COMPLETION_PRICE=2
-export DIFYCGI_PING_INTERVAL_S=1
+export DIFYCGI_PING_INTERVAL_S=1 DIFYCGI_MEMORY_MESSAGES=3
 start_fake_upstream
 start_server
 read -r A KA <<<"$(new_app chat --provider fake --model echo \
@@ -38,6 +38,11 @@ check "the second turn carries the first turn as history, and this turn's inputs
     and .[2].content == "hello" and .[3].role == "assistant" and (.[3].content | startswith("[{"))
     and .[4] == {"role":"user","content":"second"})'
 check "the same conversation id comes back" body_is ".conversation_id == \"$CID\""
+for i in 3 4 5 6 7 8 9 10 11 12; do
+	jreq POST /v1/chat-messages "$KA" "{\"inputs\":{\"who\":\"x\"},\"query\":\"turn $i\",\"user\":\"u1\",\"conversation_id\":\"$CID\"}"
+done
+check "memory keeps the newest turns within the window (DIFYCGI_MEMORY_MESSAGES=3)" body_is '
+    .answer | fromjson | [.[] | select(.role == "user") | .content] == ["turn 9","turn 10","turn 11","turn 12"]'
 
 sse /v1/chat-messages "$KA" '{"inputs":{"who":"x"},"query":"stream me","user":"u1","response_mode":"streaming"}'
 check "a streaming chat answers text/event-stream" grep -q 'status 200 text/event-stream' "$T/sse.status"
