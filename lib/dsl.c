@@ -1248,8 +1248,9 @@ load_header(struct load *L, const char *name)
 	}
 	if (name != NULL)
 		a->name = name;
-	else if (opt_string(L, app, "name", "app", &a->name) == 0 &&
-	    (a->name == NULL || a->name[0] == '\0'))
+	else if (opt_string(L, app, "name", "app", &a->name) == -1)
+		a->name = "-";	/* not a string: reported already */
+	if (a->name == NULL || a->name[0] == '\0')
 		PROBLEM(L, NULL, "app.name: missing (or give a name)");
 	opt_string(L, app, "description", "app", &a->description);
 	opt_string(L, app, "icon_type", "app", &a->icon_type);

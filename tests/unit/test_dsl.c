@@ -402,6 +402,8 @@ test_problems(void)
 		  "advanced-chat, chat, agent-chat or completion)" },
 		{ __LINE__, "app: {mode: chat}\nmodel_config: {}\n", NULL,
 		  NULL, NULL, "app.name: missing (or give a name)" },
+		{ __LINE__, "app: {name: '', mode: chat}\nmodel_config: {}\n",
+		  NULL, NULL, NULL, "app.name: missing (or give a name)" },
 		{ __LINE__, "app: {name: 5, mode: chat}\nmodel_config: {}\n",
 		  NULL, NULL, NULL, "app.name: must be a string" },
 		{ __LINE__, "app: {name: x, mode: chat, icon: 1}\n"
@@ -964,6 +966,12 @@ test_config(void)
 	TEST("--name replaces app.name") {
 		CHECK(dsl_load(wf, strlen(wf), "other", &a) == 0);
 		CHECK(STREQ(a.name, "other"));
+	}
+	dsl_app_free(&a);
+	TEST("an empty name is no name") {
+		CHECK(dsl_load(wf, strlen(wf), "", &a) == -1);
+		CHECK(has_message(a.problems,
+		    "app.name: missing (or give a name)"));
 	}
 	dsl_app_free(&a);
 	TEST("other modes: model_config is the config, as written") {
