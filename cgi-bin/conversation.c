@@ -374,9 +374,16 @@ update_variable(struct req *rq, struct resp *rs)
 	return 0;
 }
 
+static char *
+sign_url(void *ctx, const char *file_id)
+{
+	return files_signed_url(ctx, file_id);
+}
+
 static int
 list_messages(struct req *rq, struct resp *rs)
 {
+	struct url_signer	 sg = { sign_url, rq };
 	struct scope	 sc;
 	struct buf	 data;
 	const char	*cid, *first_id;
@@ -398,8 +405,8 @@ list_messages(struct req *rq, struct resp *rs)
 		return -1;
 	scope_of(rq, &sc);
 	buf_init(&data, (size_t)64 << 20);
-	rc = db_message_page(rq->db, &sc, cid, first_id, (int)limit, &data,
-	    &has_more);
+	rc = db_message_page(rq->db, &sc, cid, first_id, (int)limit, &sg,
+	    &data, &has_more);
 	if (rc != DB_OK) {
 		buf_free(&data);
 		return resp_error(rs, rc == DB_NOT_FOUND ?

@@ -11,6 +11,8 @@
 
 #include "api.h"
 
+#define STR_IS(a, b)	((a) != NULL && strcmp((a), (b)) == 0)
+
 /* ---- conversation list ---- */
 
 #define CONV_COLS \
@@ -357,9 +359,44 @@ thoughts_json(json_object *stored, const char *message_id, int64_t created)
 	return out;
 }
 
+/*
+ * Stored message_files with the URLs of uploaded files signed anew: the
+ * signed URL written when the message was made has expired by now.
+ */
+static void
+files_write(struct buf *b, sqlite3_stmt *st, int col,
+    const struct url_signer *sg)
+{
+	const char	*s = (const char *)sqlite3_column_text(st, col);
+	json_object	*files, *f;
+	const char	*id, *url;
+	size_t		 i, n;
+
+	if (s == NULL || strcmp(s, "[]") == 0 || sg == NULL ||
+	    (files = json_tokener_parse(s)) == NULL) {
+		buf_puts(b, s != NULL ? s : "[]");
+		return;
+	}
+	n = json_object_is_type(files, json_type_array) ?
+	    json_object_array_length(files) : 0;
+	for (i = 0; i < n; i++) {
+		f = json_object_array_get_idx(files, i);
+		id = json_str(f, "upload_file_id");
+		if (id == NULL || !STR_IS(json_str(f, "transfer_method"),
+		    "local_file"))
+			continue;
+		url = sg->sign(sg->ctx, id);
+		json_object_object_add(f, "url", url ?
+		    json_object_new_string(url) : NULL);
+	}
+	buf_puts(b, json_compact(files));
+	json_object_put(files);
+}
+
 /* A message row as an item of GET /messages (spec 6.1). */
 static void
-message_row_write(struct buf *b, sqlite3_stmt *st)
+message_row_write(struct buf *b, sqlite3_stmt *st,
+    const struct url_signer *sg)
 {
 	const char	*id = (const char *)sqlite3_column_text(st, 0);
 	const char	*s;
@@ -402,7 +439,7 @@ message_row_write(struct buf *b, sqlite3_stmt *st)
 		json_object_put(j);
 	}
 	jw_key(b, 0, "message_files");
-	jw_col_raw(b, st, 9, "[]");
+	files_write(b, st, 9, sg);
 	buf_printf(b, ",\"message_tokens\":%d,\"answer_tokens\":%d,"
 	    "\"total_tokens\":%d,\"provider_response_latency\":", mt, at,
 	    mt + at);
@@ -423,7 +460,7 @@ message_row_write(struct buf *b, sqlite3_stmt *st)
 int
 db_message_page(struct db *db, const struct scope *sc,
     const char *conversation_id, const char *first_id, int limit,
-    struct buf *out, int *has_more)
+    const struct url_signer *sg, struct buf *out, int *has_more)
 {
 	sqlite3_stmt	*st;
 	struct buf	 row[MESSAGE_PAGE_MAX + 1];
@@ -463,7 +500,7 @@ db_message_page(struct db *db, const struct scope *sc,
 	}
 	while (n <= limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		buf_init(&row[n], out->max);
-		message_row_write(&row[n], st);
+		message_row_write(&row[n], st, sg);
 		n++;
 	}
 	db_stmt_release(st);

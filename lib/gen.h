@@ -131,6 +131,12 @@ json_object *conv_var_json(const struct conv_var *);
 /* Python's str() of a JSON value, as Dify shows variable values. */
 void	 py_str(struct buf *, json_object *, int nested);
 #define MESSAGE_PAGE_MAX	100
+
+/* Signs an uploaded file's URL for a reply (files_signed_url). */
+struct url_signer {
+	char	*(*sign)(void *ctx, const char *file_id);
+	void	*ctx;
+};
 /*
  * One page of a conversation's messages, oldest first, before message
  * "first_id" (DB_NOT_FOUND when it is not in the conversation), written
@@ -138,7 +144,7 @@ void	 py_str(struct buf *, json_object *, int nested);
  */
 int	 db_message_page(struct db *, const struct scope *,
 	    const char *conversation_id, const char *first_id, int limit,
-	    struct buf *out, int *has_more);
+	    const struct url_signer *, struct buf *out, int *has_more);
 /* DB_OK when the message is this app's and end user's. */
 int	 db_message_owned(struct db *, struct pool *, const struct scope *,
 	    const char *message_id, const char **conversation_id);

@@ -97,6 +97,12 @@ check "the message lists its file with the keys of spec 6.1" body_is "
     and .filename == \"cat.png\" and .type == \"image\" and .mime_type == \"image/png\"
     and .size == $(stat -c %s "$T/cat.png") and .transfer_method == \"local_file\" and .belongs_to == \"user\"
     and .upload_file_id == \"$IMG\" and (.url | contains(\"/v1/files/$IMG/file-preview?timestamp=\")))"
+STORED=$(sql "SELECT json_extract(message_files, '\$[0].url') FROM messages WHERE conversation_id = '$CID'")
+check "the file's URL is signed anew on every read (the stored one expires)" \
+    bash -c "[ \"\$(printf '%s' '$BODY' | jq -r '.data[0].message_files[0].url')\" != '$STORED' ]"
+URL=$(printf '%s' "$BODY" | jq -r '.data[0].message_files[0].url')
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' "${URL/http:\/\/*\/v1/$BASE/v1}")
+check "... and the fresh URL serves the file" is_status 200
 
 chat "$KA" '[{"type":"image","transfer_method":"remote_url","url":"https://93.184.215.14/pics/cat.jpg?size=large"}]'
 check "a remote image is handed on as its URL, not fetched" bash -c "

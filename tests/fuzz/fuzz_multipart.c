@@ -27,14 +27,8 @@
  *
  * (make fuzz builds it against build-fuzz/libdify.a instead of $SRC.)
  *
- * Replay build (any C compiler, no libFuzzer): runs every file of the
- * directories (or the files) named on the command line once and prints
- * one "ok - ..." line, so that make test keeps the target from rotting:
- *
- *   cc -DFUZZ_REPLAY -std=c11 -D_GNU_SOURCE -Ilib \
- *       $(pkg-config --cflags json-c sqlite3) -o fuzz_multipart_replay \
- *       tests/fuzz/fuzz_multipart.c $SRC
- *   ./fuzz_multipart_replay tests/fuzz/corpus/multipart
+ * Replay build (make builds it as $(BUILD)/fuzz/fuzz_multipart, linked
+ * with tests/fuzz/replay.c, and make test runs it over the corpus).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -187,65 +181,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef FUZZ_REPLAY
-#include <dirent.h>
-#include <sys/stat.h>
-
-#define REPLAY_MAX	(1 << 20)
-
-static int
-replay(const char *path)
-{
-	FILE	*f = fopen(path, "rb");
-	char	*buf;
-	size_t	 n;
-
-	if (f == NULL) {
-		perror(path);
-		return -1;
-	}
-	buf = malloc(REPLAY_MAX);
-	check(buf != NULL, "memory");
-	n = fread(buf, 1, REPLAY_MAX, f);
-	fclose(f);
-	LLVMFuzzerTestOneInput((const uint8_t *)buf, n);
-	free(buf);
-	return 0;
-}
-
-int
-main(int argc, char *argv[])
-{
-	struct dirent	*de;
-	struct stat	 st;
-	DIR		*d;
-	char		 path[4096];
-	int		 i, files = 0, bad = 0;
-
-	for (i = 1; i < argc; i++) {
-		if (stat(argv[i], &st) == 0 && !S_ISDIR(st.st_mode)) {
-			bad |= replay(argv[i]) == -1;
-			files++;
-			continue;
-		}
-		if ((d = opendir(argv[i])) == NULL) {
-			perror(argv[i]);
-			bad = 1;
-			continue;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.' || snprintf(path, sizeof(path),
-			    "%s/%s", argv[i], de->d_name) >= (int)sizeof(path))
-				continue;
-			if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-				bad |= replay(path) == -1;
-				files++;
-			}
-		}
-		closedir(d);
-	}
-	printf("%s - fuzz_multipart keeps its invariants on %d corpus files\n",
-	    bad || files == 0 ? "not ok" : "ok", files);
-	return bad || files == 0;
-}
-#endif
