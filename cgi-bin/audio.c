@@ -65,7 +65,7 @@ audio_to_text(struct req *rq, struct resp *rs)
 	int			 rc;
 
 	if (feature(rq, "speech_to_text") == NULL)
-		return files_error(rs, FERR_STT_DISABLED, NULL);
+		return resp_error_msg(rs, ERR_STT_DISABLED, NULL);
 	llm_result_init(&res);
 	rc = files_form_read(rq, rs, FORM_AUDIO, &form);
 	if (rc == 0)
@@ -74,16 +74,16 @@ audio_to_text(struct req *rq, struct resp *rs)
 		goto out;
 	rc = -1;
 	if (!form.have_file)
-		files_error(rs, FERR_NO_AUDIO, NULL);
+		resp_error_msg(rs, ERR_NO_AUDIO_UPLOADED, NULL);
 	else if (!audio_type_ok(form.mime_type))
-		files_error(rs, FERR_UNSUPPORTED_AUDIO, NULL);
+		resp_error_msg(rs, ERR_UNSUPPORTED_AUDIO_TYPE, NULL);
 	else if (form.too_large)
-		files_error(rs, FERR_AUDIO_TOO_LARGE, NULL);
+		resp_error_msg(rs, ERR_AUDIO_TOO_LARGE, NULL);
 	else {
 		rc = upstream_transcribe(provider_of(rq), form.tmp_path,
 		    form.mime_type, &res);
 		if (rc == UPSTREAM_NO_SPEECH)
-			files_error(rs, FERR_NO_STT, NULL);
+			resp_error_msg(rs, ERR_PROVIDER_NO_STT, NULL);
 		else if (rc == -1)
 			resp_error_msg(rs, res.err, res.errmsg);
 		else {

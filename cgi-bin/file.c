@@ -83,16 +83,16 @@ preview(struct req *rq, struct resp *rs)
 		return -1;
 	rc = db_upload_file_referenced(rq->db, rq->app.id, id);
 	if (rc == DB_NOT_FOUND)
-		return files_error(rs, FERR_NOT_FOUND,
+		return resp_error_msg(rs, ERR_FILE_NOT_FOUND,
 		    "File not found in message context");
 	if (rc == DB_CONFLICT)
-		return files_error(rs, FERR_ACCESS_DENIED,
+		return resp_error_msg(rs, ERR_FILE_ACCESS_DENIED,
 		    "File access denied: not owned by requesting app");
 	if (rc != DB_OK)
 		return resp_error(rs, ERR_INTERNAL);
 	rc = db_upload_file_get(rq->db, &rq->pool, rq->app.id, NULL, id, &uf);
 	if (rc == DB_NOT_FOUND)
-		return files_error(rs, FERR_NOT_FOUND,
+		return resp_error_msg(rs, ERR_FILE_NOT_FOUND,
 		    "Upload file record not found");
 	if (rc != DB_OK)
 		return resp_error(rs, ERR_INTERNAL);

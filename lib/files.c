@@ -52,46 +52,6 @@
 
 /* ---- errors ---- */
 
-const struct err_info files_err_table[FERR__MAX] = {
-	[FERR_NO_FILE] = { 400, "no_file_uploaded",
-	    "Please upload your file." },
-	[FERR_TOO_MANY_FILES] = { 400, "too_many_files",
-	    "Only one file is allowed." },
-	[FERR_UNSUPPORTED_TYPE] = { 415, "unsupported_file_type",
-	    "File type not allowed." },
-	[FERR_FILENAME_MISSING] = { 400, "filename_not_exists_error",
-	    "The specified filename does not exist." },
-	[FERR_TOO_LARGE] = { 413, "file_too_large", "" },
-	[FERR_ACCESS_DENIED] = { 403, "file_access_denied",
-	    "Access to the requested file is denied." },
-	[FERR_NOT_FOUND] = { 404, "file_not_found",
-	    "The requested file was not found." },
-	[FERR_NO_AUDIO] = { 400, "no_audio_uploaded",
-	    "Please upload your audio." },
-	[FERR_AUDIO_TOO_LARGE] = { 413, "audio_too_large",
-	    "Audio size larger than 30 mb" },
-	[FERR_UNSUPPORTED_AUDIO] = { 415, "unsupported_audio_type",
-	    "Audio type not allowed." },
-	[FERR_STT_DISABLED] = { 400, "speech_to_text_disabled",
-	    "Speech to text is disabled." },
-	[FERR_NO_STT] = { 400, "provider_not_support_speech_to_text",
-	    "Provider not support speech to text." },
-};
-
-int
-files_error(struct resp *rs, enum ferr e, const char *msg)
-{
-	const struct err_info	*ei = &files_err_table[e];
-	json_object		*o = json_object_new_object();
-
-	json_object_object_add(o, "code", json_object_new_string(ei->code));
-	json_object_object_add(o, "message",
-	    json_object_new_string(msg != NULL ? msg : ei->message));
-	json_object_object_add(o, "status", json_object_new_int(ei->status));
-	resp_json(rs, ei->status, o);
-	return -1;
-}
-
 /* ---- file types ---- */
 
 const char *const files_type_names[FT__MAX] = {
@@ -680,13 +640,13 @@ files_upload_check(struct req *rq, struct resp *rs, struct files_form *f)
 	size_t		 i, n;
 
 	if (!f->have_file)
-		return files_error(rs, FERR_NO_FILE, NULL);
+		return resp_error_msg(rs, ERR_NO_FILE_UPLOADED, NULL);
 	if (f->file_fields > 1)
-		return files_error(rs, FERR_TOO_MANY_FILES, NULL);
+		return resp_error_msg(rs, ERR_TOO_MANY_FILES, NULL);
 	if (*f->mime_type == '\0')
-		return files_error(rs, FERR_UNSUPPORTED_TYPE, NULL);
+		return resp_error_msg(rs, ERR_UNSUPPORTED_FILE_TYPE, NULL);
 	if (name == NULL || *name == '\0')
-		return files_error(rs, FERR_FILENAME_MISSING, NULL);
+		return resp_error_msg(rs, ERR_FILENAME_MISSING, NULL);
 	n = strlen(name);
 	if (strpbrk(name, "/\\:*?\"<>|") != NULL || !utf8_valid(name, n))
 		return resp_error_msg(rs, ERR_INVALID_PARAM,
@@ -710,7 +670,7 @@ files_upload_check(struct req *rq, struct resp *rs, struct files_form *f)
 		return resp_error_msg(rs, ERR_INVALID_PARAM, msg);
 	}
 	if (f->too_large)
-		return files_error(rs, FERR_TOO_LARGE, NULL);
+		return resp_error_msg(rs, ERR_FILE_TOO_LARGE, NULL);
 	return 0;
 }
 
@@ -1102,14 +1062,14 @@ files_send(struct req *rq, struct resp *rs, const struct upload_file *uf,
 
 	if (strstr(uf->storage_key, "..") != NULL ||
 	    data_path(path, sizeof(path), uf->storage_key) == -1)
-		return files_error(rs, FERR_NOT_FOUND, NULL);
+		return resp_error_msg(rs, ERR_FILE_NOT_FOUND, NULL);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		log_error("file %s: %s", uf->id, fd == -1 ? strerror(errno) :
 		    "not a regular file");
 		if (fd != -1)
 			close(fd);
-		return files_error(rs, FERR_NOT_FOUND, NULL);
+		return resp_error_msg(rs, ERR_FILE_NOT_FOUND, NULL);
 	}
 	if (ctype == NULL || *ctype == '\0' || strpbrk(ctype, "\r\n") != NULL)
 		ctype = "application/octet-stream";

@@ -85,27 +85,6 @@ const char *multipart_strerror(enum mp_err);
 
 /* ---- files.c: Dify's file errors, in one table ---- */
 
-enum ferr {
-	FERR_NO_FILE,
-	FERR_TOO_MANY_FILES,
-	FERR_UNSUPPORTED_TYPE,
-	FERR_FILENAME_MISSING,
-	FERR_TOO_LARGE,
-	FERR_ACCESS_DENIED,
-	FERR_NOT_FOUND,
-	FERR_NO_AUDIO,
-	FERR_AUDIO_TOO_LARGE,
-	FERR_UNSUPPORTED_AUDIO,
-	FERR_STT_DISABLED,
-	FERR_NO_STT,
-	FERR__MAX
-};
-
-extern const struct err_info files_err_table[FERR__MAX];
-
-/* Set a file error body from the table ("msg" NULL: its text).  -1. */
-int	 files_error(struct resp *, enum ferr, const char *msg);
-
 /* ---- files.c: file types ---- */
 
 enum file_type { FT_IMAGE, FT_VIDEO, FT_AUDIO, FT_DOCUMENT, FT_CUSTOM,

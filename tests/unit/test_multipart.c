@@ -405,9 +405,6 @@ test_types(void)
 	TEST("every file type has a name") {
 		for (i = 0; i < FT__MAX; i++)
 			CHECK(files_type_names[i] != NULL);
-		for (i = 0; i < FERR__MAX; i++)
-			CHECK(files_err_table[i].code != NULL &&
-			    files_err_table[i].status >= 400);
 	}
 	pool_free_all(&p);
 }
