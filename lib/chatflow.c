@@ -336,7 +336,7 @@ gen_chatflow(struct req *rq, struct resp *rs)
 	double			 latency;
 
 	if (input_check(rq, rs, fields) == -1 ||
-	    wf_response_mode(rq, rs, &streaming) == -1 ||
+	    gen_response_mode(rq, rs, &streaming) == -1 ||
 	    (query = query_of(rq, rs)) == NULL)
 		return -1;
 	sc.app_id = rq->app.id;
@@ -357,7 +357,7 @@ gen_chatflow(struct req *rq, struct resp *rs)
 	}
 
 	uuid_new(task_id);
-	n = wf_max_active(&rq->app);
+	n = gen_max_active(&rq->app);
 	rc = db_task_start(rq->db, task_id, &sc, "chat", NULL, n);
 	if (rc != 0) {
 		json_object_put(inputs);

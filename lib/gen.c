@@ -343,8 +343,8 @@ build_messages(struct gen *g, json_object *inputs, const char *query,
 
 /* ---- the pipeline ---- */
 
-static int
-response_mode(struct req *rq, struct resp *rs, int *streaming)
+int
+gen_response_mode(struct req *rq, struct resp *rs, int *streaming)
 {
 	json_object	*v = json_get(rq->body, "response_mode");
 	const char	*s;
@@ -362,8 +362,8 @@ response_mode(struct req *rq, struct resp *rs, int *streaming)
 	return 0;
 }
 
-static int
-max_active(const struct app *a)
+int
+gen_max_active(const struct app *a)
 {
 	json_object	*v = json_get(a->config, "max_active_requests");
 
@@ -721,7 +721,7 @@ generation(struct req *rq, struct resp *rs, int chat)
 	g.rs = rs;
 	g.chat = chat;
 	g.agent = strcmp(rq->app.mode, "agent-chat") == 0;
-	if (response_mode(rq, rs, &g.streaming) == -1)
+	if (gen_response_mode(rq, rs, &g.streaming) == -1)
 		return -1;
 
 	/* query: required for chat; NUL characters stripped, as Dify does */
@@ -783,7 +783,7 @@ generation(struct req *rq, struct resp *rs, int chat)
 	}
 
 	uuid_new(g.task_id);
-	n = max_active(&rq->app);
+	n = gen_max_active(&rq->app);
 	rc = db_task_start(rq->db, g.task_id, &g.sc, chat ? "chat" :
 	    "completion", NULL, n);
 	if (rc == DB_CONFLICT) {

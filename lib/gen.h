@@ -208,5 +208,9 @@ char	*gen_conversation_title(struct req *, const char *query);
 void	 gen_usage_json(json_object *, const char *provider, int ptok,
 	    int ctok, double latency, char total_price[32]);
 int	 gen_mode_is_chat(const char *mode);
+/* response_mode of the body: absent/null blocking; 0, or -1 with a 400. */
+int	 gen_response_mode(struct req *, struct resp *, int *streaming);
+/* The app's limit of generations in flight (0: none). */
+int	 gen_max_active(const struct app *);
 
 #endif

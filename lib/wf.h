@@ -401,10 +401,6 @@ int	 wf_api_run(struct req *, struct resp *);
 int	 wf_api_run_detail(struct req *, struct resp *);
 int	 wf_api_stop(struct req *, struct resp *);
 int	 wf_api_logs(struct req *, struct resp *);
-/* Shared with chatflow.c: "response_mode" (400 when unknown). */
-int	 wf_response_mode(struct req *, struct resp *, int *streaming);
-/* The per-app limit of requests in flight (0: none). */
-int	 wf_max_active(const struct app *);
 /*
  * The request's "files" as Dify file objects (sys.files), checked as for
  * chat requests (files_use_request), or NULL with a 400 in "rs".  Empty

@@ -83,37 +83,6 @@ wsink_ping(void *arg)
 
 /* ---- shared checks ---- */
 
-int
-wf_max_active(const struct app *a)
-{
-	json_object	*v = json_get(a->config, "max_active_requests");
-
-	if (v != NULL && json_object_is_type(v, json_type_int))
-		return json_object_get_int(v);
-	if (a->max_active_requests > 0)
-		return a->max_active_requests;
-	return cfg->max_active_requests;
-}
-
-int
-wf_response_mode(struct req *rq, struct resp *rs, int *streaming)
-{
-	json_object	*v = json_get(rq->body, "response_mode");
-	const char	*s;
-
-	*streaming = 0;
-	if (v == NULL)
-		return 0;
-	s = json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
-	if (strcmp(s, "streaming") == 0)
-		*streaming = 1;
-	else if (strcmp(s, "blocking") != 0)
-		return resp_error_msg(rs, ERR_INVALID_PARAM,
-		    "response_mode must be 'blocking' or 'streaming'");
-	return 0;
-}
-
 json_object *
 wf_request_files(struct req *rq, struct resp *rs, json_object **message_files)
 {
@@ -226,7 +195,7 @@ wf_api_run(struct req *rq, struct resp *rs)
 	if (strcmp(rq->app.mode, "workflow") != 0)
 		return resp_error(rs, ERR_NOT_WORKFLOW_APP);
 	if (input_check(rq, rs, fields) == -1 ||
-	    wf_response_mode(rq, rs, &streaming) == -1)
+	    gen_response_mode(rq, rs, &streaming) == -1)
 		return -1;
 	if (wid != NULL && !uuid_valid(wid))
 		return resp_error_msg(rs, ERR_BAD_REQUEST, pool_printf(
@@ -256,7 +225,7 @@ wf_api_run(struct req *rq, struct resp *rs)
 	sc.app_id = rq->app.id;
 	sc.end_user_id = rq->user.id;
 	uuid_new(task_id);
-	n = wf_max_active(&rq->app);
+	n = gen_max_active(&rq->app);
 	rc = db_task_start(rq->db, task_id, &sc, "workflow", NULL, n);
 	if (rc != 0) {
 		json_object_put(inputs);
