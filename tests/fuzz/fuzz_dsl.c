@@ -13,10 +13,10 @@
  * same bytes.  A broken invariant aborts.
  *
  * libFuzzer build, from the top of the tree (the library instrumented
- * too, so that the fuzzer sees its branches):
+ * too, so that the fuzzer sees its branches); make fuzz does the same for
+ * every target through tools/fuzz.sh:
  *
- *   CC=clang CFLAGS='-g -O1 -fsanitize=fuzzer-no-link,address,undefined' \
- *       make BUILD=build-fuzz build-fuzz/libdify.a
+ *   make fuzz-lib      # build-fuzz/libdify.a: clang, fuzzer-no-link
  *   PKGS="fcgi json-c sqlite3 libcurl yaml-0.1"
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
  *       -D_GNU_SOURCE -Ilib $(pkg-config --cflags $PKGS) \
@@ -25,15 +25,14 @@
  *   mkdir -p /tmp/corpus && build-fuzz/fuzz_dsl -max_len=65536 \
  *       /tmp/corpus tests/fuzz/corpus/dsl
  *
- * Replay build (any C compiler, no libFuzzer): runs every file of the
- * directories (or the files) named on the command line once and prints
- * one "ok - ..." line, so that the test suite keeps the target from
- * rotting (tests/e2e/410-dsl-fuzz-replay.sh does):
+ * Replay build (no libFuzzer), which make builds as $(BUILD)/fuzz/fuzz_dsl
+ * and make test runs over tests/fuzz/corpus/dsl (tests/e2e/410 also over
+ * the 40 DSL fixtures):
  *
  *   cc -DFUZZ_REPLAY -std=c11 -D_GNU_SOURCE -Ilib \
  *       $(pkg-config --cflags $PKGS) -o fuzz_dsl_replay \
- *       tests/fuzz/fuzz_dsl.c build/libdify.a $(pkg-config --libs $PKGS) \
- *       -lpthread -lm
+ *       tests/fuzz/fuzz_dsl.c tests/fuzz/replay.c build/libdify.a \
+ *       $(pkg-config --libs $PKGS) -lpthread -lm
  *   ./fuzz_dsl_replay tests/fuzz/corpus/dsl
  */
 #include <stdint.h>
@@ -160,68 +159,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dsl_app_free(&a);
 	return 0;
 }
-
-#ifdef FUZZ_REPLAY
-#include <dirent.h>
-#include <sys/stat.h>
-
-static int
-replay_file(const char *path)
-{
-	FILE	*f = fopen(path, "rb");
-	char	*p;
-	size_t	 n;
-
-	if (f == NULL) {
-		perror(path);
-		return -1;
-	}
-	p = xmalloc(DSL_MAX_BYTES + 1);
-	n = fread(p, 1, DSL_MAX_BYTES + 1, f);
-	fclose(f);
-	LLVMFuzzerTestOneInput((const uint8_t *)p, n);
-	free(p);
-	return 0;
-}
-
-int
-main(int argc, char *argv[])
-{
-	struct dirent	*de;
-	struct stat	 st;
-	DIR		*d;
-	char		 path[4096];
-	int		 i, files = 0, bad = 0;
-
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s corpus-dir|file ...\n", argv[0]);
-		return 2;
-	}
-	for (i = 1; i < argc; i++) {
-		if (stat(argv[i], &st) == -1 || !S_ISDIR(st.st_mode)) {
-			bad |= replay_file(argv[i]) == -1;
-			files++;
-			continue;
-		}
-		if ((d = opendir(argv[i])) == NULL) {
-			perror(argv[i]);
-			bad = 1;
-			continue;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", argv[i],
-			    de->d_name);
-			if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-				bad |= replay_file(path) == -1;
-				files++;
-			}
-		}
-		closedir(d);
-	}
-	printf("%s - the DSL reader keeps its invariants on %d replayed "
-	    "inputs\n", bad ? "not ok" : "ok", files);
-	return bad;
-}
-#endif
