@@ -207,11 +207,24 @@ upstream_scrub(char *s, const char *key)
 	scrub(s, key);
 }
 
+/*
+ * A model config that names no provider (Dify's own test DSLs leave it
+ * empty) uses DIFYCGI_DEFAULT_PROVIDER, when set.
+ */
+static const char *
+provider_name(const char *name)
+{
+	if (name == NULL || *name == '\0')
+		return config_get("DIFYCGI_DEFAULT_PROVIDER");
+	return name;
+}
+
 int
 upstream_known(const char *provider)
 {
 	struct provider	pv;
 
+	provider = provider_name(provider);
 	if (provider != NULL && strcmp(provider, "offline") == 0)
 		return 1;
 	return provider_find(provider, &pv) == 0;
@@ -885,13 +898,13 @@ int
 upstream_chat(const struct llm_request *rq, struct llm_result *res)
 {
 	struct provider	 pv;
-	const char	*model;
+	const char	*model, *name = provider_name(rq->provider);
 	double		 t0 = now_mono();
 	int		 rc;
 
-	if (rq->provider != NULL && strcmp(rq->provider, "offline") == 0)
+	if (name != NULL && strcmp(name, "offline") == 0)
 		rc = offline_chat(rq, res, t0);
-	else if (provider_find(rq->provider, &pv) == -1) {
+	else if (provider_find(name, &pv) == -1) {
 		log_warn("upstream: provider \"%s\" is not configured (no "
 		    "DIFYCGI_PROVIDER_<NAME>_BASE_URL)",
 		    rq->provider != NULL ? rq->provider : "");
