@@ -484,6 +484,7 @@ struct frame {
 	char		*key;
 	json_object	*merge;		/* keys from "<<", applied at the end */
 	size_t		 start;		/* value count when it opened */
+	size_t		 start_bytes;	/* text bytes when it opened */
 	int		 anchor;	/* index in anchors, or -1 */
 };
 
@@ -491,6 +492,7 @@ struct anchor {
 	char		*name;
 	json_object	*value;		/* a reference; NULL while open */
 	size_t		 size;		/* values in it */
+	size_t		 bytes;		/* bytes of text in it */
 	int		 scalar_kind;	/* for aliases used as keys */
 };
 
@@ -502,6 +504,7 @@ struct conv {
 	size_t		 nanchors;
 	json_object	*anchor_index;	/* name -> index */
 	size_t		 values;
+	size_t		 bytes;		/* of scalar text, aliases expanded */
 	json_object	*root;
 	int		 have_root;
 	int		 done;
@@ -685,13 +688,21 @@ scalar(struct conv *c, yaml_event_t *ev, json_object **out, enum kind *kind)
 	    "could not determine a constructor for %.10s", s);
 }
 
+/*
+ * Count values and their text as they are made, aliases expanded: a
+ * billion laughs, of many values or of long strings, stops here.
+ */
 static int
-count_values(struct conv *c, const yaml_mark_t *m, size_t n)
+count_values(struct conv *c, const yaml_mark_t *m, size_t n, size_t bytes)
 {
 	c->values += n;
+	c->bytes += bytes;
 	if (c->values > DSL_MAX_VALUES)
 		return conv_fail(c, m, "more than %d values (aliases "
 		    "expanded)", DSL_MAX_VALUES);
+	if (c->bytes > DSL_MAX_TEXT)
+		return conv_fail(c, m, "more than %d bytes of text (aliases "
+		    "expanded)", DSL_MAX_TEXT);
 	return 0;
 }
 
@@ -801,12 +812,14 @@ anchor_begin(struct conv *c, const yaml_char_t *name, const yaml_mark_t *m)
 }
 
 static void
-anchor_end(struct conv *c, int i, json_object *v, size_t size, enum kind k)
+anchor_end(struct conv *c, int i, json_object *v, size_t size, size_t bytes,
+    enum kind k)
 {
 	if (i < 0)
 		return;
 	c->anchors[i].value = json_object_get(v);
 	c->anchors[i].size = size;
+	c->anchors[i].bytes = bytes;
 	c->anchors[i].scalar_kind = k;
 }
 
@@ -825,7 +838,7 @@ on_alias(struct conv *c, yaml_event_t *ev)
 	if (a->size == 0)
 		return conv_fail(c, &ev->start_mark,
 		    "recursive alias %.40s", a->name);
-	if (count_values(c, &ev->start_mark, a->size) == -1)
+	if (count_values(c, &ev->start_mark, a->size, a->bytes) == -1)
 		return -1;
 	if (wants_key(c))
 		return take_key(c, a->value, (enum kind)a->scalar_kind,
@@ -841,15 +854,15 @@ on_scalar(struct conv *c, yaml_event_t *ev)
 	enum kind	 kind = K_STR;
 	int		 a, rc;
 
-	if (count_values(c, &ev->start_mark, 1) == -1 ||
-	    scalar(c, ev, &v, &kind) == -1)
+	if (count_values(c, &ev->start_mark, 1,
+	    ev->data.scalar.length) == -1 || scalar(c, ev, &v, &kind) == -1)
 		return -1;
 	a = anchor_begin(c, ev->data.scalar.anchor, &ev->start_mark);
 	if (a == -2) {
 		json_object_put(v);
 		return -1;
 	}
-	anchor_end(c, a, v, 1, kind);
+	anchor_end(c, a, v, 1, ev->data.scalar.length, kind);
 	if (wants_key(c)) {
 		rc = take_key(c, v, kind, &ev->start_mark);
 		json_object_put(v);
@@ -883,7 +896,7 @@ on_start(struct conv *c, yaml_event_t *ev, int is_map)
 	if (c->depth == DSL_MAX_DEPTH)
 		return conv_fail(c, &ev->start_mark, "nested deeper than %d "
 		    "levels", DSL_MAX_DEPTH);
-	if (count_values(c, &ev->start_mark, 1) == -1)
+	if (count_values(c, &ev->start_mark, 1, 0) == -1)
 		return -1;
 	if ((a = anchor_begin(c, anchor, &ev->start_mark)) == -2)
 		return -1;
@@ -892,6 +905,7 @@ on_start(struct conv *c, yaml_event_t *ev, int is_map)
 	f->obj = is_map ? json_object_new_object() : json_object_new_array();
 	f->is_map = is_map;
 	f->start = c->values;
+	f->start_bytes = c->bytes;
 	f->anchor = a;
 	return 0;
 }
@@ -910,7 +924,8 @@ on_end(struct conv *c, yaml_event_t *ev)
 				    json_object_get(val));
 		json_object_put(f->merge);
 	}
-	anchor_end(c, f->anchor, v, c->values - f->start + 1, K_STR);
+	anchor_end(c, f->anchor, v, c->values - f->start + 1,
+	    c->bytes - f->start_bytes, K_STR);
 	free(f->key);
 	c->depth--;
 	return place(c, v, &ev->start_mark);

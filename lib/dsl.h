@@ -13,6 +13,7 @@
 #define DSL_MAX_BYTES	(10 * 1024 * 1024)
 #define DSL_MAX_DEPTH	32		/* nested mappings and sequences */
 #define DSL_MAX_VALUES	1000000		/* YAML values, aliases expanded */
+#define DSL_MAX_TEXT	(4 * DSL_MAX_BYTES)	/* their text, likewise */
 
 /*
  * An app as a DSL file holds it.  After dsl_load the strings point into
@@ -49,11 +50,12 @@ struct dsl_app {
 
 /*
  * Convert YAML text to JSON as PyYAML's safe_load types it (YAML 1.1
- * plain scalars: yes/no/on/off are booleans, 0x1F and 0o... per 1.1, ~ is
+ * plain scalars: yes/no/on/off are booleans, 0x1F and 017 integers, ~
  * null; quoted scalars are strings; merge keys; aliases copied, at most
- * DSL_MAX_VALUES values in all).  Dates stay strings.  Returns the owned
- * value, or NULL with a message ("line L, column C: ...") in "err"; NULL
- * with "err" empty is a null (empty) document.
+ * DSL_MAX_VALUES values and DSL_MAX_TEXT bytes of text in all).  Dates
+ * stay strings.  Returns the owned value, or NULL with a message ("line
+ * L, column C: ...") in "err"; NULL with "err" empty is a null (empty)
+ * document.
  */
 json_object *dsl_yaml_to_json(const char *text, size_t len, char *err,
 	    size_t errlen);

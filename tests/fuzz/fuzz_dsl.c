@@ -7,10 +7,11 @@
  * everything the database needs present, or refused with at least one
  * problem; messages are valid UTF-8; the JSON stored for the graph and
  * the config reads back through json-c as the database layer reads it
- * (db_col_json); and an accepted file exports, the export loads again to
- * the same app (graph, features, variables: normalising is idempotent;
- * config, less agent tools' credentials), and exporting that gives the
- * same bytes.  A broken invariant aborts.
+ * (db_col_json); and an accepted file exports and, unless its aliases
+ * expanded past DSL_MAX_BYTES, the export loads again to the same app
+ * (graph, features, variables: normalising is idempotent; config, less
+ * agent tools' credentials), and exporting that gives the same bytes.  A
+ * broken invariant aborts.
  *
  * libFuzzer build, from the top of the tree (the library instrumented
  * too, so that the fuzzer sees its branches); make fuzz does the same for
@@ -110,6 +111,12 @@ round_trip(const struct dsl_app *a)
 	buf_init(&e1, EXPORT_MAX);
 	buf_init(&e2, EXPORT_MAX);
 	require(dsl_export(a, 1, &e1) == 0, "an accepted app exports");
+	if (e1.len > DSL_MAX_BYTES) {
+		/* aliases expanded past the file size limit */
+		buf_free(&e1);
+		buf_free(&e2);
+		return;
+	}
 	require(dsl_load(e1.p, e1.len, NULL, &b) == 0,
 	    "an export imports again");
 	require(strcmp(a->name, b.name) == 0 && strcmp(a->mode, b.mode) == 0,

@@ -261,6 +261,23 @@ test_limits(void)
 		    NULL);
 		buf_free(&b);
 	}
+	TEST("a billion laughs of long strings stops at DSL_MAX_TEXT") {
+		buf_init(&b, 1 << 22);
+		buf_puts(&b, "a0: &a0 '");
+		for (i = 0; i < 1000000; i++)
+			buf_puts(&b, "x");
+		buf_puts(&b, "'\n");
+		for (i = 1; i < 4; i++) {
+			buf_printf(&b, "a%d: &a%d [", i, i);
+			for (j = 0; j < 10; j++)
+				buf_printf(&b, "%s*a%d", j ? ", " : "", i - 1);
+			buf_puts(&b, "]\n");
+		}
+		o = yaml(buf_cstr(&b), err, sizeof(err));
+		CHECK(o == NULL && strstr(err, "more than 41943040 bytes of "
+		    "text") != NULL);
+		buf_free(&b);
+	}
 	TEST("files over DSL_MAX_BYTES are refused before parsing") {
 		big = xmalloc(DSL_MAX_BYTES + 1);
 		memset(big, ' ', DSL_MAX_BYTES + 1);
