@@ -161,3 +161,7 @@ sql() { sqlite3 "$DIFYCGI_DB" "$1"; }
 
 # events_are "a b c": the last stream's event names, repeats folded
 events_are() { [ "$(events | uniq | tr '\n' ' ')" = "$1 " ]; }
+
+# The Dify DSL fixtures (real exports; tests/fixtures/dsl/MANIFEST.md says
+# where each comes from); DIFYCGI_FIXTURES points elsewhere.
+FIXTURES=${DIFYCGI_FIXTURES:-$ROOT/tests/fixtures/dsl}

@@ -4,7 +4,7 @@
 # (fixtures/dsl/MANIFEST.md).  Skipped when the importer or the fixtures
 # are not there.
 . "$(dirname "$0")/../lib.sh"
-FIX="$ROOT/../shared/fixtures/dsl"
+FIX="$FIXTURES"
 if [ ! -d "$FIX" ] || ! "$ADMIN" app import --help >/dev/null 2>&1; then
 	ok "fixtures run as Dify's tests say # SKIP no importer or fixtures"
 	exit 0

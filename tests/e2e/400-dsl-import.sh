@@ -4,7 +4,7 @@
 # secrets stay out of exports, bad files list every problem and write
 # nothing, and an imported app serves /v1/parameters from its start node.
 . "$(dirname "$0")/../lib.sh"
-FIX="$ROOT/../shared/fixtures/dsl"
+FIX="$FIXTURES"
 STATUS="" BODY=""
 start_server
 

@@ -10,6 +10,6 @@ if [ ! -x "$REPLAY" ]; then
 	finish
 	exit
 fi
-"$REPLAY" "$ROOT/../shared/fixtures/dsl" 2>"$T/replay.err" ||
+"$REPLAY" "$FIXTURES" 2>"$T/replay.err" ||
     { not_ok "the replay over the fixtures exits 0"; head -20 "$T/replay.err" | sed 's/^/#   /'; }
 finish

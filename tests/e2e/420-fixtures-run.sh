@@ -1,11 +1,11 @@
 #!/bin/bash
-# Every fixture of ../shared/fixtures/dsl/ imported and run end to end
+# Every fixture of tests/fixtures/dsl/ imported and run end to end
 # with the fake upstream answering its LLM nodes (whatever provider they
 # name): it either runs to success, or fails with a clear message naming
 # what is not supported.  REPORT=FILE also writes the README's coverage
 # table (file, mode, imported, ran, why not) to FILE.
 . "$(dirname "$0")/../lib.sh"
-FIX="$ROOT/../shared/fixtures/dsl"
+FIX="$FIXTURES"
 [ -d "$FIX" ] || { echo "ok - # SKIP no fixtures at $FIX"; exit 0; }
 # every provider the fixtures name answers through the fake upstream
 for p in openai langgenius/openai/openai deepseek bedrock langgenius/bedrock/bedrock \
