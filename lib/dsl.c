@@ -36,13 +36,13 @@ static const struct {
 	{ "end",		1 },
 	{ "answer",		1 },
 	{ "llm",		1 },
-	{ "knowledge-retrieval", 0 },
+	{ "knowledge-retrieval", 1 },
 	{ "question-classifier", 1 },
 	{ "if-else",		1 },
 	{ "code",		1 },
 	{ "template-transform",	1 },
 	{ "http-request",	1 },
-	{ "tool",		0 },
+	{ "tool",		1 },
 	{ "variable-aggregator", 1 },
 	{ "variable-assigner",	1 },	/* legacy name of the aggregator */
 	{ "assigner",		1 },
@@ -54,7 +54,7 @@ static const struct {
 	{ "loop-end",		0 },
 	{ "list-operator",	1 },
 	{ "document-extractor",	1 },
-	{ "agent",		0 },
+	{ "agent",		1 },
 };
 
 static const char *const app_modes[] = {

@@ -499,8 +499,9 @@ agent_run(struct gen *g, struct llm_request *lr)
 		    json_object_get_int(mi);
 	g->thoughts = json_object_new_array();
 	/* room for every round's assistant message and tool results */
-	msgs = pool_alloc(&rq->pool, sizeof(*msgs) * (size_t)(n + max_iter *
-	    (1 + 16)));
+	k = (size_t)(n + max_iter * (1 + 16));
+	msgs = pool_alloc(&rq->pool, sizeof(*msgs) * k);
+	memset(msgs, 0, sizeof(*msgs) * k);	/* parts, ids: none */
 	memcpy(msgs, lr->msgs, sizeof(*msgs) * (size_t)n);
 	for (round = 1; round <= max_iter; round++) {
 		g->position = round;

@@ -1141,14 +1141,14 @@ static const struct wf_type types[] = {
 	{ "loop-end", WF_K_EXEC, run_loop_end, 0, 0 },
 	/* known to Dify, not run by this server yet */
 	{ "code", WF_K_EXEC, NULL, 1, 0 },
-	{ "http-request", WF_K_EXEC, NULL, 1, 0 },
-	{ "tool", WF_K_EXEC, NULL, 1, 0 },
-	{ "question-classifier", WF_K_BRANCH, NULL, 0, 0 },
-	{ "parameter-extractor", WF_K_EXEC, NULL, 0, 0 },
-	{ "knowledge-retrieval", WF_K_EXEC, NULL, 0, 0 },
-	{ "list-operator", WF_K_EXEC, NULL, 0, 0 },
-	{ "document-extractor", WF_K_EXEC, NULL, 0, 0 },
-	{ "agent", WF_K_EXEC, NULL, 0, 0 },
+	{ "http-request", WF_K_EXEC, wf_run_http, 1, 0 },
+	{ "tool", WF_K_EXEC, wf_run_tool, 1, 0 },
+	{ "question-classifier", WF_K_BRANCH, wf_run_classifier, 0, 0 },
+	{ "parameter-extractor", WF_K_EXEC, wf_run_extractor, 0, 0 },
+	{ "knowledge-retrieval", WF_K_EXEC, wf_run_knowledge, 0, 0 },
+	{ "list-operator", WF_K_EXEC, wf_run_list_operator, 0, 0 },
+	{ "document-extractor", WF_K_EXEC, wf_run_doc_extractor, 0, 0 },
+	{ "agent", WF_K_EXEC, wf_run_agent, 0, 0 },
 };
 
 const struct wf_type *

@@ -44,6 +44,22 @@ The request's "model" chooses the behaviour:
     tool-call         a call of the first tool in "tools" (arguments "{}"),
                       or, when the last message has role "tool", the text
                       "Tool result received: <its content>"; 400 without tools
+    classify          a question classifier: the last user message is the
+                      JSON {"input_text": [...], "categories": [{category_id,
+                      category_name}], ...}; the answer is a ```json fence
+                      around {"keywords", "category_id", "category_name"} of
+                      the category sharing the most words with the input
+                      (the first on a tie or none); any other prompt gets
+                      the answer of an ordinary name
+    extract           a parameter extractor: with "tools", a call of the
+                      first tool whose arguments follow its JSON schema;
+                      without, a ```json fence around such an object built
+                      from the <structure> JSON schema of the last user
+                      message (any other prompt: an ordinary answer).
+                      Values: "name: value" found in the <context> or <text>
+                      part of that message, else strings "sample <name>"
+                      (an enum's first option), numbers 42, booleans true,
+                      arrays of one such item
     anything else     "Hello from the fake upstream." (word deltas)
 
 Streams follow OpenAI: a first chunk with delta.role, content deltas, a
@@ -59,6 +75,7 @@ if it had been streamed).
 import argparse
 import json
 import os
+import re
 import select
 import socket
 import struct
@@ -360,6 +377,10 @@ class Handler(BaseHTTPRequestHandler):
 
         if model == "tool-call":
             return self.tool_call(body, stream, ctx)
+        if model == "classify":
+            return self.classify(messages, stream, ctx)
+        if model == "extract":
+            return self.extract(body, stream, ctx)
         if model == "echo":
             text = json.dumps(messages, separators=(",", ":"),
                               ensure_ascii=False)
@@ -476,6 +497,114 @@ class Handler(BaseHTTPRequestHandler):
             self.event(self.chunk_obj(ctx, {"tool_calls": [
                 {"index": 0, "function": {"arguments": piece}}]}))
         self.stream_tail(ctx, "tool_calls", 3)
+
+    def send_tool_call(self, name, arguments, stream, ctx):
+        call_id = "call_" + ctx["id"][-6:]
+        if not stream:
+            msg = {"role": "assistant", "content": None, "refusal": None,
+                   "tool_calls": [{"id": call_id, "type": "function",
+                                   "function": {"name": name,
+                                                "arguments": arguments}}]}
+            return self.send_json(200, self.completion_obj(
+                ctx, msg, "tool_calls", 3))
+        self.start_stream()
+        self.event(self.chunk_obj(ctx, {
+            "role": "assistant", "content": None, "refusal": None,
+            "tool_calls": [{"index": 0, "id": call_id, "type": "function",
+                            "function": {"name": name, "arguments": ""}}]}))
+        for i in range(0, len(arguments), 16):
+            self.event(self.chunk_obj(ctx, {"tool_calls": [
+                {"index": 0,
+                 "function": {"arguments": arguments[i:i + 16]}}]}))
+        self.stream_tail(ctx, "tool_calls", 3)
+
+    @staticmethod
+    def last_user_text(messages):
+        for m in reversed(messages if isinstance(messages, list) else []):
+            if isinstance(m, dict) and m.get("role") == "user" and \
+                    isinstance(m.get("content"), str):
+                return m["content"]
+        return ""
+
+    @staticmethod
+    def words(text):
+        return set(re.findall(r"[a-z0-9]+", str(text).lower()))
+
+    def classify(self, messages, stream, ctx):
+        try:
+            q = json.loads(self.last_user_text(messages))
+        except ValueError:
+            q = None
+        cats = q.get("categories") if isinstance(q, dict) else None
+        if not isinstance(cats, list) or not cats or \
+                not all(isinstance(c, dict) for c in cats):
+            return self.answer(split_words(HELLO), stream, ctx)
+        text = self.words(" ".join(str(t) for t in q.get("input_text")
+                                   or []))
+        best, score = cats[0], 0
+        for c in cats:
+            n = len(text & self.words(c.get("category_name", "")))
+            if n > score:
+                best, score = c, n
+        out = {"keywords": sorted(text & self.words(
+                   best.get("category_name", ""))),
+               "category_id": best.get("category_id"),
+               "category_name": best.get("category_name")}
+        reply = "```json\n" + json.dumps(out, ensure_ascii=False) + "\n```"
+        return self.answer([reply[i:i + 8] for i in range(0, len(reply), 8)],
+                           stream, ctx)
+
+    @staticmethod
+    def sample(name, schema, text):
+        t = schema.get("type") if isinstance(schema, dict) else None
+        found = None
+        m = re.search(r'"?\b' + re.escape(name) +
+                      r'"?\s*[:=]\s*"?([^",\n}]+)"?', text)
+        if m:
+            found = m.group(1).strip()
+        if t == "array":
+            return [Handler.sample(name, schema.get("items") or {}, "")]
+        if t == "number" or t == "integer":
+            try:
+                return float(found) if "." in found else int(found)
+            except (TypeError, ValueError):
+                return 42
+        if t == "boolean":
+            return True if found is None else found.lower() == "true"
+        if t == "object":
+            return {"name": "sample"}
+        if found is not None:
+            return found
+        if isinstance(schema.get("enum"), list) and schema["enum"]:
+            return schema["enum"][0]
+        return "sample " + name
+
+    def extract(self, body, stream, ctx):
+        messages = body.get("messages")
+        last = self.last_user_text(messages)
+        m = re.search(r"<(context|text)>\n(.*)\n</\1>", last, re.S)
+        text = m.group(2) if m else ""
+        tools = body.get("tools")
+        if isinstance(tools, list) and tools and isinstance(tools[0], dict):
+            fn = tools[0].get("function") or {}
+            schema = fn.get("parameters") or {}
+        else:
+            fn = None
+            m = re.search(r"<structure>\n(.*)\n</structure>", last, re.S)
+            try:
+                schema = json.loads(m.group(1)) if m else None
+            except ValueError:
+                schema = None
+            if not isinstance(schema, dict):
+                return self.answer(split_words(HELLO), stream, ctx)
+        props = schema.get("properties") or {}
+        args = {k: self.sample(k, v, text) for k, v in props.items()}
+        if fn is not None:
+            return self.send_tool_call(fn.get("name") or "extract",
+                                       json.dumps(args), stream, ctx)
+        reply = "```json\n" + json.dumps(args, ensure_ascii=False) + "\n```"
+        return self.answer([reply[i:i + 8] for i in range(0, len(reply), 8)],
+                           stream, ctx)
 
     def malformed(self, stream):
         if not stream:
