@@ -64,7 +64,7 @@ struct http_hdr {
 /* A request as built from the node's data, strings from the run's pool. */
 struct http_request {
 	const char	*method;	/* upper case */
-	const char	*url;		/* rendered, params added, no fragment */
+	const char	*url;		/* rendered, params added */
 	const char	*body_type;
 	struct http_hdr	 hdrs[HTTP_HEADERS_MAX];
 	int		 nhdrs;
@@ -161,14 +161,14 @@ set_hdr(struct http_request *hr, const char *name, const char *value,
 
 	for (c = name; *c != '\0'; c++)
 		if (!token_char((unsigned char)*c))
-			return hfail(x, "HttpRequestNodeError", "Invalid header "
-			    "name: %s", name);
+			return hfail(x, "HttpRequestNodeError",
+			    "Invalid header name: %s", name);
 	if (*name == '\0')
 		return 0;
 	for (c = value; *c != '\0'; c++)
 		if (*c == '\r' || *c == '\n')
-			return hfail(x, "HttpRequestNodeError", "Invalid header "
-			    "value for %s", name);
+			return hfail(x, "HttpRequestNodeError",
+			    "Invalid header value for %s", name);
 	/* lengths are ours to compute */
 	if (strcasecmp(name, "content-length") == 0 ||
 	    strcasecmp(name, "transfer-encoding") == 0)
@@ -222,8 +222,10 @@ pairs(struct wf_engine *e, json_object *spec, int render_parts,
 	if (json_object_is_type(spec, json_type_array)) {
 		n = json_object_array_length(spec);
 		for (i = 0; i < n; i++) {
-			json_object	*it = json_object_array_get_idx(spec, i);
-			json_object	*en = json_get(it, "enabled");
+			json_object	*it, *en;
+
+			it = json_object_array_get_idx(spec, i);
+			en = json_get(it, "enabled");
 
 			if (en != NULL && !json_object_get_boolean(en))
 				continue;
@@ -346,7 +348,8 @@ base64(struct pool *p, const char *s)
 	unsigned		 v;
 
 	for (i = 0; i + 2 < n; i += 3) {
-		v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+		v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 |
+		    in[i + 2];
 		out[o++] = b64chars[v >> 18 & 63];
 		out[o++] = b64chars[v >> 12 & 63];
 		out[o++] = b64chars[v >> 6 & 63];
@@ -679,16 +682,17 @@ init_body(struct wf_engine *e, json_object *body, struct http_request *hr,
 			    "JSON: %s", text);
 			goto out;
 		}
-		buf_puts(&hr->body, o != NULL ? json_object_to_json_string_ext(
-		    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) :
-		    "null");
+		buf_puts(&hr->body, o == NULL ? "null" :
+		    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+		    JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 		hr->has_body = 1;
 	} else if (strcmp(type, "binary") == 0) {
 		if (!selector_files(e, json_get(it, "file"), &v) ||
 		    !wf_is_file(v)) {
-			rc = hfail(x, "FileFetchError", "cannot fetch file with "
-			    "selector %s", json_compact(json_get(it, "file")));
+			rc = hfail(x, "FileFetchError", "cannot fetch file "
+			    "with selector %s", json_compact(json_get(it,
+			    "file")));
 			goto out;
 		}
 		if (wf_file_bytes(e->r, v, HTTP_BODY_MAX, &hr->body, err,
@@ -896,8 +900,9 @@ static void
 body_text(struct pool *p, const char *ctype, const char *s, size_t n,
     struct buf *out)
 {
-	const char	*cs = ctype != NULL ? header_param(p, ctype, "charset") :
-			    NULL;
+	const char	*cs;
+
+	cs = ctype != NULL ? header_param(p, ctype, "charset") : NULL;
 
 	if (cs != NULL && (strcasecmp(cs, "iso-8859-1") == 0 ||
 	    strcasecmp(cs, "latin-1") == 0 || strcasecmp(cs, "latin1") == 0 ||

@@ -188,8 +188,9 @@ sequence_match(const char *op, const char *x, json_object *value)
 	else if (json_object_is_type(value, json_type_array)) {
 		n = json_object_array_length(value);
 		for (i = 0; i < n && !in; i++) {
-			json_object	*it = json_object_array_get_idx(value, i);
+			json_object	*it;
 
+			it = json_object_array_get_idx(value, i);
 			in = json_object_is_type(it, json_type_string) &&
 			    strcmp(json_object_get_string(it), x) == 0;
 		}
@@ -288,9 +289,10 @@ filter_one(struct wf_engine *e, json_object *a, enum lkind kind,
 			return NULL;
 		}
 		if (!((sv != NULL && (strcmp(key, "name") == 0 ||
-		    strcmp(key, "extension") == 0 || strcmp(key, "mime_type") ==
-		    0 || strcmp(key, "url") == 0 || strcmp(key, "related_id") ==
-		    0 || strcmp(key, "size") == 0)) || strcmp(key, "type") == 0 ||
+		    strcmp(key, "extension") == 0 ||
+		    strcmp(key, "mime_type") == 0 || strcmp(key, "url") == 0 ||
+		    strcmp(key, "related_id") == 0 ||
+		    strcmp(key, "size") == 0)) || strcmp(key, "type") == 0 ||
 		    strcmp(key, "transfer_method") == 0)) {
 			tfail(x, "InvalidKeyError", "Invalid key: %s", key);
 			return NULL;
@@ -352,7 +354,8 @@ compare(const struct sort_key *k, json_object *a, json_object *b)
 
 	switch (k->kind) {
 	case LK_STRING:
-		c = strcmp(json_object_get_string(a), json_object_get_string(b));
+		c = strcmp(json_object_get_string(a),
+		    json_object_get_string(b));
 		break;
 	case LK_NUMBER:
 	case LK_BOOLEAN:
@@ -662,8 +665,8 @@ wf_run_doc_extractor(struct wf_engine *e, struct wf_node *n,
 		if (file_text(e->r, v, &texts, x) == WF_FAIL)
 			return WF_FAIL;
 	} else
-		return tfail(x, "DocumentExtractorError", "Unsupported variable "
-		    "type: %s", kind_name(v));
+		return tfail(x, "DocumentExtractorError", "Unsupported "
+		    "variable type: %s", kind_name(v));
 	x->outputs = json_object_new_object();
 	json_object_object_add(x->outputs, "text", texts);
 	return WF_OK;
@@ -730,8 +733,9 @@ tool_input(struct wf_engine *e, json_object *in, int required,
 	if (strcmp(type, "variable") == 0) {
 		if (!wf_pool_get_sel(e->pool, v, &pv)) {
 			if (required)
-				return tfail(x, "ToolParameterError", "Variable "
-				    "%s does not exist", sel_repr(e->r->p, v));
+				return tfail(x, "ToolParameterError",
+				    "Variable %s does not exist",
+				    sel_repr(e->r->p, v));
 			return WF_OK;
 		}
 		if (pv == NULL || json_object_is_type(pv, json_type_string)) {
@@ -804,7 +808,8 @@ wf_run_tool(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	json_object_object_foreach(json_get(d, "tool_configurations"), ck, cv) {
 		if (json_get(props, ck) == NULL)
 			continue;
-		(void)tool_input(e, cv, 0, &v, x);	/* optional: no failure */
+		/* not required: it cannot fail */
+		(void)tool_input(e, cv, 0, &v, x);
 		if (v != NULL)
 			json_object_object_add(args, ck, v);
 	}

@@ -627,8 +627,8 @@ param_of(json_object *decl, struct param *pr, struct wf_exec *x)
 		return lfail(x, "ValueError", "A parameter has no name.");
 	if (strcmp(pr->name, "__reason") == 0 ||
 	    strcmp(pr->name, "__is_success") == 0)
-		return lfail(x, "ValueError", "Invalid parameter name, __reason "
-		    "or __is_success is reserved");
+		return lfail(x, "ValueError", "Invalid parameter name, "
+		    "__reason or __is_success is reserved");
 	for (i = 0; t != NULL && i < sizeof(types) / sizeof(types[0]); i++)
 		if (strcasecmp(t, types[i].name) == 0)
 			break;
@@ -774,8 +774,8 @@ validate(struct pool *p, const struct param *ps, int np, json_object *res)
 			m = json_object_array_length(ps[i].options);
 			for (k = 0; k < m; k++)
 				if (strcmp(json_object_get_string(
-				    json_object_array_get_idx(ps[i].options, k)),
-				    json_object_get_string(v)) == 0)
+				    json_object_array_get_idx(ps[i].options,
+				    k)), json_object_get_string(v)) == 0)
 					break;
 			if (k == m)
 				return pool_printf(p, "Invalid `select` value "
@@ -858,7 +858,9 @@ transform(const struct param *ps, int np, json_object *res)
 			arr = json_object_new_array();
 			m = json_object_array_length(v);
 			for (k = 0; k < m; k++) {
-				json_object	*it = transform_scalar(ps[i].type,
+				json_object	*it;
+
+				it = transform_scalar(ps[i].type,
 				    json_object_array_get_idx(v, k), 1);
 
 				if (it != NULL)

@@ -87,79 +87,103 @@ test_http_build(void)
 		const char	*ctype;		/* Content-Type, NULL: none */
 		const char	*auth;		/* Authorization, NULL: none */
 	} rows[] = {
-		{ __LINE__, "{\"method\":\"get\",\"url\":\"http://h/p?x=1#frag\","
+		{ __LINE__, "{\"method\":\"get\",\"url\":\"http:"
+		  "//h/p?x=1#frag\","
 		  "\"params\":\"a:{{#start.q#}}\\nb: two words\\n\\nc\\n:d\","
 		  "\"headers\":\"\",\"body\":{\"type\":\"none\",\"data\":\"\"},"
 		  "\"authorization\":{\"type\":\"no-auth\"}}", NULL, "GET",
 		  "http://h/p?x=1&a=h%C3%A9+llo&b=two+words&c=", NULL, NULL,
 		  NULL },
-		{ __LINE__, "{\"method\":\"DELETE\",\"url\":\"https://h/{{#start.n#}}"
+		{ __LINE__, "{\"method\":\"DELETE\",\"url\":\"https:"
+		  "//h/{{#start.n#}}"
 		  " x\",\"params\":\"\"}", NULL, "DELETE", "https://h/7%20x",
 		  NULL, NULL, NULL },
-		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\",\"body\":"
-		  "{\"type\":\"raw-text\",\"data\":[{\"type\":\"text\",\"value\":"
+		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\","
+		  "\"body\":"
+		  "{\"type\":\"raw-text\",\"data\":[{\"type\":\"text\","
+		  "\"value\":"
 		  "\"n={{#start.n#}}\"}]}}", NULL, "POST", "http://h/", "n=7",
 		  "text/plain", NULL },
 		/* the legacy body: data is the text */
-		{ __LINE__, "{\"method\":\"put\",\"url\":\"http://h/\",\"body\":"
+		{ __LINE__, "{\"method\":\"put\",\"url\":\"http://h/\","
+		  "\"body\":"
 		  "{\"type\":\"raw-text\",\"data\":\"plain {{#start.q#}}\"}}",
-		  NULL, "PUT", "http://h/", "plain hé llo", "text/plain", NULL },
-		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\",\"body\":"
+		  NULL, "PUT", "http://h/", "plain hé llo", "text/plain",
+		      NULL },
+		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\","
+		  "\"body\":"
 		  "{\"type\":\"json\",\"data\":[{\"type\":\"text\",\"value\":"
-		  "\"{\\\"q\\\": \\\"{{#start.q#}}\\\", \\\"n\\\": {{#start.n#}},"
+		  "\"{\\\"q\\\": \\\"{{#start.q#}}\\\", \\\"n\\\": "
+		  "{{#start.n#}},"
 		  "\\\"u\\\": \\\"a/b\\\",}\"}]}}", NULL, "POST", "http://h/",
-		  "{\"q\":\"hé llo\",\"n\":7,\"u\":\"a/b\"}", "application/json",
+		  "{\"q\":\"hé llo\",\"n\":7,\"u\":\"a/b\"}",
+		  "application/json",
 		  NULL },
-		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\",\"body\":"
+		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\","
+		  "\"body\":"
 		  "{\"type\":\"json\",\"data\":[{\"type\":\"text\",\"value\":"
 		  "\"```json\\n[1, 2,]\\n```\"}]}}", NULL, "POST", "http://h/",
 		  "[1,2]", "application/json", NULL },
-		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\",\"body\":"
+		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\","
+		  "\"body\":"
 		  "{\"type\":\"json\",\"data\":[{\"type\":\"text\",\"value\":"
 		  "\"  \"}]}}", NULL, "POST", "http://h/", NULL,
 		  "application/json", NULL },
-		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\",\"body\":"
+		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\","
+		  "\"body\":"
 		  "{\"type\":\"json\",\"data\":[{\"type\":\"text\",\"value\":"
-		  "\"{oops\"}]}}", "Failed to parse JSON: {oops", NULL, NULL, NULL,
+		  "\"{oops\"}]}}", "Failed to parse JSON: {oops", NULL, NULL,
+		  NULL,
 		  NULL, NULL },
-		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\",\"body\":"
+		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\","
+		  "\"body\":"
 		  "{\"type\":\"json\",\"data\":\"\"}}", "json body type should "
 		  "have exactly one item", NULL, NULL, NULL, NULL, NULL },
-		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\",\"body\":"
+		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\","
+		  "\"body\":"
 		  "{\"type\":\"x-www-form-urlencoded\",\"data\":[{\"type\":"
 		  "\"text\",\"key\":\"a b\",\"value\":\"{{#start.q#}}\"},"
 		  "{\"type\":\"text\",\"key\":\"n\",\"value\":\"1\"},{\"type\":"
 		  "\"text\",\"key\":\"n\",\"value\":\"2&3\"}]}}", NULL, "POST",
 		  "http://h/", "a+b=h%C3%A9+llo&n=2%263",
 		  "application/x-www-form-urlencoded", NULL },
-		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\",\"body\":"
+		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\","
+		  "\"body\":"
 		  "{\"type\":\"binary\",\"data\":[{\"type\":\"file\",\"file\":"
-		  "[\"start\",\"nothing\"]}]}}", "cannot fetch file with selector "
+		  "[\"start\",\"nothing\"]}]}}",
+		  "cannot fetch file with selector "
 		  "[\"start\",\"nothing\"]", NULL, NULL, NULL, NULL, NULL },
-		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\",\"body\":"
-		  "{\"type\":\"carrier-pigeon\",\"data\":[]}}", "Unsupported body "
+		{ __LINE__, "{\"method\":\"post\",\"url\":\"http://h/\","
+		  "\"body\":"
+		  "{\"type\":\"carrier-pigeon\",\"data\":[]}}",
+		  "Unsupported body "
 		  "type: carrier-pigeon", NULL, NULL, NULL, NULL, NULL },
 		/* a Content-Type of the node's wins over the default */
-		{ __LINE__, "{\"method\":\"patch\",\"url\":\"http://h/\",\"headers\":"
+		{ __LINE__, "{\"method\":\"patch\",\"url\":\"http://h/\","
+		  "\"headers\":"
 		  "\"content-type: application/vnd.x+json\",\"body\":{\"type\":"
 		  "\"json\",\"data\":[{\"type\":\"text\",\"value\":\"{}\"}]}}",
 		  NULL, "PATCH", "http://h/", "{}", "application/vnd.x+json",
 		  NULL },
 		/* authorization */
 		{ __LINE__, "{\"method\":\"get\",\"url\":\"http://h/\","
-		  "\"authorization\":{\"type\":\"api-key\",\"config\":{\"type\":"
+		  "\"authorization\":{\"type\":\"api-key\",\"config\":"
+		  "{\"type\":"
 		  "\"bearer\",\"api_key\":\"{{#start.key#}}\"}}}", NULL, "GET",
 		  "http://h/", NULL, NULL, "Bearer sekret" },
 		{ __LINE__, "{\"method\":\"get\",\"url\":\"http://h/\","
-		  "\"authorization\":{\"type\":\"api-key\",\"config\":{\"type\":"
+		  "\"authorization\":{\"type\":\"api-key\",\"config\":"
+		  "{\"type\":"
 		  "\"basic\",\"api_key\":\"user:pass\"}}}", NULL, "GET",
 		  "http://h/", NULL, NULL, "Basic dXNlcjpwYXNz" },
 		{ __LINE__, "{\"method\":\"get\",\"url\":\"http://h/\","
-		  "\"authorization\":{\"type\":\"api-key\",\"config\":{\"type\":"
+		  "\"authorization\":{\"type\":\"api-key\",\"config\":"
+		  "{\"type\":"
 		  "\"basic\",\"api_key\":\"dXNlcjpwYXNz\"}}}", NULL, "GET",
 		  "http://h/", NULL, NULL, "Basic dXNlcjpwYXNz" },
 		{ __LINE__, "{\"method\":\"get\",\"url\":\"http://h/\","
-		  "\"authorization\":{\"type\":\"no-auth\",\"config\":{\"type\":"
+		  "\"authorization\":{\"type\":\"no-auth\",\"config\":"
+		  "{\"type\":"
 		  "\"basic\",\"api_key\":\"k\"}}}", NULL, "GET", "http://h/",
 		  NULL, NULL, NULL },
 		{ __LINE__, "{\"method\":\"get\",\"url\":\"http://h/\","
@@ -172,13 +196,17 @@ test_http_build(void)
 		{ __LINE__, "{\"method\":\"get\",\"url\":\"{{#start.none#}}\"}",
 		  "url should start with http:// or https://", NULL, NULL, NULL,
 		  NULL, NULL },
-		{ __LINE__, "{\"method\":\"get\",\"url\":\"\"}", "url is required",
+		{ __LINE__, "{\"method\":\"get\",\"url\":\"\"}",
+		  "url is required",
 		  NULL, NULL, NULL, NULL, NULL },
 		{ __LINE__, "{\"method\":\"get\",\"url\":\"ftp://h/\"}", "url "
-		  "should start with http:// or https://", NULL, NULL, NULL, NULL,
+		  "should start with http:// or https://", NULL, NULL, NULL,
+		  NULL,
 		  NULL },
-		{ __LINE__, "{\"method\":\"get\",\"url\":\"http://h/\",\"headers\":"
-		  "\"Bad Name: x\"}", "Invalid header name: Bad Name", NULL, NULL,
+		{ __LINE__, "{\"method\":\"get\",\"url\":\"http://h/\","
+		  "\"headers\":"
+		  "\"Bad Name: x\"}", "Invalid header name: Bad Name", NULL,
+		  NULL,
 		  NULL, NULL, NULL },
 	};
 	struct http_request	 hr;
@@ -229,7 +257,8 @@ test_http_build(void)
 	TEST("headers: a dict of lines rendered as a whole, duplicates keep "
 	    "the last, empty values kept, lengths left to the client, the "
 	    "list form too") {
-		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http://h/\","
+		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http:"
+		    "//h/\","
 		    "\"headers\":\"X-A: 1\\r\\nx-a:{{#start.n#}}\\nX-Empty\\n"
 		    "Content-Length: 99\\n  \\nX-Q : {{#start.q#}} \"}");
 		memset(&x, 0, sizeof(x));
@@ -241,16 +270,20 @@ test_http_build(void)
 		CHECK(hdr(&hr, "Content-Length") == NULL);
 		http_request_free(&hr);
 		json_object_put(d);
-		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http://h/\","
-		    "\"headers\":[{\"key\":\"X-L\",\"value\":\"{{#start.n#}}\"},"
+		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http:"
+		    "//h/\","
+		    "\"headers\":[{\"key\":\"X-L\",\"value\":"
+		    "\"{{#start.n#}}\"},"
 		    "{\"key\":\"X-Off\",\"value\":\"1\",\"enabled\":false}],"
-		    "\"params\":[{\"key\":\"k\",\"value\":\"{{#start.q#}}\"}]}");
+		    "\"params\":[{\"key\":\"k\",\"value\":"
+		    "\"{{#start.q#}}\"}]}");
 		CHECK(http_build(&eng, d, &hr, &x) == WF_OK);
 		CHECK(STREQ(hdr(&hr, "X-L"), "7") && hdr(&hr, "X-Off") == NULL);
 		CHECK(STREQ(hr.url, "http://h/?k=h%C3%A9+llo"));
 		http_request_free(&hr);
 		json_object_put(d);
-		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http://h/\","
+		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http:"
+		    "//h/\","
 		    "\"headers\":[{\"key\":\"X-Bad\",\"value\":\"a\\r\\nX-In: "
 		    "1\"}]}");
 		CHECK(http_build(&eng, d, &hr, &x) == WF_FAIL &&
@@ -263,9 +296,12 @@ test_http_build(void)
 	    "there are none, as Dify sends; our boundary in the type") {
 		const char	*ct, *b;
 
-		d = json_tokener_parse("{\"method\":\"post\",\"url\":\"http://h/\","
-		    "\"headers\":\"Content-Type: multipart/form-data\",\"body\":"
-		    "{\"type\":\"form-data\",\"data\":[{\"type\":\"text\",\"key\":"
+		d = json_tokener_parse("{\"method\":\"post\",\"url\":\"http:"
+		    "//h/\","
+		    "\"headers\":\"Content-Type: "
+		    "multipart/form-data\",\"body\":"
+		    "{\"type\":\"form-data\",\"data\":[{\"type\":\"text\","
+		    "\"key\":"
 		    "\"name\",\"value\":\"{{#start.q#}}\"},{\"type\":\"file\","
 		    "\"key\":\"doc\",\"file\":[\"start\",\"none\"]}]}}");
 		memset(&x, 0, sizeof(x));
@@ -287,9 +323,11 @@ test_http_build(void)
 		http_request_free(&hr);
 		json_object_put(d);
 		/* a stored file needs storage, which unit tests have none of */
-		d = json_tokener_parse("{\"method\":\"post\",\"url\":\"http://h/\","
+		d = json_tokener_parse("{\"method\":\"post\",\"url\":\"http:"
+		    "//h/\","
 		    "\"body\":{\"type\":\"form-data\",\"data\":[{\"type\":"
-		    "\"file\",\"key\":\"f\",\"file\":[\"start\",\"files\"]}]}}");
+		    "\"file\",\"key\":\"f\",\"file\":[\"start\","
+		    "\"files\"]}]}}");
 		CHECK(http_build(&eng, d, &hr, &x) == WF_FAIL &&
 		    STREQ(x.error, "cannot fetch file b.png: no file storage "
 		    "here") && STREQ(x.error_type, "FileFetchError"));
@@ -299,7 +337,8 @@ test_http_build(void)
 	}
 	TEST("timeouts: the node's when set, the server's when 0 or absent "
 	    "or above them") {
-		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http://h/\","
+		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http:"
+		    "//h/\","
 		    "\"timeout\":{\"connect\":5,\"read\":0,\"write\":99999,"
 		    "\"max_connect_timeout\":0}}");
 		memset(&x, 0, sizeof(x));
@@ -315,7 +354,8 @@ test_http_build(void)
 		unsetenv("DIFYCGI_HTTP_REQUEST_MAX_CONNECT_TIMEOUT");
 		unsetenv("DIFYCGI_HTTP_REQUEST_MAX_READ_TIMEOUT");
 		json_object_put(d);
-		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http://h/\","
+		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http:"
+		    "//h/\","
 		    "\"ssl_verify\":false}");
 		CHECK(http_build(&eng, d, &hr, &x) == WF_OK &&
 		    hr.connect_s == 10 && hr.ssl_verify == 0);
@@ -363,14 +403,19 @@ test_http_response(void)
 		{ __LINE__, "text/html; charset=utf-8", NULL, "<p>", 0 },
 		{ __LINE__, "text/csv", NULL, "a,b", 0 },
 		{ __LINE__, "text/csv", "attachment", "a,b", 1 },
-		{ __LINE__, "text/plain", "inline; filename=\"a.txt\"", "x", 1 },
+		{ __LINE__, "text/plain", "inline; filename=\"a.txt\"", "x",
+		  1 },
 		{ __LINE__, "image/png", NULL, "\x89PNG", 1 },
 		{ __LINE__, "audio/mpeg", NULL, "ID3", 1 },
 		{ __LINE__, "video/mp4", NULL, "", 1 },
-		{ __LINE__, "application/pdf", NULL, "%PDF-1.4 \xe2\xe3\xcf", 1 },
-		{ __LINE__, "application/octet-stream", NULL, "\x01\x02\xff", 1 },
-		{ __LINE__, "application/octet-stream", NULL, "plain words", 1 },
-		{ __LINE__, "application/x-custom", NULL, "{\"looks\": \"json\"}",
+		{ __LINE__, "application/pdf", NULL, "%PDF-1.4 \xe2\xe3\xcf",
+		  1 },
+		{ __LINE__, "application/octet-stream", NULL, "\x01\x02\xff",
+		  1 },
+		{ __LINE__, "application/octet-stream", NULL, "plain words",
+		  1 },
+		{ __LINE__, "application/x-custom", NULL,
+		  "{\"looks\": \"json\"}",
 		  0 },
 		{ __LINE__, "application/problem+xml", NULL, "\xff", 0 },
 		{ __LINE__, "application/javascript", NULL, "", 0 },
@@ -504,21 +549,24 @@ test_extractor_results(void)
 		  "segment type: number, actual_type: string", "{\"d\":0}" },
 		{ __LINE__, "[{\"name\":\"ok\",\"type\":\"bool\"}]",
 		  "{\"ok\":1}", "Invalid value for parameter ok, expected "
-		  "segment type: boolean, actual_type: number", "{\"ok\":true}" },
+		  "segment type: boolean, actual_type: number",
+		  "{\"ok\":true}" },
 		{ __LINE__, "[{\"name\":\"ok\",\"type\":\"boolean\"}]",
 		  "{\"ok\":false}", NULL, "{\"ok\":false}" },
 		{ __LINE__, "[{\"name\":\"c\",\"type\":\"select\",\"options\":"
 		  "[\"red\",\"blue\"]}]", "{\"c\":\"blue\"}", NULL,
 		  "{\"c\":\"blue\"}" },
 		{ __LINE__, "[{\"name\":\"c\",\"type\":\"select\",\"options\":"
-		  "[\"red\",\"blue\"]}]", "{\"c\":\"green\"}", "Invalid `select` "
+		  "[\"red\",\"blue\"]}]", "{\"c\":\"green\"}",
+		  "Invalid `select` "
 		  "value for parameter c", "{\"c\":\"green\"}" },
 		{ __LINE__, "[{\"name\":\"t\",\"type\":\"array[string]\"}]",
 		  "{\"t\":[\"a\",1,\"b\"]}", "Invalid value for parameter t, "
 		  "expected segment type: array[string], actual_type: "
 		  "array[any]", "{\"t\":[\"a\",\"b\"]}" },
 		{ __LINE__, "[{\"name\":\"t\",\"type\":\"array[number]\"}]",
-		  "{\"t\":[1,\"2\",\"x\",2.5]}", "Invalid value for parameter t, "
+		  "{\"t\":[1,\"2\",\"x\",2.5]}",
+		  "Invalid value for parameter t, "
 		  "expected segment type: array[number], actual_type: "
 		  "array[any]", "{\"t\":[1,2,2.5]}" },
 		{ __LINE__, "[{\"name\":\"o\",\"type\":\"array[object]\"}]",
@@ -588,11 +636,13 @@ test_extractor_results(void)
 		    "Invalid parameter name, __reason or __is_success is "
 		    "reserved"));
 		json_object_put(decls);
-		decls = json_tokener_parse("{\"name\":\"f\",\"type\":\"file\"}");
+		decls = json_tokener_parse("{\"name\":\"f\",\"type\":"
+		    "\"file\"}");
 		CHECK(param_of(decls, &ps[0], &x) == WF_FAIL && STREQ(x.error,
 		    "Invalid parameter type file of f"));
 		json_object_put(decls);
-		decls = json_tokener_parse("[{\"name\":\"c\",\"type\":\"select\","
+		decls = json_tokener_parse("[{\"name\":\"c\",\"type\":"
+		    "\"select\","
 		    "\"options\":[\"a\"],\"description\":\"d\",\"required\":"
 		    "true},{\"name\":\"t\",\"type\":\"array[number]\"}]");
 		for (k = 0; k < 2; k++)
@@ -600,15 +650,18 @@ test_extractor_results(void)
 			    &ps[k], &x);
 		res = params_schema(ps, 2);
 		want = json_tokener_parse("{\"type\":\"object\",\"properties\":"
-		    "{\"c\":{\"description\":\"d\",\"type\":\"string\",\"enum\":"
+		    "{\"c\":{\"description\":\"d\",\"type\":\"string\","
+		    "\"enum\":"
 		    "[\"a\"]},\"t\":{\"description\":\"\",\"type\":\"array\","
 		    "\"items\":{\"type\":\"number\"}}},\"required\":[\"c\"]}");
 		CHECK(json_object_equal(res, want));
 		json_object_put(want);
 		json_object_put(res);
 		json_object_put(decls);
-		decls = json_tokener_parse("[{\"name\":\"n\",\"type\":\"number\"},"
-		    "{\"name\":\"t\",\"type\":\"array[string]\"},{\"name\":\"b\","
+		decls = json_tokener_parse("[{\"name\":\"n\",\"type\":"
+		    "\"number\"},"
+		    "{\"name\":\"t\",\"type\":\"array[string]\"},{\"name\":"
+		    "\"b\","
 		    "\"type\":\"bool\"}]");
 		for (k = 0; k < 3; k++)
 			param_of(json_object_array_get_idx(decls, (size_t)k),
@@ -629,7 +682,8 @@ test_extractor_results(void)
 		} js[] = {
 			{ __LINE__, "Here: {\"a\": 1} and {\"b\": 2}",
 			  "{\"a\":1}" },
-			{ __LINE__, "[1, 2] then {\"a\": \"}\"}", "{\"a\":\"}\"}" },
+			{ __LINE__, "[1, 2] then {\"a\": \"}\"}",
+			  "{\"a\":\"}\"}" },
 			{ __LINE__, "{bad} {\"ok\": [1, {\"x\": []}]}",
 			  "{\"ok\":[1,{\"x\":[]}]}" },
 			{ __LINE__, "```json\n{\"a\": \"\\\"q\\\"\"}\n```",
@@ -675,7 +729,8 @@ test_list_operator(void)
 		  "\"enabled\":true,\"conditions\":[{\"comparison_operator\":"
 		  "\"in\",\"value\":\"apple\"}]}}", NULL, "[\"app\",\"le\"]" },
 		{ __LINE__, "[\"a\",\"b\"]", "{\"filter_by\":{\"enabled\":true,"
-		  "\"conditions\":[{\"comparison_operator\":\"is not\",\"value\":"
+		  "\"conditions\":[{\"comparison_operator\":\"is "
+		  "not\",\"value\":"
 		  "\"{{#start.q#}}\"},{\"comparison_operator\":\"end with\","
 		  "\"value\":\"b\"}]}}", NULL, "[\"b\"]" },
 		{ __LINE__, "[\"a\"]", "{\"filter_by\":{\"enabled\":true,"
@@ -685,9 +740,11 @@ test_list_operator(void)
 		  "\"conditions\":[{\"comparison_operator\":\"is\",\"value\":"
 		  "[\"a\"]}]}}", "Invalid filter value: ['a']", NULL },
 		{ __LINE__, "[3,1,4,1,5,9,2,6]", "{\"filter_by\":{\"enabled\":"
-		  "true,\"conditions\":[{\"comparison_operator\":\"≥\",\"value\":"
+		  "true,\"conditions\":[{\"comparison_operator\":\"≥\","
+		  "\"value\":"
 		  "\"2\"},{\"comparison_operator\":\"≠\",\"value\":"
-		  "\"{{#start.n#}}\"}]},\"order_by\":{\"enabled\":true,\"value\":"
+		  "\"{{#start.n#}}\"}]},\"order_by\":{\"enabled\":true,"
+		  "\"value\":"
 		  "\"desc\"},\"limit\":{\"enabled\":true,\"size\":3}}", NULL,
 		  "[9,6,5]" },
 		{ __LINE__, "[1.5,2,3]", "{\"filter_by\":{\"enabled\":true,"
@@ -706,21 +763,30 @@ test_list_operator(void)
 		  NULL },
 		{ __LINE__, "[true,false,true]", "{\"order_by\":{\"enabled\":"
 		  "true,\"value\":\"asc\"}}", NULL, "[false,true,true]" },
-		{ __LINE__, "[\"b\",\"a\",\"c\"]", "{\"extract_by\":{\"enabled\":"
+		{ __LINE__, "[\"b\",\"a\",\"c\"]",
+		  "{\"extract_by\":{\"enabled\":"
 		  "true,\"serial\":\" 2 \"},\"order_by\":{\"enabled\":true}}",
 		  NULL, "[\"a\"]" },
-		{ __LINE__, "[\"b\",\"a\"]", "{\"extract_by\":{\"enabled\":true,"
-		  "\"serial\":\"0\"}}", "Invalid serial index: must be >= 1, got "
+		{ __LINE__, "[\"b\",\"a\"]",
+		  "{\"extract_by\":{\"enabled\":true,"
+		  "\"serial\":\"0\"}}",
+		  "Invalid serial index: must be >= 1, got "
 		  "0", NULL },
-		{ __LINE__, "[\"b\",\"a\"]", "{\"extract_by\":{\"enabled\":true,"
-		  "\"serial\":\"{{#start.n#}}\"}}", "Invalid serial index: must "
+		{ __LINE__, "[\"b\",\"a\"]",
+		  "{\"extract_by\":{\"enabled\":true,"
+		  "\"serial\":\"{{#start.n#}}\"}}",
+		  "Invalid serial index: must "
 		  "be <= 2, got 7", NULL },
-		{ __LINE__, "[\"b\",\"a\"]", "{\"extract_by\":{\"enabled\":true,"
-		  "\"serial\":\"first\"}}", "invalid literal for int() with base "
+		{ __LINE__, "[\"b\",\"a\"]",
+		  "{\"extract_by\":{\"enabled\":true,"
+		  "\"serial\":\"first\"}}",
+		  "invalid literal for int() with base "
 		  "10: 'first'", NULL },
-		{ __LINE__, "[\"b\",\"a\",\"c\"]", "{\"limit\":{\"enabled\":true,"
+		{ __LINE__, "[\"b\",\"a\",\"c\"]",
+		  "{\"limit\":{\"enabled\":true,"
 		  "\"size\":-1}}", NULL, "[\"b\",\"a\"]" },
-		{ __LINE__, "[\"b\",\"a\",\"c\"]", "{\"limit\":{\"enabled\":false,"
+		{ __LINE__, "[\"b\",\"a\",\"c\"]",
+		  "{\"limit\":{\"enabled\":false,"
 		  "\"size\":1},\"order_by\":{\"enabled\":false}}", NULL,
 		  "[\"b\",\"a\",\"c\"]" },
 	};
@@ -776,7 +842,8 @@ test_list_operator(void)
 			  "[\"image\"]}]}}", "a.txt", NULL },
 			{ __LINE__, "{\"filter_by\":{\"enabled\":true,"
 			  "\"conditions\":[{\"key\":\"extension\","
-			  "\"comparison_operator\":\"is\",\"value\":\".png\"}]}}",
+			  "\"comparison_operator\":\"is\",\"value\":"
+			  "\".png\"}]}}",
 			  "b.png", NULL },
 			{ __LINE__, "{\"filter_by\":{\"enabled\":true,"
 			  "\"conditions\":[{\"key\":\"size\","
@@ -786,7 +853,8 @@ test_list_operator(void)
 			  "\"conditions\":[{\"key\":\"transfer_method\","
 			  "\"comparison_operator\":\"in\",\"value\":"
 			  "[\"remote_url\"]}]},\"order_by\":{\"enabled\":true,"
-			  "\"key\":\"name\",\"value\":\"desc\"}}", "c.jpg a.txt",
+			  "\"key\":\"name\",\"value\":\"desc\"}}",
+			  "c.jpg a.txt",
 			  NULL },
 			{ __LINE__, "{\"order_by\":{\"enabled\":true,\"key\":"
 			  "\"size\",\"value\":\"asc\"},\"limit\":{\"enabled\":"
@@ -797,7 +865,8 @@ test_list_operator(void)
 			  "\"x/a\"}]}}", "a.txt", NULL },
 			{ __LINE__, "{\"filter_by\":{\"enabled\":true,"
 			  "\"conditions\":[{\"key\":\"colour\","
-			  "\"comparison_operator\":\"is\",\"value\":\"red\"}]}}",
+			  "\"comparison_operator\":\"is\",\"value\":"
+			  "\"red\"}]}}",
 			  NULL, "Invalid key: colour" },
 			{ __LINE__, "{\"filter_by\":{\"enabled\":true,"
 			  "\"conditions\":[{\"key\":\"type\","
@@ -846,7 +915,8 @@ test_list_operator(void)
 
 		memset(&nd, 0, sizeof(nd));
 		nd.id = "lo";
-		nd.data = json_tokener_parse("{\"variable\":[\"start\",\"files\"],"
+		nd.data = json_tokener_parse("{\"variable\":[\"start\","
+		    "\"files\"],"
 		    "\"filter_by\":{\"enabled\":true,\"conditions\":[{\"key\":"
 		    "\"type\",\"comparison_operator\":\"in\",\"value\":"
 		    "[\"image\"]}]}}");
@@ -856,7 +926,8 @@ test_list_operator(void)
 		    2 && STREQ(json_str(json_get(x.outputs, "first_record"),
 		    "filename"), "b.png") && STREQ(json_str(json_get(x.outputs,
 		    "last_record"), "filename"), "c.jpg"));
-		CHECK(json_object_array_length(json_get(x.inputs, "variable")) ==
+		CHECK(json_object_array_length(json_get(x.inputs,
+		    "variable")) ==
 		    3);
 		exec_clear(&x);
 		json_object_put(nd.data);
@@ -868,13 +939,15 @@ test_list_operator(void)
 		    "\"first_record\":null,\"last_record\":null}"));
 		exec_clear(&x);
 		json_object_put(nd.data);
-		nd.data = json_tokener_parse("{\"variable\":[\"start\",\"q\"]}");
+		nd.data = json_tokener_parse("{\"variable\":[\"start\","
+		    "\"q\"]}");
 		CHECK(wf_run_list_operator(&eng, &nd, &x) == WF_FAIL &&
 		    STREQ(x.error, "Variable ['start', 'q'] is not an array "
 		    "type, actual type: string"));
 		exec_clear(&x);
 		json_object_put(nd.data);
-		nd.data = json_tokener_parse("{\"variable\":[\"start\",\"nope\"]}");
+		nd.data = json_tokener_parse("{\"variable\":[\"start\","
+		    "\"nope\"]}");
 		CHECK(wf_run_list_operator(&eng, &nd, &x) == WF_FAIL &&
 		    STREQ(x.error, "Variable not found for selector: "
 		    "['start', 'nope']"));
@@ -885,7 +958,8 @@ test_list_operator(void)
 		nd.data = json_tokener_parse("{\"variable\":[\"start\","
 		    "\"mixed\"]}");
 		CHECK(wf_run_list_operator(&eng, &nd, &x) == WF_FAIL &&
-		    STREQ(x.error, "Variable ['start', 'mixed'] is not an array "
+		    STREQ(x.error,
+		        "Variable ['start', 'mixed'] is not an array "
 		    "type, actual type: array[any]"));
 		exec_clear(&x);
 		json_object_put(nd.data);
@@ -896,7 +970,8 @@ test_list_operator(void)
 
 		memset(&nd, 0, sizeof(nd));
 		nd.id = "de";
-		nd.data = json_tokener_parse("{\"variable_selector\":[\"start\","
+		nd.data = json_tokener_parse("{\"variable_selector\":"
+		    "[\"start\","
 		    "\"files\"]}");
 		CHECK(wf_run_doc_extractor(&eng, &nd, &x) == WF_FAIL &&
 		    STREQ(x.error, "Error downloading file b.png: no file "
@@ -912,13 +987,15 @@ test_list_operator(void)
 		    STREQ(x.error, "Unsupported variable type: object"));
 		exec_clear(&x);
 		json_object_put(nd.data);
-		nd.data = json_tokener_parse("{\"variable_selector\":[\"start\","
+		nd.data = json_tokener_parse("{\"variable_selector\":"
+		    "[\"start\","
 		    "\"empty\"]}");
 		CHECK(wf_run_doc_extractor(&eng, &nd, &x) == WF_OK &&
 		    STREQ(json_compact(x.outputs), "{\"text\":[]}"));
 		exec_clear(&x);
 		json_object_put(nd.data);
-		nd.data = json_tokener_parse("{\"variable_selector\":[\"start\","
+		nd.data = json_tokener_parse("{\"variable_selector\":"
+		    "[\"start\","
 		    "\"q\"]}");
 		CHECK(wf_run_doc_extractor(&eng, &nd, &x) == WF_FAIL &&
 		    STREQ(x.error, "Variable ['start', 'q'] is not an "
@@ -928,11 +1005,14 @@ test_list_operator(void)
 		wf_pool_set(&vars, "start", "doc", json_tokener_parse(
 		    "{\"dify_model_identity\":\"__dify__file__\",\"type\":"
 		    "\"document\",\"transfer_method\":\"remote_url\","
-		    "\"filename\":\"x\",\"remote_url\":\"http://127.0.0.1:9/x\"}"));
-		nd.data = json_tokener_parse("{\"variable_selector\":[\"start\","
+		    "\"filename\":\"x\",\"remote_url\":\"http://127.0.0.1:"
+		    "9/x\"}"));
+		nd.data = json_tokener_parse("{\"variable_selector\":"
+		    "[\"start\","
 		    "\"doc\"]}");
 		CHECK(wf_run_doc_extractor(&eng, &nd, &x) == WF_FAIL &&
-		    STREQ(x.error, "Unable to determine file type: MIME type or "
+		    STREQ(x.error,
+		        "Unable to determine file type: MIME type or "
 		    "file extension is missing"));
 		exec_clear(&x);
 		json_object_put(nd.data);
@@ -956,7 +1036,8 @@ test_list_operator(void)
 
 /* ---- whole graphs with a fake model ---- */
 
-static json_object	*last_request;	/* messages and tools of the last call */
+/* the messages and tools of the last model call */
+static json_object	*last_request;
 
 static void
 record(const struct llm_request *lr)
@@ -1038,7 +1119,8 @@ fake_chat(const struct llm_request *lr, struct llm_result *res)
 			    "\"call_a\",\"type\":\"function\",\"function\":{"
 			    "\"name\":\"json_parse\",\"arguments\":"
 			    "\"{\\\"content\\\": \\\"{\\\\\\\"a\\\\\\\": "
-			    "[5]}\\\", \\\"json_filter\\\": \\\"a[0]\\\"}\"}}]");
+			    "[5]}\\\", \\\"json_filter\\\": "
+			    "\\\"a[0]\\\"}\"}}]");
 			return say(lr, res, "Let me look. ");
 		}
 		return say(lr, res, "No tools.");
@@ -1213,7 +1295,8 @@ test_graphs(void)
 	"\"instruction\":\"Look at {{#start.q#}}\",\"parameters\":[{\"name\":" \
 	"\"city\",\"type\":\"string\",\"required\":true,\"description\":" \
 	"\"the city\"},{\"name\":\"days\",\"type\":\"number\"}]}}," \
-	END1("end", "all", "[\"pe\",\"city\"]") "],\"edges\":[" EDGE("start", "pe") \
+	END1("end", "all", "[\"pe\",\"city\"]") "],\"edges\":[" \
+	EDGE("start", "pe") \
 	"," EDGE("pe", "end") "]}"
 	TEST("parameter-extractor, function calling: the extract_parameters "
 	    "tool with the parameters' schema; its call read and typed") {
@@ -1235,7 +1318,8 @@ test_graphs(void)
 		CHECK(STREQ(json_compact(json_get(json_get(
 		    json_object_array_get_idx(v, 0), "function"),
 		    "parameters")), "{\"type\":\"object\",\"properties\":{"
-		    "\"city\":{\"description\":\"the city\",\"type\":\"string\"}"
+		    "\"city\":{\"description\":\"the "
+		    "city\",\"type\":\"string\"}"
 		    ",\"days\":{\"description\":\"\",\"type\":\"number\"}},"
 		    "\"required\":[\"city\"]}"));
 		v = json_get(last_request, "messages");
@@ -1288,7 +1372,8 @@ test_graphs(void)
 		    "{\"content\":{\"type\":\"mixed\",\"value\":\"{\\\"k\\\": "
 		    "\\\"{{#start.q#}}\\\"}\"},\"json_filter\":{\"type\":"
 		    "\"constant\",\"value\":\"k\"},\"unknown\":\"x\"}") ","
-		    "{\"id\":\"a\",\"data\":{\"type\":\"answer\",\"title\":\"A\","
+		    "{\"id\":\"a\",\"data\":{\"type\":\"answer\",\"title\":"
+		    "\"A\","
 		    "\"answer\":\"<{{#t.text#}}>\"}}],\"edges\":[" EDGE("start",
 		    "t") "," EDGE("t", "a") "]}", "{\"q\":\"v1\"}", &o, &r, &p);
 		CHECK(STREQ(r.status, "succeeded"));
@@ -1314,7 +1399,8 @@ test_graphs(void)
 		    "\"tool\",\"title\":\"T\",\"provider_id\":\"tavily\","
 		    "\"tool_name\":\"tavily_search\",\"tool_parameters\":{},"
 		    "\"error_strategy\":\"default-value\",\"default_value\":"
-		    "[{\"key\":\"text\",\"type\":\"string\",\"value\":\"none\"}]}"
+		    "[{\"key\":\"text\",\"type\":\"string\",\"value\":"
+		    "\"none\"}]}"
 		    "}," END1("end", "t", "[\"t\",\"text\"]") "],\"edges\":["
 		    EDGE("start", "t") "," EDGE("t", "end") "]}",
 		    "{\"q\":\"v1\"}", &o, &r, &p);
@@ -1338,7 +1424,8 @@ test_graphs(void)
 	"\"maximum_iterations\":{\"type\":\"constant\",\"value\":3}}}}"
 	TEST("agent node: a function-calling loop with the node's tools; "
 	    "text streamed and output; usage over every round") {
-		run("{\"nodes\":[" START "," AGENT("agent", "[{\"provider_name\":"
+		run("{\"nodes\":[" START "," AGENT("agent",
+		    "[{\"provider_name\":"
 		    "\"json_process\",\"tool_name\":\"json_parse\",\"enabled\":"
 		    "true},{\"provider_name\":\"time\",\"tool_name\":"
 		    "\"current_time\",\"enabled\":false}]") "," END1("end",
@@ -1360,7 +1447,8 @@ test_graphs(void)
 		    "find a") && STREQ(json_str(json_object_array_get_idx(v, 3),
 		    "tool_call_id"), "call_a"));
 		run_free(&r, &o);
-		run("{\"nodes\":[" START "," AGENT("agent", "[{\"provider_name\":"
+		run("{\"nodes\":[" START "," AGENT("agent",
+		    "[{\"provider_name\":"
 		    "\"google\",\"tool_name\":\"google_search\"}]") "," END1(
 		    "end", "text", "[\"ag\",\"text\"]") "],\"edges\":["
 		    EDGE("start", "ag") "," EDGE("ag", "end") "]}",
