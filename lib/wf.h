@@ -305,6 +305,7 @@ void	 wf_stream_close(struct wf_engine *, struct wf_node *);
 int	 wf_run_iteration(struct wf_engine *, struct wf_node *,
 	    struct wf_exec *);
 int	 wf_run_loop(struct wf_engine *, struct wf_node *, struct wf_exec *);
+int	 wf_code_run(struct wf_engine *, struct wf_node *, struct wf_exec *);
 
 /* More executors: wf_nodes_http.c, wf_nodes_llm.c, wf_nodes_list.c. */
 int	 wf_run_http(struct wf_engine *, struct wf_node *, struct wf_exec *);

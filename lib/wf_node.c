@@ -1140,7 +1140,7 @@ static const struct wf_type types[] = {
 	{ "loop-start", WF_K_EXEC, run_entry, 0, 1 },
 	{ "loop-end", WF_K_EXEC, run_loop_end, 0, 0 },
 	/* known to Dify, not run by this server yet */
-	{ "code", WF_K_EXEC, NULL, 1, 0 },
+	{ "code", WF_K_EXEC, wf_code_run, 1, 0 },
 	{ "http-request", WF_K_EXEC, wf_run_http, 1, 0 },
 	{ "tool", WF_K_EXEC, wf_run_tool, 1, 0 },
 	{ "question-classifier", WF_K_BRANCH, wf_run_classifier, 0, 0 },
