@@ -91,6 +91,13 @@ dsl_node_type_runnable(const char *type)
 	return 0;
 }
 
+const char *
+dsl_node_type_at(size_t i)
+{
+	return i < sizeof(node_types) / sizeof(node_types[0]) ?
+	    node_types[i].type : NULL;
+}
+
 static int
 in_list(const char *const *list, const char *s)
 {
@@ -504,6 +511,7 @@ struct conv {
 	size_t		 nanchors;
 	json_object	*anchor_index;	/* name -> index */
 	size_t		 values;
+	size_t		 aliased;	/* values that aliases copied */
 	size_t		 bytes;		/* of scalar text, aliases expanded */
 	json_object	*root;
 	int		 have_root;
@@ -840,6 +848,10 @@ on_alias(struct conv *c, yaml_event_t *ev)
 		    "recursive alias %.40s", a->name);
 	if (count_values(c, &ev->start_mark, a->size, a->bytes) == -1)
 		return -1;
+	c->aliased += a->size;
+	if (c->aliased > DSL_MAX_ALIASED)
+		return conv_fail(c, &ev->start_mark, "aliases expand to more "
+		    "than %d values", DSL_MAX_ALIASED);
 	if (wants_key(c))
 		return take_key(c, a->value, (enum kind)a->scalar_kind,
 		    &ev->start_mark);

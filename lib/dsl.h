@@ -13,6 +13,7 @@
 #define DSL_MAX_BYTES	(10 * 1024 * 1024)
 #define DSL_MAX_DEPTH	32		/* nested mappings and sequences */
 #define DSL_MAX_VALUES	1000000		/* YAML values, aliases expanded */
+#define DSL_MAX_ALIASED	100000		/* of them copied by aliases */
 #define DSL_MAX_TEXT	(4 * DSL_MAX_BYTES)	/* their text, likewise */
 
 /*
@@ -52,7 +53,8 @@ struct dsl_app {
  * Convert YAML text to JSON as PyYAML's safe_load types it (YAML 1.1
  * plain scalars: yes/no/on/off are booleans, 0x1F and 017 integers, ~
  * null; quoted scalars are strings; merge keys; aliases copied, at most
- * DSL_MAX_VALUES values and DSL_MAX_TEXT bytes of text in all).  Dates
+ * DSL_MAX_VALUES values (DSL_MAX_ALIASED of them by aliases) and
+ * DSL_MAX_TEXT bytes of text in all).  Dates
  * stay strings.  Returns the owned value, or NULL with a message ("line
  * L, column C: ...") in "err"; NULL with "err" empty is a null (empty)
  * document.
@@ -73,6 +75,8 @@ void	 dsl_app_free(struct dsl_app *);
 /* A Dify node type we know (import accepts it), and one the engine runs. */
 int	 dsl_node_type_known(const char *type);
 int	 dsl_node_type_runnable(const char *type);
+/* The i-th known node type (from 0), or NULL past the last. */
+const char *dsl_node_type_at(size_t i);
 
 /*
  * Store a loaded app: the apps row (with a site carrying
