@@ -717,7 +717,27 @@ cmd_app_export(int argc, char **argv)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
-/* ---- dsl json ---- */
+/* ---- dsl types / dsl json ---- */
+
+static int
+cmd_dsl_types(int argc, char **argv)
+{
+	const char	*t;
+	size_t		 i;
+
+	if (argc != 1) {
+		puts("usage: dify-admin dsl types\n"
+		    "List the node types import accepts, one a line, with "
+		    "\"runs\" or\n\"warns\" (imported, but the engine cannot "
+		    "run it yet).");
+		return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+	}
+	for (i = 0; (t = dsl_node_type_at(i)) != NULL; i++)
+		printf("%s\t%s\n", t, dsl_node_type_runnable(t) ? "runs" :
+		    "warns");
+	return 0;
+}
+
 
 static int
 cmd_dsl_json(int argc, char **argv)
@@ -836,6 +856,7 @@ static const struct {
 	{ "key", "create", cmd_key_create, "issue an API key (shown once)" },
 	{ "key", "list", cmd_key_list, "list keys" },
 	{ "key", "revoke", cmd_key_revoke, "revoke a key" },
+	{ "dsl", "types", cmd_dsl_types, "list node types, and which ones run" },
 	{ "dsl", "json", cmd_dsl_json, "print YAML as JSON, as Dify reads it" },
 };
 
