@@ -1060,20 +1060,23 @@ struct xfer {
 static curl_socket_t
 open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	struct xfer	*xf = arg;
-	char		 addr[INET6_ADDRSTRLEN], url[INET6_ADDRSTRLEN + 16];
-	char		 err[256];
-	const void	*in;
+	struct xfer		*xf = arg;
+	struct sockaddr_in	 s4;
+	struct sockaddr_in6	 s6;
+	char			 addr[INET6_ADDRSTRLEN];
+	char			 url[INET6_ADDRSTRLEN + 16], err[256];
+	const char		*ok = NULL;
 
 	(void)purpose;
-	if (a->family == AF_INET)
-		in = &((struct sockaddr_in *)(void *)&a->addr)->sin_addr;
-	else if (a->family == AF_INET6)
-		in = &((struct sockaddr_in6 *)(void *)&a->addr)->sin6_addr;
-	else
-		in = NULL;
-	if (in == NULL || inet_ntop(a->family, in, addr, sizeof(addr)) ==
-	    NULL) {
+	/* copied out: curl's storage is larger than its struct sockaddr */
+	if (a->family == AF_INET && a->addrlen >= sizeof(s4)) {
+		memcpy(&s4, &a->addr, sizeof(s4));
+		ok = inet_ntop(AF_INET, &s4.sin_addr, addr, sizeof(addr));
+	} else if (a->family == AF_INET6 && a->addrlen >= sizeof(s6)) {
+		memcpy(&s6, &a->addr, sizeof(s6));
+		ok = inet_ntop(AF_INET6, &s6.sin6_addr, addr, sizeof(addr));
+	}
+	if (ok == NULL) {
 		xf->blocked = 1;
 		return CURL_SOCKET_BAD;
 	}
@@ -1295,9 +1298,9 @@ hop(struct wf_engine *e, const struct http_request *hr, const char *url,
 		if (msg->msg == CURLMSG_DONE && msg->easy_handle == h)
 			cc = msg->data.result;
 	if (xf.blocked) {
-		hfail(x, "HttpRequestNodeError", "Request to %s refused: it "
+		hfail(x, "HttpRequestNodeError", "Request to %s failed: it "
 		    "connects to a loopback, private, link-local or reserved "
-		    "address", url);
+		    "address; such URLs are not fetched", url);
 		goto out;
 	}
 	if (xf.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
@@ -1373,7 +1376,7 @@ http_send(struct wf_engine *e, const struct http_request *hr,
 		}
 		if (files_url_check(url, err, sizeof(err)) == -1) {
 			hfail(x, "HttpRequestNodeError", "Request to %s "
-			    "refused: %s", url, err);
+			    "failed: %s", url, err);
 			return HOP_FAIL;
 		}
 		rc = hop(e, hr, url, method, with_body, with_auth, rs, x);

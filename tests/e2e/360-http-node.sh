@@ -312,8 +312,8 @@ start_server
 mk ssrf "{\"method\":\"get\",\"url\":\"$TS/echo\"}"
 run ''
 check "with private URLs refused, a loopback URL fails the node before any request" body_is "
-    .data.status == \"failed\" and .data.error == \"Request to $TS/echo refused: the host 127.0.0.1 is or resolves to a loopback, private, link-local or reserved address (127.0.0.1); such URLs are not fetched\""
+    .data.status == \"failed\" and .data.error == \"Request to $TS/echo failed: the host 127.0.0.1 is or resolves to a loopback, private, link-local or reserved address (127.0.0.1); such URLs are not fetched\""
 mk ssrf2 "{\"method\":\"get\",\"url\":\"http://localhost:$TPORT/echo\"}"
 run ''
-check "... so does a name that resolves to one" body_is '.data.status == "failed" and (.data.error | contains("refused: the host localhost is or resolves to a loopback"))'
+check "... so does a name that resolves to one" body_is '.data.status == "failed" and (.data.error | contains("failed: the host localhost is or resolves to a loopback"))'
 finish

@@ -454,6 +454,62 @@ test_http_response(void)
 		    " filename*=UTF-8''%E2%82%AC.txt"), "\xe2\x82\xac.txt"));
 		CHECK(disposition_filename(&mem, "inline") == NULL);
 	}
+	TEST("every socket's address is checked as it opens: loopback, "
+	    "private and mapped addresses refused, public ones allowed") {
+		static const struct {
+			int		 line;
+			int		 v6;
+			const char	*addr;
+			int		 ok;
+		} as[] = {
+			{ __LINE__, 0, "127.0.0.1", 0 },
+			{ __LINE__, 0, "10.1.2.3", 0 },
+			{ __LINE__, 0, "169.254.169.254", 0 },
+			{ __LINE__, 0, "93.184.216.34", 1 },
+			{ __LINE__, 1, "::1", 0 },
+			{ __LINE__, 1, "::ffff:192.168.0.1", 0 },
+			{ __LINE__, 1, "fd00::1", 0 },
+			{ __LINE__, 1, "2606:2800:220:1::1946", 1 },
+		};
+		/* curl's own storage has room for any address */
+		union {
+			struct curl_sockaddr	c;
+			char			room[128];
+		}			 u;
+		struct xfer		 xf;
+		curl_socket_t		 s;
+		char			*at = (char *)&u.c.addr;
+
+		for (i = 0; i < sizeof(as) / sizeof(as[0]); i++) {
+			memset(&u, 0, sizeof(u));
+			memset(&xf, 0, sizeof(xf));
+			u.c.socktype = SOCK_STREAM;
+			if (as[i].v6) {
+				struct sockaddr_in6	s6;
+
+				memset(&s6, 0, sizeof(s6));
+				s6.sin6_family = AF_INET6;
+				inet_pton(AF_INET6, as[i].addr, &s6.sin6_addr);
+				u.c.family = AF_INET6;
+				u.c.addrlen = sizeof(s6);
+				memcpy(at, &s6, sizeof(s6));
+			} else {
+				struct sockaddr_in	s4;
+
+				memset(&s4, 0, sizeof(s4));
+				s4.sin_family = AF_INET;
+				inet_pton(AF_INET, as[i].addr, &s4.sin_addr);
+				u.c.family = AF_INET;
+				u.c.addrlen = sizeof(s4);
+				memcpy(at, &s4, sizeof(s4));
+			}
+			s = open_socket(&xf, CURLSOCKTYPE_IPCXN, &u.c);
+			CHECK_ROW((s != CURL_SOCKET_BAD) == as[i].ok &&
+			    xf.blocked == !as[i].ok, as[i].line);
+			if (s != CURL_SOCKET_BAD)
+				close(s);
+		}
+	}
 	TEST("a non-2xx status fails the node only with an error strategy "
 	    "or retry") {
 		json_object	*d;
