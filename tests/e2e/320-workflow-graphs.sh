@@ -143,14 +143,14 @@ check "streaming: the handled failure shows as node_finished exception, skipped 
 # a graph whose node type this server does not run fails that node
 cat > "$T/code.json" <<'EOF'
 {"nodes":[{"id":"start","data":{"type":"start","title":"Start","variables":[]}},
- {"id":"code","data":{"type":"code","title":"Code","code_language":"python3","code":"def main(): return {}","outputs":{}}},
+ {"id":"code","data":{"type":"human-input","title":"Ask","code":"","outputs":{}}},
  {"id":"end","data":{"type":"end","title":"End","outputs":[]}}],
  "edges":[{"source":"start","target":"code"},{"source":"code","target":"end"}]}
 EOF
 read -r K KK <<<"$(new_app workflow --provider fake --model echo --graph "$T/code.json")"
 jreq POST /v1/workflows/run "$KK" '{"inputs":{},"user":"u1"}'
-check "a node type the server cannot run fails the run with a message naming it" body_is '
-    .data.status == "failed" and (.data.error | contains("code")) and (.data.error | contains("not supported"))'
+check "a node type the server has no executor for is refused with a message naming it" \
+    expect_error 400 invalid_param "No class mapping found for node type: human-input (node code)"
 # request files become sys.files, checked as for chat requests
 cat > "$T/files.json" <<'EOF2'
 {"nodes":[{"id":"start","data":{"type":"start","title":"Start","variables":[]}},

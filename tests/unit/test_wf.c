@@ -1012,8 +1012,9 @@ test_errors(void)
 	    "true,\"max_retries\":3,\"retry_interval\":10}") ","
 	    END1("end", "t", "[\"llm\",\"text\"]"),
 	    EDGE("start", "llm") "," EDGE("llm", "end"));
+	/* human-input: a Dify node type this server has no executor for */
 	const char	*code = GRAPH(START("") ","
-	    "{\"id\":\"code\",\"data\":{\"type\":\"code\",\"title\":\"Code\","
+	    "{\"id\":\"code\",\"data\":{\"type\":\"human-input\",\"title\":\"Ask\","
 	    "\"code_language\":\"python3\",\"code\":\"\",\"error_strategy\":"
 	    "\"default-value\",\"default_value\":[{\"key\":\"result\","
 	    "\"type\":\"object\",\"value\":\"{\\\"a\\\": 1}\"}]}},"
