@@ -12,8 +12,10 @@ DEPS_DEB = libfcgi-dev libjson-c-dev libsqlite3-dev libcurl4-openssl-dev \
 # what the whole test suite needs besides (deployment tests, fuzzing)
 TEST_DEB = clang libclang-rt-14-dev apache2 libapache2-mod-fcgid nginx \
 	   spawn-fcgi lighttpd-mod-openssl openssl procps
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# asked of pkg-config on first use, after `deps` has installed what was
+# missing (a fresh machine has no .pc files when make starts)
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
 
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread $(PKG_CFLAGS) \
