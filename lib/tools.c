@@ -85,14 +85,17 @@ current_time(json_object *args, struct buf *out, char *err, size_t errlen)
 static int
 json_parse(json_object *args, struct buf *out, char *err, size_t errlen)
 {
-	const char	*content = json_str(args, "content");
+	/* "json_string" is the name newer json_process versions use */
+	const char	*content = json_str(args, "content") ?
+			    json_str(args, "content") : json_str(args, "json_string");
 	const char	*filter = arg_str(args, "json_filter", "");
 	json_object	*root, *v;
 	char		 key[256];
 	size_t		 n;
 
 	if (content == NULL) {
-		snprintf(err, errlen, "json_parse: content is required");
+		snprintf(err, errlen, "json_parse: content (or json_string) is "
+		    "required");
 		return -1;
 	}
 	if ((root = json_tokener_parse(content)) == NULL &&
@@ -172,14 +175,15 @@ static const struct tool_def tools[] = {
 	{ "json_process", "json_parse", "Parse a JSON text and return the "
 	  "value at a path.",
 	  "{\"type\":\"object\",\"properties\":{\"content\":{\"type\":"
-	  "\"string\"},\"json_filter\":{\"type\":\"string\",\"description\":"
-	  "\"dotted path such as data.items[0].name\"}},\"required\":"
-	  "[\"content\"]}", json_parse },
+	  "\"string\"},\"json_string\":{\"type\":\"string\",\"description\":"
+	  "\"the same as content\"},\"json_filter\":{\"type\":\"string\","
+	  "\"description\":\"dotted path such as data.items[0].name\"}}}",
+	  json_parse },
 	{ "builtin", "json_parse", "Parse a JSON text and return the value at "
 	  "a path.",
 	  "{\"type\":\"object\",\"properties\":{\"content\":{\"type\":"
-	  "\"string\"},\"json_filter\":{\"type\":\"string\"}},\"required\":"
-	  "[\"content\"]}", json_parse },
+	  "\"string\"},\"json_string\":{\"type\":\"string\"},"
+	  "\"json_filter\":{\"type\":\"string\"}}}", json_parse },
 	{ "webscraper", "webscraper", "Fetch a public web page and return its "
 	  "text.",
 	  "{\"type\":\"object\",\"properties\":{\"url\":{\"type\":\"string\"}},"

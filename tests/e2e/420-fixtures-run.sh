@@ -15,7 +15,19 @@ for p in openai langgenius/openai/openai deepseek bedrock langgenius/bedrock/bed
 	export "DIFYCGI_PROVIDER_${v}_MODEL=gpt-test"
 done
 export DIFYCGI_DEFAULT_PROVIDER=fake DIFYCGI_PROVIDER_FAKE_MODEL=gpt-test
-start_fake_upstream
+# the replies a fixture's later nodes parse, as a real model would give them
+cat > "$T/answers.json" <<'JSON'
+[["You are to write a long article based on a provided",
+  "[{\"section\": \"Spring\", \"bullets\": [\"rain\", \"blossom\"]}, {\"section\": \"Summer\", \"bullets\": [\"sun\"]}]"],
+ ["你是一个编写春联的专家",
+  "{\"top\": \"春回大地千山秀\", \"bottom\": \"日暖神州万象新\", \"banner\": \"万象更新\"}"]]
+JSON
+# dify-http-json fetches the URL of its input: a local page stands in
+mkdir -p "$T/www" && echo '{"hello": "world", "n": 1}' > "$T/www/data.json"
+python3 -m http.server --bind 127.0.0.1 --directory "$T/www" 0 > "$T/www.log" 2>&1 &
+PIDS="$PIDS $!"
+export DIFYCGI_ALLOW_PRIVATE_URLS=1
+start_fake_upstream --answers "$T/answers.json"
 for p in OPENAI DEEPSEEK BEDROCK OLLAMA TONGYI SILICONFLOW VOLCENGINE_MAAS \
     OPENAI_API_COMPATIBLE ANTHROPIC ZHIPUAI MOONSHOT; do
 	export "DIFYCGI_PROVIDER_${p}_BASE_URL=$DIFYCGI_PROVIDER_FAKE_BASE_URL"
@@ -48,6 +60,10 @@ for f in "$FIX"/*.yml; do
 		imp=yes imported=$((imported + 1))
 		key=$("$ADMIN" key create "$id")
 		in=$(inputs_for "$key")
+		if [ "$name" = dify-http-json ]; then
+			wport=$(grep -o 'port [0-9]*' "$T/www.log" | head -1 | cut -d' ' -f2)
+			in=$(printf '%s' "$in" | jq -c --arg u "http://127.0.0.1:$wport/data.json" 'map_values($u)')
+		fi
 		if [ "$mode" = workflow ]; then
 			jreq POST /v1/workflows/run "$key" "{\"inputs\":$in,\"user\":\"fx\"}" --max-time 60
 			st=$(printf '%s' "$BODY" | jq -r '.data.status // .code // "?"')

@@ -85,6 +85,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HELLO = "Hello from the fake upstream."
+ANSWERS = []    # --answers: [[prompt text, reply], ...]
 HUGE_BYTES = 8 * 1024 * 1024
 HUGE_DELTA = 64 * 1024
 FAKE_MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + \
@@ -407,7 +408,20 @@ class Handler(BaseHTTPRequestHandler):
             return self.midstream_error(stream, ctx)
         if model in ("stall", "reset"):
             return self.cut_short(model, stream, ctx)
+        scripted = self.scripted(messages)
+        if scripted is not None:
+            return self.answer(split_words(scripted), stream, ctx)
         return self.answer(split_words(HELLO), stream, ctx)
+
+    def scripted(self, messages):
+        """The --answers reply whose key text appears in the prompt."""
+        if not ANSWERS or not isinstance(messages, list):
+            return None
+        text = json.dumps(messages, ensure_ascii=False)
+        for key, reply in ANSWERS:
+            if json.dumps(key, ensure_ascii=False)[1:-1] in text:
+                return reply
+        return None
 
     def chunk_obj(self, ctx, delta, finish=None):
         o = {"id": ctx["id"], "object": "chat.completion.chunk",
@@ -675,7 +689,14 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--require-key")
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--answers", help="JSON file: [[prompt text, reply], ...];"
+                    " ordinary models answer the reply of the first prompt"
+                    " text found in the messages")
     args = ap.parse_args()
+    if args.answers:
+        global ANSWERS
+        with open(args.answers) as f:
+            ANSWERS = [(str(k), str(v)) for k, v in json.load(f)]
 
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.log_path = args.log
