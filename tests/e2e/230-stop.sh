@@ -57,6 +57,17 @@ t0=$(date +%s%N)
 jreq POST /v1/chat-messages "$KA" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}' --max-time 10 -N
 check "a follow-up request is served at once" bash -c "[ '$STATUS' = 200 ]"
 
+# a slow reader: the stream waits for it, nothing is lost or cut
+read -r R KR <<<"$(new_app chat --provider fake --model huge)"
+: > "$T/sse"
+sse /v1/chat-messages "$KR" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}' --slow-read 0.002
+check "a slow reader of an 8 MiB answer gets every byte up to the 4 MiB cap, then the error" \
+    bash -c "tail -1 '$T/sse' | cut -d' ' -f2- | jq -e '.event == \"error\" and (.message | test(\"longer than 4194304\"))' >/dev/null &&
+    [ \"\$(head -n -1 '$T/sse' | cut -d' ' -f2- | jq -j 'select(.event == \"message\") | .answer' | wc -c)\" = 4194304 ]"
+M=$(tail -1 "$T/sse" | cut -d' ' -f2- | jq -r .message_id)
+check "... and the message holds the same 4 MiB with status error" \
+    test "$(sql "SELECT status, length(answer) FROM messages WHERE id = '$M'")" = "error|4194304"
+
 # a blocking request can be stopped too: it answers the partial text
 read -r B KB <<<"$(new_app chat --provider fake --model slow-100-60)"
 (jreq POST /v1/chat-messages "$KB" '{"inputs":{},"query":"q","user":"u9"}'; printf '%s' "$BODY" > "$T/blocking") &

@@ -1090,13 +1090,14 @@ test_errors(void)
 		run_free(&r, &o);
 		flaky_failures = 0;
 	}
-	TEST("a node type this server cannot run fails with a clear message; "
-	    "a strategy still applies") {
-		run(code, "{}", NULL, NULL, &o, &r, &p);
-		CHECK(STREQ(r.status, "partial-succeeded"));
-		CHECK(STREQ(json_compact(r.outputs), "{\"r\":{\"a\":1}}"));
-		CHECK(strstr(json_str(json_get(json_get(o.finished, "code"),
-		    "outputs"), "error_message"), "not supported") != NULL);
+	TEST("a graph with a node type this server has no executor for is "
+	    "refused before it runs, naming the node") {
+		CHECK(run(code, "{}", NULL, NULL, &o, &r, &p) == -1);
+		CHECK(STREQ(r.status, "failed"));
+		CHECK(STREQ(r.error, "No class mapping found for node type: "
+		    "human-input (node code)"));
+		CHECK(o.finished == NULL || json_get(o.finished, "code") ==
+		    NULL);
 		run_free(&r, &o);
 	}
 	TEST("a template that does not parse fails its node") {
