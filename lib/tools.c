@@ -177,13 +177,14 @@ static const struct tool_def tools[] = {
 	  "{\"type\":\"object\",\"properties\":{\"content\":{\"type\":"
 	  "\"string\"},\"json_string\":{\"type\":\"string\",\"description\":"
 	  "\"the same as content\"},\"json_filter\":{\"type\":\"string\","
-	  "\"description\":\"dotted path such as data.items[0].name\"}}}",
-	  json_parse },
+	  "\"description\":\"dotted path such as data.items[0].name\"}},"
+	  "\"required\":[\"content\"]}", json_parse },
 	{ "builtin", "json_parse", "Parse a JSON text and return the value at "
 	  "a path.",
 	  "{\"type\":\"object\",\"properties\":{\"content\":{\"type\":"
 	  "\"string\"},\"json_string\":{\"type\":\"string\"},"
-	  "\"json_filter\":{\"type\":\"string\"}}}", json_parse },
+	  "\"json_filter\":{\"type\":\"string\"}},\"required\":"
+	  "[\"content\"]}", json_parse },
 	{ "webscraper", "webscraper", "Fetch a public web page and return its "
 	  "text.",
 	  "{\"type\":\"object\",\"properties\":{\"url\":{\"type\":\"string\"}},"

@@ -420,6 +420,10 @@ int	 db_wf_message_run(struct db *, const char *message_id,
 
 /* ---- wf_api.c: the workflow endpoints (workflow.fcgi) ---- */
 
+/* Fail the node being run with Dify's error type; returns WF_FAIL. */
+int	 wf_fail(struct wf_exec *, const char *type, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
 int	 wf_api_run(struct req *, struct resp *);
 int	 wf_api_run_detail(struct req *, struct resp *);
 int	 wf_api_stop(struct req *, struct resp *);

@@ -64,22 +64,6 @@ int	 sandbox_run(const char *lang, const char *code, const char *input,
 	    void *arg, struct buf *out, struct buf *err, struct buf *notes);
 
 static int
-failf(struct wf_exec *x, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-failf(struct wf_exec *x, const char *type, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(x->error, sizeof(x->error), fmt, ap);
-	va_end(ap);
-	x->error_type = type;
-	return WF_FAIL;
-}
-
-static int
 config_int(const char *name, int dflt, int min, int max)
 {
 	const char	*v = config_get(name);
@@ -183,12 +167,12 @@ check_number(struct wf_exec *x, json_object *v, const char *var)
 		    d > -9223372036854775808.0) {
 			if (precision(d) <= MAX_PRECISION)
 				return 0;
-			return failf(x, "OutputValidationError", "Output "
+			return wf_fail(x, "OutputValidationError", "Output "
 			    "variable `%s` has too high precision, it must be "
 			    "less than %d digits.", var, MAX_PRECISION);
 		}
 	}
-	return failf(x, "OutputValidationError", "Output variable `%s` is out "
+	return wf_fail(x, "OutputValidationError", "Output variable `%s` is out "
 	    "of range, it must be between " MIN_NUMBER " and " MAX_NUMBER ".",
 	    var);
 }
@@ -211,7 +195,7 @@ check_string(struct wf_exec *x, json_object *v, const char *var, int *failed)
 	s = json_object_get_string(v);
 	n = (size_t)json_object_get_string_len(v);
 	if (utf8_chars(s, n) > MAX_STRING_LENGTH) {
-		failf(x, "OutputValidationError", "The length of output "
+		wf_fail(x, "OutputValidationError", "The length of output "
 		    "variable `%s` must be less than %d characters", var,
 		    MAX_STRING_LENGTH);
 		*failed = 1;
@@ -273,7 +257,7 @@ validate_list(struct xf *f, json_object *list, const char *prefix,
 			all = 0;
 	}
 	if (!all)
-		return failf(f->x, "OutputValidationError", "Output %s.%s is "
+		return wf_fail(f->x, "OutputValidationError", "Output %s.%s is "
 		    "not a valid array. make sure all elements are of the "
 		    "same type.", prefix, name);
 	for (i = 0; i < n; i++) {
@@ -293,7 +277,7 @@ validate_list(struct xf *f, json_object *list, const char *prefix,
 			if (validate(f, v, var, depth + 1) != 0)
 				return WF_FAIL;
 		} else if (v != NULL)	/* Dify calls .items() on a list */
-			return failf(f->x, "WorkflowNodeError", "'list' object "
+			return wf_fail(f->x, "WorkflowNodeError", "'list' object "
 			    "has no attribute 'items'");
 	}
 	return 0;
@@ -305,7 +289,7 @@ validate(struct xf *f, json_object *obj, const char *prefix, int depth)
 	int	failed = 0;
 
 	if (depth > MAX_DEPTH)
-		return failf(f->x, "DepthLimitError", "Depth limit %d reached, "
+		return wf_fail(f->x, "DepthLimitError", "Depth limit %d reached, "
 		    "object too deep.", MAX_DEPTH);
 	json_object_object_foreach(obj, name, v) {
 		const char	*var = name_of(f, prefix, name);
@@ -340,7 +324,7 @@ validate(struct xf *f, json_object *obj, const char *prefix, int depth)
 static int
 not_a(struct xf *f, const char *var, const char *what, json_object *v)
 {
-	return failf(f->x, "OutputValidationError", "Output %s is not %s, got "
+	return wf_fail(f->x, "OutputValidationError", "Output %s is not %s, got "
 	    "<class '%s'> instead.", var, what, py_type(v));
 }
 
@@ -349,7 +333,7 @@ array_cap(struct xf *f, const char *var, json_object *v, size_t max)
 {
 	if (json_object_array_length(v) <= max)
 		return 0;
-	return failf(f->x, "OutputValidationError", "The length of output "
+	return wf_fail(f->x, "OutputValidationError", "The length of output "
 	    "variable `%s` must be less than %zu elements.", var, max);
 }
 
@@ -392,7 +376,7 @@ transform_one(struct xf *f, const char *type, json_object *ch, json_object *v,
 	}
 	if (strcmp(type, "string") == 0) {
 		if (v != NULL && !json_object_is_type(v, json_type_string))
-			return failf(f->x, "OutputValidationError", "Output "
+			return wf_fail(f->x, "OutputValidationError", "Output "
 			    "%s must be a string, got %s instead", var,
 			    py_type(v));
 		*out = check_string(f->x, v, var, &failed);
@@ -405,7 +389,7 @@ transform_one(struct xf *f, const char *type, json_object *ch, json_object *v,
 	if (strncmp(type, "array[", 6) != 0 || (strcmp(type + 6, "number]") &&
 	    strcmp(type + 6, "string]") && strcmp(type + 6, "object]") &&
 	    strcmp(type + 6, "boolean]")))
-		return failf(f->x, "OutputValidationError", "Output type %s is "
+		return wf_fail(f->x, "OutputValidationError", "Output type %s is "
 		    "not supported.", type);
 	if (v == NULL)
 		return 0;
@@ -420,7 +404,7 @@ transform_one(struct xf *f, const char *type, json_object *ch, json_object *v,
 		for (i = 0; i < n; i++) {
 			el = json_object_array_get_idx(v, i);
 			if (el == NULL || !is_number(el))
-				return failf(f->x, "OutputValidationError",
+				return wf_fail(f->x, "OutputValidationError",
 				    "The element at index %zu of output "
 				    "variable `%s` must be a number.", i, var);
 			if (check_number(f->x, el, pool_printf(f->p,
@@ -440,7 +424,7 @@ transform_one(struct xf *f, const char *type, json_object *ch, json_object *v,
 			el = json_object_array_get_idx(v, i);
 			if (el != NULL && !json_object_is_type(el,
 			    json_type_string))
-				return failf(f->x, "OutputValidationError",
+				return wf_fail(f->x, "OutputValidationError",
 				    "Output variable `%s` must be a string",
 				    ev);
 			k = check_string(f->x, el, ev, &failed);
@@ -455,7 +439,7 @@ transform_one(struct xf *f, const char *type, json_object *ch, json_object *v,
 			el = json_object_array_get_idx(v, i);
 			if (el != NULL && !json_object_is_type(el,
 			    json_type_object))
-				return failf(f->x, "OutputValidationError",
+				return wf_fail(f->x, "OutputValidationError",
 				    "Output %s[%zu] is not an object, got "
 				    "<class '%s'> instead at index %zu.", var,
 				    i, py_type(el), i);
@@ -474,7 +458,7 @@ transform_one(struct xf *f, const char *type, json_object *ch, json_object *v,
 			el = json_object_array_get_idx(v, i);
 			if (el != NULL && !json_object_is_type(el,
 			    json_type_boolean))
-				return failf(f->x, "OutputValidationError",
+				return wf_fail(f->x, "OutputValidationError",
 				    "Output %s[%zu] is not a boolean, got "
 				    "<class '%s'> instead.", var, i,
 				    py_type(el));
@@ -497,7 +481,7 @@ transform(struct xf *f, json_object *obj, json_object *schema,
 	int		 declared = 0;
 
 	if (depth > MAX_DEPTH) {
-		failf(f->x, "DepthLimitError", "Depth limit %d reached, object "
+		wf_fail(f->x, "DepthLimitError", "Depth limit %d reached, object "
 		    "too deep.", MAX_DEPTH);
 		return NULL;
 	}
@@ -511,7 +495,7 @@ transform(struct xf *f, json_object *obj, json_object *schema,
 		const char	*type = json_str(cfg_out, "type");
 
 		if (!json_object_object_get_ex(obj, name, &v)) {
-			failf(f->x, "OutputValidationError", "Output %s%s%s is "
+			wf_fail(f->x, "OutputValidationError", "Output %s%s%s is "
 			    "missing.", prefix, *prefix ? "." : "", name);
 			goto fail;
 		}
@@ -524,7 +508,7 @@ transform(struct xf *f, json_object *obj, json_object *schema,
 		declared++;
 	}
 	if (declared != json_object_object_length(obj)) {
-		failf(f->x, "CodeNodeError", "Not all output parameters are "
+		wf_fail(f->x, "CodeNodeError", "Not all output parameters are "
 		    "validated.");
 		goto fail;
 	}
@@ -675,13 +659,13 @@ parse_result(struct wf_exec *x, struct buf *out)
 	int		 ok;
 
 	if (n == 0) {
-		failf(x, "WorkflowNodeError", "Failed to parse result: no "
+		wf_fail(x, "WorkflowNodeError", "Failed to parse result: no "
 		    "result tag found in response. Response: ...");
 		return NULL;
 	}
 	/* a newline ends a bare number, which json-c would wait on */
 	if (buf_append(out, "\n", 1) == -1) {
-		failf(x, "CodeExecutionError", "The result is too large.");
+		wf_fail(x, "CodeExecutionError", "The result is too large.");
 		return NULL;
 	}
 	tok = json_tokener_new_ex(JSON_MAX_DEPTH);
@@ -695,17 +679,17 @@ parse_result(struct wf_exec *x, struct buf *out)
 		end++;
 	if (!ok || end < out->len) {
 		if (n == 9 && memcmp(out->p, "undefined", 9) == 0)
-			failf(x, "WorkflowNodeError", "Failed to parse JSON "
+			wf_fail(x, "WorkflowNodeError", "Failed to parse JSON "
 			    "response: Expecting value: line 1 column 1 "
 			    "(char 0).");
 		else
-			failf(x, "WorkflowNodeError", "Failed to parse JSON "
+			wf_fail(x, "WorkflowNodeError", "Failed to parse JSON "
 			    "response: %s.", json_tokener_error_desc(
 			    json_tokener_get_error(tok)));
 		json_object_put(o);
 		o = NULL;
 	} else if (!json_object_is_type(o, json_type_object)) {
-		failf(x, "WorkflowNodeError", "Result must be a dict, got %s",
+		wf_fail(x, "WorkflowNodeError", "Result must be a dict, got %s",
 		    py_type(o));
 		json_object_put(o);
 		o = NULL;
@@ -727,12 +711,12 @@ wf_code_run(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	x->inputs = inputs_of(e, json_get(n->data, "variables"));
 	if (lang == NULL || (strcmp(lang, "python3") != 0 &&
 	    strcmp(lang, "javascript") != 0))
-		return failf(x, "CodeNodeError", "Unsupported code language: "
+		return wf_fail(x, "CodeNodeError", "Unsupported code language: "
 		    "%s", lang ? lang : "None");
 	if (code == NULL)
 		code = "";
 	if (strlen(code) > CODE_MAX_BYTES)
-		return failf(x, "CodeExecutionError", "The code is longer than "
+		return wf_fail(x, "CodeExecutionError", "The code is longer than "
 		    "%d bytes.", CODE_MAX_BYTES);
 	timeout_ms = config_int("DIFYCGI_CODE_TIMEOUT_MS", CODE_TIMEOUT_MS, 100,
 	    3600000);

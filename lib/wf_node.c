@@ -20,12 +20,12 @@
 #define TT_OUTPUT_MAX		400000	/* template-transform, characters */
 #define MEMORY_TURNS_MAX	500
 
-static int
-failf(struct wf_exec *x, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-failf(struct wf_exec *x, const char *type, const char *fmt, ...)
+/*
+ * Fail the node being run: its error text and Dify's error type.  Returns
+ * WF_FAIL, for tail calls from executors.
+ */
+int
+wf_fail(struct wf_exec *x, const char *type, const char *fmt, ...)
 {
 	va_list	ap;
 
@@ -239,7 +239,7 @@ run_template(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 		x->error_type = "TemplateTransformNodeError";
 		rc = WF_FAIL;
 	} else if (utf8_count(buf_cstr(&b), b.len) > TT_OUTPUT_MAX)
-		rc = failf(x, "TemplateTransformNodeError", "Output length "
+		rc = wf_fail(x, "TemplateTransformNodeError", "Output length "
 		    "exceeds %d characters", TT_OUTPUT_MAX);
 	else {
 		x->outputs = json_object_new_object();
@@ -457,7 +457,7 @@ invalid_value(struct wf_exec *x, json_object *v)
 
 	buf_init(&b, 512);
 	wf_py_repr(&b, v);
-	failf(x, "InvalidInputValueError", "Invalid input value %s",
+	wf_fail(x, "InvalidInputValueError", "Invalid input value %s",
 	    buf_cstr(&b));
 	buf_free(&b);
 }
@@ -491,7 +491,7 @@ apply_op(struct wf_exec *x, const char *op, const char *type,
 
 		if (strcmp(type, "number") != 0 && strcmp(type, "integer") !=
 		    0 && strcmp(type, "float") != 0) {
-			failf(x, "OperationNotSupportedError", "Operation %s "
+			wf_fail(x, "OperationNotSupportedError", "Operation %s "
 			    "is not supported for type %s", op, type);
 			return NULL;
 		}
@@ -504,7 +504,7 @@ apply_op(struct wf_exec *x, const char *op, const char *type,
 		a = json_object_get_double(cur);
 		b = json_object_get_double(in);
 		if (op[0] == '/' && b == 0) {
-			failf(x, "InvalidInputValueError", "Division by zero");
+			wf_fail(x, "InvalidInputValueError", "Division by zero");
 			return NULL;
 		}
 		if (ints && op[0] != '/') {
@@ -519,7 +519,7 @@ apply_op(struct wf_exec *x, const char *op, const char *type,
 		return json_object_new_double(r);
 	}
 	if (el == NULL || !json_object_is_type(cur, json_type_array)) {
-		failf(x, "OperationNotSupportedError", "Operation %s is not "
+		wf_fail(x, "OperationNotSupportedError", "Operation %s is not "
 		    "supported for type %s", op, type);
 		return NULL;
 	}
@@ -552,7 +552,7 @@ apply_op(struct wf_exec *x, const char *op, const char *type,
 		}
 		return out;
 	}
-	failf(x, "OperationNotSupportedError", "Operation %s is not "
+	wf_fail(x, "OperationNotSupportedError", "Operation %s is not "
 	    "supported for type %s", op, type);
 	return NULL;
 }
@@ -564,7 +564,7 @@ not_found(struct wf_exec *x, json_object *sel)
 
 	buf_init(&b, 512);
 	wf_py_repr(&b, sel);
-	failf(x, "VariableOperatorNodeError", "Variable %s not found",
+	wf_fail(x, "VariableOperatorNodeError", "Variable %s not found",
 	    buf_cstr(&b));
 	buf_free(&b);
 }
@@ -643,7 +643,7 @@ run_assigner(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 				in = json_get(it, "value");
 			else if (!wf_pool_get_sel(e->pool, json_get(it,
 			    "value"), &in)) {
-				failf(x, "VariableOperatorNodeError", "input "
+				wf_fail(x, "VariableOperatorNodeError", "input "
 				    "value not found");
 				goto fail;
 			}
@@ -659,7 +659,7 @@ run_assigner(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 			} else if (strcmp(op, "clear") == 0)
 				nv = zero_value(type);
 			else {
-				failf(x, "VariableOperatorNodeError",
+				wf_fail(x, "VariableOperatorNodeError",
 				    "Unsupported write mode: %s", op);
 				goto fail;
 			}
@@ -838,7 +838,7 @@ render_prompt(struct wf_engine *e, struct wf_node *n, json_object *m,
 	t = replace_all(p, t ? t : "", "{#context#}", ctx);
 	s = wf_tmpl_render(p, e->pool, t, WF_TEXT, &missing);
 	if (s == NULL)
-		failf(x, "VariableNotFoundError", "Variable %s not found",
+		wf_fail(x, "VariableNotFoundError", "Variable %s not found",
 		    missing);
 	return s;
 }
@@ -954,7 +954,7 @@ run_llm(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	x->inputs = json_object_new_object();
 	if (provider == NULL || name == NULL) {
 		json_object_put(ms.prompts);
-		return failf(x, "LLMNodeError", "Model config of node %s is "
+		return wf_fail(x, "LLMNodeError", "Model config of node %s is "
 		    "incomplete.", n->id);
 	}
 	ctx = context_text(e, json_get(n->data, "context"));
@@ -983,7 +983,7 @@ run_llm(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 				query = wf_tmpl_render(p, e->pool, query,
 				    WF_TEXT, &missing);
 				if (query == NULL) {
-					failf(x, "VariableNotFoundError",
+					wf_fail(x, "VariableNotFoundError",
 					    "Variable %s not found", missing);
 					goto fail;
 				}
@@ -1006,7 +1006,7 @@ run_llm(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 		add_msg(p, &ms, "user", s);
 	}
 	if (ms.n == 0) {
-		failf(x, "LLMNodeError", "No prompt messages for node %s.",
+		wf_fail(x, "LLMNodeError", "No prompt messages for node %s.",
 		    n->id);
 		goto fail;
 	}
@@ -1032,7 +1032,7 @@ run_llm(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 		return WF_ABORT;
 	}
 	if (rc == -1) {
-		failf(x, error_type_of(res.err), "%s", res.errmsg);
+		wf_fail(x, error_type_of(res.err), "%s", res.errmsg);
 		llm_result_free(&res);
 		goto fail;
 	}

@@ -75,22 +75,6 @@ struct http_request {
 	int		 ssl_verify;
 };
 
-static int
-hfail(struct wf_exec *x, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-hfail(struct wf_exec *x, const char *type, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(x->error, sizeof(x->error), fmt, ap);
-	va_end(ap);
-	x->error_type = type;
-	return WF_FAIL;
-}
-
 static long long
 limit_of(const char *name, long long dflt, long long max)
 {
@@ -161,13 +145,13 @@ set_hdr(struct http_request *hr, const char *name, const char *value,
 
 	for (c = name; *c != '\0'; c++)
 		if (!token_char((unsigned char)*c))
-			return hfail(x, "HttpRequestNodeError",
+			return wf_fail(x, "HttpRequestNodeError",
 			    "Invalid header name: %s", name);
 	if (*name == '\0')
 		return 0;
 	for (c = value; *c != '\0'; c++)
 		if (*c == '\r' || *c == '\n')
-			return hfail(x, "HttpRequestNodeError",
+			return wf_fail(x, "HttpRequestNodeError",
 			    "Invalid header value for %s", name);
 	/* lengths are ours to compute */
 	if (strcasecmp(name, "content-length") == 0 ||
@@ -179,7 +163,7 @@ set_hdr(struct http_request *hr, const char *name, const char *value,
 		return 0;
 	}
 	if (hr->nhdrs == HTTP_HEADERS_MAX)
-		return hfail(x, "HttpRequestNodeError", "More than %d headers",
+		return wf_fail(x, "HttpRequestNodeError", "More than %d headers",
 		    HTTP_HEADERS_MAX);
 	hr->hdrs[hr->nhdrs].name = name;
 	hr->hdrs[hr->nhdrs++].value = value;
@@ -385,10 +369,10 @@ add_auth(struct wf_engine *e, json_object *auth, struct http_request *hr,
 	if (type == NULL || strcmp(type, "api-key") != 0)
 		return WF_OK;
 	if (!json_object_is_type(cf, json_type_object))
-		return hfail(x, "AuthorizationConfigError", "authorization "
+		return wf_fail(x, "AuthorizationConfigError", "authorization "
 		    "config is required");
 	if (json_str(cf, "api_key") == NULL)
-		return hfail(x, "AuthorizationConfigError", "api_key is "
+		return wf_fail(x, "AuthorizationConfigError", "api_key is "
 		    "required");
 	key = render(e, json_str(cf, "api_key"));
 	header = json_str(cf, "header");
@@ -605,7 +589,7 @@ form_data(struct wf_engine *e, json_object *items, struct http_request *hr,
 			if (wf_file_bytes(e->r, f, FILE_READ_MAX, &data, err,
 			    sizeof(err)) == -1) {
 				buf_free(&data);
-				hfail(x, "FileFetchError", "cannot fetch file "
+				wf_fail(x, "FileFetchError", "cannot fetch file "
 				    "%s: %s", json_str(f, "filename") ?
 				    json_str(f, "filename") : "", err);
 				goto out;
@@ -617,7 +601,7 @@ form_data(struct wf_engine *e, json_object *items, struct http_request *hr,
 			    "octet-stream", data.p ? data.p : "", data.len) ==
 			    -1) {
 				buf_free(&data);
-				hfail(x, "RequestBodyError", "The request body "
+				wf_fail(x, "RequestBodyError", "The request body "
 				    "is larger than %d bytes", HTTP_BODY_MAX);
 				goto out;
 			}
@@ -659,7 +643,7 @@ init_body(struct wf_engine *e, json_object *body, struct http_request *hr,
 	if (strcmp(type, "raw-text") == 0 || strcmp(type, "json") == 0 ||
 	    strcmp(type, "binary") == 0) {
 		if (n != 1) {
-			rc = hfail(x, "RequestBodyError", "%s body type should "
+			rc = wf_fail(x, "RequestBodyError", "%s body type should "
 			    "have exactly one item", type);
 			goto out;
 		}
@@ -678,7 +662,7 @@ init_body(struct wf_engine *e, json_object *body, struct http_request *hr,
 			goto out;
 		o = lenient_json(text, &ok);
 		if (!ok) {
-			rc = hfail(x, "RequestBodyError", "Failed to parse "
+			rc = wf_fail(x, "RequestBodyError", "Failed to parse "
 			    "JSON: %s", text);
 			goto out;
 		}
@@ -690,14 +674,14 @@ init_body(struct wf_engine *e, json_object *body, struct http_request *hr,
 	} else if (strcmp(type, "binary") == 0) {
 		if (!selector_files(e, json_get(it, "file"), &v) ||
 		    !wf_is_file(v)) {
-			rc = hfail(x, "FileFetchError", "cannot fetch file "
+			rc = wf_fail(x, "FileFetchError", "cannot fetch file "
 			    "with selector %s", json_compact(json_get(it,
 			    "file")));
 			goto out;
 		}
 		if (wf_file_bytes(e->r, v, HTTP_BODY_MAX, &hr->body, err,
 		    sizeof(err)) == -1) {
-			rc = hfail(x, "FileFetchError", "cannot fetch file "
+			rc = wf_fail(x, "FileFetchError", "cannot fetch file "
 			    "%s: %s", json_str(v, "filename") ?
 			    json_str(v, "filename") : "", err);
 			goto out;
@@ -719,7 +703,7 @@ init_body(struct wf_engine *e, json_object *body, struct http_request *hr,
 	} else if (strcmp(type, "form-data") == 0)
 		rc = form_data(e, items, hr, x);
 	else
-		rc = hfail(x, "RequestBodyError", "Unsupported body type: %s",
+		rc = wf_fail(x, "RequestBodyError", "Unsupported body type: %s",
 		    type);
 out:
 	json_object_put(tmp);
@@ -765,15 +749,15 @@ http_build(struct wf_engine *e, json_object *data, struct http_request *hr,
 	for (k = 0; methods[k] != NULL && strcmp(methods[k], um) != 0; k++)
 		;
 	if (methods[k] == NULL)
-		return hfail(x, "InvalidHttpMethodError", "Invalid http method "
+		return wf_fail(x, "InvalidHttpMethodError", "Invalid http method "
 		    "%s", m != NULL ? m : "None");
 	hr->method = methods[k];
 	url = render(e, json_str(data, "url"));
 	if (*url == '\0')
-		return hfail(x, "InvalidURLError", "url is required");
+		return wf_fail(x, "InvalidURLError", "url is required");
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) !=
 	    0)
-		return hfail(x, "InvalidURLError", "url should start with "
+		return wf_fail(x, "InvalidURLError", "url should start with "
 		    "http:// or https://");
 	buf_init(&q, 64 * 1024);
 	k = pairs(e, json_get(data, "params"), 1, add_param, &q, x);
@@ -1207,7 +1191,7 @@ hop(struct wf_engine *e, const struct http_request *hr, const char *url,
 		hl = curl_slist_append(hl, "Content-Type:");
 	if (upstream_curl_init() == -1 || hl == NULL ||
 	    (m = curl_multi_init()) == NULL || (h = curl_easy_init()) == NULL) {
-		hfail(x, "HttpRequestNodeError", "cannot set up the HTTP "
+		wf_fail(x, "HttpRequestNodeError", "cannot set up the HTTP "
 		    "client");
 		goto out;
 	}
@@ -1253,13 +1237,13 @@ hop(struct wf_engine *e, const struct http_request *hr, const char *url,
 		bad |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	}
 	if (bad || curl_multi_add_handle(m, h) != CURLM_OK) {
-		hfail(x, "HttpRequestNodeError", "cannot set up the HTTP "
+		wf_fail(x, "HttpRequestNodeError", "cannot set up the HTTP "
 		    "client");
 		goto out;
 	}
 	for (;;) {
 		if (curl_multi_perform(m, &running) != CURLM_OK) {
-			hfail(x, "HttpRequestNodeError", "the HTTP client "
+			wf_fail(x, "HttpRequestNodeError", "the HTTP client "
 			    "failed");
 			goto out;
 		}
@@ -1281,7 +1265,7 @@ hop(struct wf_engine *e, const struct http_request *hr, const char *url,
 		limit = with_body && (size_t)xf.ul < hr->body.len ?
 		    (double)hr->write_s : (double)hr->read_s;
 		if (now - t_last >= limit) {
-			hfail(x, "HttpRequestNodeError", "Request to %s timed "
+			wf_fail(x, "HttpRequestNodeError", "Request to %s timed "
 			    "out: no data for %.0f s (%s timeout)", url, limit,
 			    with_body && (size_t)xf.ul < hr->body.len ?
 			    "write" : "read");
@@ -1289,7 +1273,7 @@ hop(struct wf_engine *e, const struct http_request *hr, const char *url,
 		}
 		if (curl_multi_poll(m, NULL, 0, HTTP_TICK_MS, NULL) !=
 		    CURLM_OK) {
-			hfail(x, "HttpRequestNodeError", "the HTTP client "
+			wf_fail(x, "HttpRequestNodeError", "the HTTP client "
 			    "failed");
 			goto out;
 		}
@@ -1298,25 +1282,25 @@ hop(struct wf_engine *e, const struct http_request *hr, const char *url,
 		if (msg->msg == CURLMSG_DONE && msg->easy_handle == h)
 			cc = msg->data.result;
 	if (xf.blocked) {
-		hfail(x, "HttpRequestNodeError", "Request to %s failed: it "
+		wf_fail(x, "HttpRequestNodeError", "Request to %s failed: it "
 		    "connects to a loopback, private, link-local or reserved "
 		    "address; such URLs are not fetched", url);
 		goto out;
 	}
 	if (xf.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-		hfail(x, "ResponseSizeError", "File size is too large, max "
+		wf_fail(x, "ResponseSizeError", "File size is too large, max "
 		    "size is %.2f MB, but current size is larger.",
 		    (double)rs->body.max / 1024 / 1024);
 		goto out;
 	}
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
-		hfail(x, "HttpRequestNodeError", "Request to %s timed out: "
+		wf_fail(x, "HttpRequestNodeError", "Request to %s timed out: "
 		    "no connection within %ld s (connect timeout)", url,
 		    hr->connect_s);
 		goto out;
 	}
 	if (cc != CURLE_OK) {
-		hfail(x, "HttpRequestNodeError", "Request to %s failed: %s",
+		wf_fail(x, "HttpRequestNodeError", "Request to %s failed: %s",
 		    url, curl_easy_strerror(cc));
 		goto out;
 	}
@@ -1370,12 +1354,12 @@ http_send(struct wf_engine *e, const struct http_request *hr,
 	first = origin(p, hr->url);
 	for (n = 0; ; n++) {
 		if (n > HTTP_REDIRECTS_MAX) {
-			hfail(x, "HttpRequestNodeError", "Exceeded maximum "
+			wf_fail(x, "HttpRequestNodeError", "Exceeded maximum "
 			    "allowed redirects.");
 			return HOP_FAIL;
 		}
 		if (files_url_check(url, err, sizeof(err)) == -1) {
-			hfail(x, "HttpRequestNodeError", "Request to %s "
+			wf_fail(x, "HttpRequestNodeError", "Request to %s "
 			    "failed: %s", url, err);
 			return HOP_FAIL;
 		}
@@ -1400,7 +1384,7 @@ http_send(struct wf_engine *e, const struct http_request *hr,
 			    curl_url_get(u, CURLUPART_URL, &abs, 0) !=
 			    CURLUE_OK) {
 				curl_url_cleanup(u);
-				hfail(x, "HttpRequestNodeError", "Invalid "
+				wf_fail(x, "HttpRequestNodeError", "Invalid "
 				    "redirect location: %s", loc);
 				return HOP_FAIL;
 			}
@@ -1647,7 +1631,7 @@ wf_run_http(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	file = is_file(r->p, ctype, cd, rs.body.p ? rs.body.p : "",
 	    rs.body.len);
 	if (rs.body.len > (file ? file_max : text_max)) {
-		hfail(x, "ResponseSizeError", "%s size is too large, max size "
+		wf_fail(x, "ResponseSizeError", "%s size is too large, max size "
 		    "is %.2f MB, but current size is %s.", file ? "File" :
 		    "Text", (double)(file ? file_max : text_max) / 1024 / 1024,
 		    readable_size(r->p, rs.body.len));
@@ -1676,7 +1660,7 @@ wf_run_http(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	buf_free(&text);
 	buf_free(&rs.body);
 	if ((rs.status < 200 || rs.status > 299) && strict_status(n->data))
-		return hfail(x, "HTTPResponseCodeError", "Request failed with "
+		return wf_fail(x, "HTTPResponseCodeError", "Request failed with "
 		    "status code %ld", rs.status);
 	return WF_OK;
 }

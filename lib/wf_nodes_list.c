@@ -19,22 +19,6 @@
 
 #define DOC_BYTES_MAX		(16 * 1024 * 1024)
 
-static int
-tfail(struct wf_exec *x, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-tfail(struct wf_exec *x, const char *type, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(x->error, sizeof(x->error), fmt, ap);
-	va_end(ap);
-	x->error_type = type;
-	return WF_FAIL;
-}
-
 /* A selector as Python prints a list: ['sys', 'files']. */
 static const char *
 sel_repr(struct pool *p, json_object *sel)
@@ -256,27 +240,27 @@ filter_one(struct wf_engine *e, json_object *a, enum lkind kind,
 	case LK_STRING:
 	case LK_NUMBER:
 		if (!json_object_is_type(val, json_type_string)) {
-			tfail(x, "InvalidFilterValueError", "Invalid filter "
+			wf_fail(x, "InvalidFilterValueError", "Invalid filter "
 			    "value: %s", py_repr(p, val));
 			return NULL;
 		}
 		sv = rendered(e, json_object_get_string(val));
 		if (kind == LK_NUMBER && parse_float(sv, &num) == -1) {
-			tfail(x, "ValueError", "could not convert string to "
+			wf_fail(x, "ValueError", "could not convert string to "
 			    "float: %s", str_repr(p, sv));
 			return NULL;
 		}
 		break;
 	case LK_BOOLEAN:
 		if (!json_object_is_type(val, json_type_boolean)) {
-			tfail(x, "InvalidFilterValueError", "Invalid filter "
+			wf_fail(x, "InvalidFilterValueError", "Invalid filter "
 			    "value: %s", py_repr(p, val));
 			return NULL;
 		}
 		break;
 	default:
 		if (json_object_is_type(val, json_type_boolean)) {
-			tfail(x, "ValueError", "File filter expects a string "
+			wf_fail(x, "ValueError", "File filter expects a string "
 			    "value, got <class 'bool'>");
 			return NULL;
 		}
@@ -284,7 +268,7 @@ filter_one(struct wf_engine *e, json_object *a, enum lkind kind,
 			sv = rendered(e, json_object_get_string(val));
 		if (strcmp(key, "size") == 0 && sv != NULL &&
 		    parse_float(sv, &num) == -1) {
-			tfail(x, "ValueError", "could not convert string to "
+			wf_fail(x, "ValueError", "could not convert string to "
 			    "float: %s", str_repr(p, sv));
 			return NULL;
 		}
@@ -294,7 +278,7 @@ filter_one(struct wf_engine *e, json_object *a, enum lkind kind,
 		    strcmp(key, "related_id") == 0 ||
 		    strcmp(key, "size") == 0)) || strcmp(key, "type") == 0 ||
 		    strcmp(key, "transfer_method") == 0)) {
-			tfail(x, "InvalidKeyError", "Invalid key: %s", key);
+			wf_fail(x, "InvalidKeyError", "Invalid key: %s", key);
 			return NULL;
 		}
 		break;
@@ -330,7 +314,7 @@ filter_one(struct wf_engine *e, json_object *a, enum lkind kind,
 		}
 		if (m < 0) {
 			json_object_put(out);
-			tfail(x, "InvalidConditionError", "Invalid condition: "
+			wf_fail(x, "InvalidConditionError", "Invalid condition: "
 			    "%s", op);
 			return NULL;
 		}
@@ -412,7 +396,7 @@ order(json_object *a, enum lkind kind, json_object *cfg, struct wf_exec *x)
 	    strcmp(k.key, "extension") != 0 && strcmp(k.key, "mime_type") !=
 	    0 && strcmp(k.key, "transfer_method") != 0 && strcmp(k.key,
 	    "url") != 0 && strcmp(k.key, "related_id") != 0) {
-		tfail(x, "InvalidKeyError", "Invalid order key: %s", k.key);
+		wf_fail(x, "InvalidKeyError", "Invalid order key: %s", k.key);
 		return NULL;
 	}
 	v = xcalloc(n + 1, sizeof(*v));
@@ -492,13 +476,13 @@ list_apply(struct wf_engine *e, json_object *data, json_object *in,
 		serial = rendered(e, json_str(cfg, "serial"));
 		if (parse_serial(serial, &k) == -1) {
 			json_object_put(cur);
-			tfail(x, "ValueError", "invalid literal for int() with "
+			wf_fail(x, "ValueError", "invalid literal for int() with "
 			    "base 10: %s", str_repr(e->r->p,
 			    serial));
 			return NULL;
 		}
 		if (k < 1 || k > (long long)json_object_array_length(cur)) {
-			tfail(x, k < 1 ? "ValueError" : "InvalidKeyError",
+			wf_fail(x, k < 1 ? "ValueError" : "InvalidKeyError",
 			    "Invalid serial index: must be %s %lld, got %lld",
 			    k < 1 ? ">=" : "<=", k < 1 ? 1 :
 			    (long long)json_object_array_length(cur), k);
@@ -538,7 +522,7 @@ wf_run_list_operator(struct wf_engine *e, struct wf_node *n,
 	x->inputs = json_object_new_object();
 	x->process_data = json_object_new_object();
 	if (!wf_pool_get_sel(e->pool, sel, &v))
-		return tfail(x, "ListOperatorError", "Variable not found for "
+		return wf_fail(x, "ListOperatorError", "Variable not found for "
 		    "selector: %s", sel_repr(p, sel));
 	if (!wf_truthy(v)) {
 		json_object_object_add(x->inputs, "variable",
@@ -554,7 +538,7 @@ wf_run_list_operator(struct wf_engine *e, struct wf_node *n,
 	}
 	if (!json_object_is_type(v, json_type_array) ||
 	    (kind = array_kind(v)) == LK_OTHER)
-		return tfail(x, "ListOperatorError", "Variable %s is not an "
+		return wf_fail(x, "ListOperatorError", "Variable %s is not an "
 		    "array type, actual type: %s", sel_repr(p, sel),
 		    kind_name(v));
 	json_object_object_add(x->inputs, "variable", json_copy(v));
@@ -585,14 +569,14 @@ file_text(struct wf_run *r, json_object *f, json_object **text,
 	int		 rc;
 
 	if ((ext == NULL || *ext == '\0') && (mime == NULL || *mime == '\0'))
-		return tfail(x, "UnsupportedFileTypeError", "Unable to "
+		return wf_fail(x, "UnsupportedFileTypeError", "Unable to "
 		    "determine file type: MIME type or file extension is "
 		    "missing");
 	buf_init(&data, DOC_BYTES_MAX);
 	if (wf_file_bytes(r, f, DOC_BYTES_MAX, &data, err, sizeof(err)) ==
 	    -1) {
 		buf_free(&data);
-		return tfail(x, "FileDownloadError", "Error downloading file "
+		return wf_fail(x, "FileDownloadError", "Error downloading file "
 		    "%s: %s", json_str(f, "filename") ? json_str(f,
 		    "filename") : "", err);
 	}
@@ -605,10 +589,10 @@ file_text(struct wf_run *r, json_object *f, json_object **text,
 	if (rc != 0) {
 		buf_free(&out);
 		if (ext != NULL && *ext != '\0')
-			return tfail(x, "UnsupportedFileTypeError",
+			return wf_fail(x, "UnsupportedFileTypeError",
 			    "Unsupported Extension Type: .%s (text is "
 			    "extracted here from text formats only)", ext);
-		return tfail(x, "UnsupportedFileTypeError", "Unsupported MIME "
+		return wf_fail(x, "UnsupportedFileTypeError", "Unsupported MIME "
 		    "type: %s (text is extracted here from text formats "
 		    "only)", mime);
 	}
@@ -628,7 +612,7 @@ wf_run_doc_extractor(struct wf_engine *e, struct wf_node *n,
 	int		 files = 1;
 
 	if (!wf_pool_get_sel(e->pool, sel, &v))
-		return tfail(x, "DocumentExtractorError", "File variable not "
+		return wf_fail(x, "DocumentExtractorError", "File variable not "
 		    "found for selector: %s", sel_repr(p, sel));
 	if (json_object_is_type(v, json_type_array)) {
 		k = json_object_array_length(v);
@@ -638,7 +622,7 @@ wf_run_doc_extractor(struct wf_engine *e, struct wf_node *n,
 	} else
 		files = wf_is_file(v);
 	if (wf_truthy(v) && !files)
-		return tfail(x, "DocumentExtractorError", "Variable %s is not "
+		return wf_fail(x, "DocumentExtractorError", "Variable %s is not "
 		    "an ArrayFileSegment", sel_repr(p, sel));
 	x->inputs = json_object_new_object();
 	json_object_object_add(x->inputs, "variable_selector", json_copy(sel));
@@ -665,7 +649,7 @@ wf_run_doc_extractor(struct wf_engine *e, struct wf_node *n,
 		if (file_text(e->r, v, &texts, x) == WF_FAIL)
 			return WF_FAIL;
 	} else
-		return tfail(x, "DocumentExtractorError", "Unsupported "
+		return wf_fail(x, "DocumentExtractorError", "Unsupported "
 		    "variable type: %s", kind_name(v));
 	x->outputs = json_object_new_object();
 	json_object_object_add(x->outputs, "text", texts);
@@ -694,7 +678,7 @@ wf_run_knowledge(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	if (wf_selector_parts(sel, parts) >= 2 &&
 	    (!wf_pool_get_sel(e->pool, sel, &v) ||
 	    (v != NULL && !json_object_is_type(v, json_type_string))))
-		return tfail(x, "KnowledgeRetrievalNodeError", "Query variable "
+		return wf_fail(x, "KnowledgeRetrievalNodeError", "Query variable "
 		    "is not string type.");
 	json_object_object_add(x->inputs, "query", json_object_new_string(
 	    v != NULL ? json_object_get_string(v) : ""));
@@ -733,7 +717,7 @@ tool_input(struct wf_engine *e, json_object *in, int required,
 	if (strcmp(type, "variable") == 0) {
 		if (!wf_pool_get_sel(e->pool, v, &pv)) {
 			if (required)
-				return tfail(x, "ToolParameterError",
+				return wf_fail(x, "ToolParameterError",
 				    "Variable %s does not exist",
 				    sel_repr(e->r->p, v));
 			return WF_OK;
@@ -795,7 +779,7 @@ wf_run_tool(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	if (def == NULL && pname != NULL)
 		def = tool_find(short_id(pname), tname);
 	if (def == NULL)
-		return tfail(x, "ToolNodeError", "Tool %s/%s is not available "
+		return wf_fail(x, "ToolNodeError", "Tool %s/%s is not available "
 		    "on this server (built-in tools: time/current_time, "
 		    "json_process/json_parse, webscraper/webscraper).",
 		    pid != NULL ? pid : pname != NULL ? pname : "",
@@ -837,7 +821,7 @@ wf_run_tool(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	buf_init(&out, (size_t)UPSTREAM_TEXT_MAX);
 	if (tool_run(def, args, &out, err, sizeof(err)) == -1) {
 		buf_free(&out);
-		tfail(x, "ToolInvokeError", "Failed to invoke tool %s/%s: %s",
+		wf_fail(x, "ToolInvokeError", "Failed to invoke tool %s/%s: %s",
 		    def->provider, def->name, err);
 		goto out;
 	}

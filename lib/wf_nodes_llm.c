@@ -24,22 +24,6 @@
 #define AGENT_CALLS_MAX		16	/* tool calls run per round */
 #define AGENT_TOOL_OUTPUT_MAX	(256 * 1024)
 
-static int
-lfail(struct wf_exec *x, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-lfail(struct wf_exec *x, const char *type, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(x->error, sizeof(x->error), fmt, ap);
-	va_end(ap);
-	x->error_type = type;
-	return WF_FAIL;
-}
-
 /* ---- prompts and model calls ---- */
 
 struct lmsgs {
@@ -224,7 +208,7 @@ call_model(struct call *c, const struct llm_msg *msgs, int nmsgs,
 	if (rc == 1 || c->e->aborted || r->client_gone)
 		return WF_ABORT;
 	if (rc == -1)
-		return lfail(x, error_type_of(res->err), "%s", res->errmsg);
+		return wf_fail(x, error_type_of(res->err), "%s", res->errmsg);
 	c->ptok += res->prompt_tokens;
 	c->ctok += res->completion_tokens;
 	x->tokens += res->prompt_tokens + res->completion_tokens;
@@ -269,7 +253,7 @@ call_init(struct call *c, struct wf_engine *e, struct wf_node *n,
 		c->model = json_str(model, "model");
 	c->params = json_get(model, "completion_params");
 	if (c->model == NULL || *c->model == '\0')
-		return lfail(x, "ModelNotExistError", "Model config of node %s "
+		return wf_fail(x, "ModelNotExistError", "Model config of node %s "
 		    "is incomplete.", n->id);
 	return WF_OK;
 }
@@ -509,7 +493,7 @@ wf_run_classifier(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	k = json_object_is_type(classes, json_type_array) ?
 	    json_object_array_length(classes) : 0;
 	if (k == 0)
-		return lfail(x, "ValueError", "Question classifier %s has no "
+		return wf_fail(x, "ValueError", "Question classifier %s has no "
 		    "classes.", n->id);
 	if (call_init(&c, e, n, model, x) == WF_FAIL)
 		return WF_FAIL;
@@ -624,16 +608,16 @@ param_of(json_object *decl, struct param *pr, struct wf_exec *x)
 	pr->decl = decl;
 	pr->name = json_str(decl, "name");
 	if (pr->name == NULL || *pr->name == '\0')
-		return lfail(x, "ValueError", "A parameter has no name.");
+		return wf_fail(x, "ValueError", "A parameter has no name.");
 	if (strcmp(pr->name, "__reason") == 0 ||
 	    strcmp(pr->name, "__is_success") == 0)
-		return lfail(x, "ValueError", "Invalid parameter name, "
+		return wf_fail(x, "ValueError", "Invalid parameter name, "
 		    "__reason or __is_success is reserved");
 	for (i = 0; t != NULL && i < sizeof(types) / sizeof(types[0]); i++)
 		if (strcasecmp(t, types[i].name) == 0)
 			break;
 	if (t == NULL || i == sizeof(types) / sizeof(types[0]))
-		return lfail(x, "ValueError", "Invalid parameter type %s of %s",
+		return wf_fail(x, "ValueError", "Invalid parameter type %s of %s",
 		    t != NULL ? t : "None", pr->name);
 	pr->array = types[i].array;
 	pr->type = types[i].type;
@@ -1170,7 +1154,7 @@ wf_run_agent(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 
 	x->inputs = json_object_new_object();
 	if (!json_object_is_type(model, json_type_object))
-		return lfail(x, "AgentNodeError", "Agent node %s has no model.",
+		return wf_fail(x, "AgentNodeError", "Agent node %s has no model.",
 		    n->id);
 	if (call_init(&cl, e, n, model, x) == WF_FAIL)
 		return WF_FAIL;
@@ -1199,7 +1183,7 @@ wf_run_agent(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 		if (def == NULL) {
 			json_object_put(tools);
 			json_object_put(names);
-			return lfail(x, "AgentNodeError", "Agent node %s: tool "
+			return wf_fail(x, "AgentNodeError", "Agent node %s: tool "
 			    "%s/%s is not available on this server (built-in "
 			    "tools: time/current_time, json_process/json_parse,"
 			    " webscraper/webscraper).", n->id, pname ? pname :
