@@ -33,11 +33,6 @@ struct chat {
 	size_t		 saved_len;
 };
 
-struct naming {
-	char		 conversation_id[UUID_LEN + 1];
-	const char	*query;
-};
-
 static json_object *
 envelope(struct chat *c, const char *name)
 {
@@ -172,18 +167,6 @@ blocking_body(struct chat *c, struct wf_run *r, json_object *usage)
 	json_object_object_add(o, "created_at",
 	    json_object_new_int64(c->created_at));
 	return o;
-}
-
-static void
-name_after(struct req *rq)
-{
-	struct naming	*nm = rq->after_arg;
-	char		*title;
-
-	title = gen_conversation_title(rq, nm->query);
-	if (title != NULL && *title != '\0')
-		db_conversation_set_name(rq->db, rq->app.id,
-		    nm->conversation_id, title);
 }
 
 /* The query without NUL characters; NULL with a 400 in "rs". */
@@ -473,15 +456,8 @@ gen_chatflow(struct req *rq, struct resp *rs)
 		    "Run failed: %s", r.error ? r.error : ""));
 	} else
 		resp_json(rs, 200, blocking_body(&c, &r, usage));
-	if (new_conv && input_bool(rq, "auto_generate_name", 1)) {
-		struct naming	*nm = pool_alloc(&rq->pool, sizeof(*nm));
-
-		snprintf(nm->conversation_id, sizeof(nm->conversation_id),
-		    "%s", conv_id);
-		nm->query = query;
-		rq->after = name_after;
-		rq->after_arg = nm;
-	}
+	if (new_conv && input_bool(rq, "auto_generate_name", 1))
+		gen_name_later(rq, conv_id, query);
 	wf_run_free(&r);
 	json_object_put(values);
 	json_object_put(ids);

@@ -688,94 +688,6 @@ db_recent_turns(struct db *db, struct pool *p, const char *conversation_id,
 	return n;
 }
 
-/* ---- Python's str(), for variable values ---- */
-
-static void
-py_repr_string(struct buf *b, const char *s)
-{
-	char	q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-
-	buf_append(b, &q, 1);
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '\\': buf_puts(b, "\\\\"); break;
-		case '\n': buf_puts(b, "\\n"); break;
-		case '\r': buf_puts(b, "\\r"); break;
-		case '\t': buf_puts(b, "\\t"); break;
-		default:
-			if (*s == q)
-				buf_printf(b, "\\%c", q);
-			else if ((unsigned char)*s < 0x20)
-				buf_printf(b, "\\x%02x", (unsigned char)*s);
-			else
-				buf_append(b, s, 1);
-		}
-	}
-	buf_append(b, &q, 1);
-}
-
-void
-py_str(struct buf *b, json_object *v, int nested)
-{
-	size_t	i, n;
-	int	first = 1;
-	double	d;
-	char	tmp[64];
-
-	switch (json_object_get_type(v)) {
-	case json_type_null:
-		buf_puts(b, "None");
-		break;
-	case json_type_boolean:
-		buf_puts(b, json_object_get_boolean(v) ? "True" : "False");
-		break;
-	case json_type_int:
-		buf_printf(b, "%lld", (long long)json_object_get_int64(v));
-		break;
-	case json_type_double:
-		d = json_object_get_double(v);
-		snprintf(tmp, sizeof(tmp), "%.17g", d);
-		/* shortest form that reads back, as Python's repr */
-		for (int p = 1; p <= 17; p++) {
-			snprintf(tmp, sizeof(tmp), "%.*g", p, d);
-			if (strtod(tmp, NULL) == d)
-				break;
-		}
-		buf_puts(b, tmp);
-		if (strpbrk(tmp, ".eni") == NULL)
-			buf_puts(b, ".0");
-		break;
-	case json_type_string:
-		if (nested)
-			py_repr_string(b, json_object_get_string(v));
-		else
-			buf_puts(b, json_object_get_string(v));
-		break;
-	case json_type_array:
-		buf_puts(b, "[");
-		n = json_object_array_length(v);
-		for (i = 0; i < n; i++) {
-			if (i)
-				buf_puts(b, ", ");
-			py_str(b, json_object_array_get_idx(v, i), 1);
-		}
-		buf_puts(b, "]");
-		break;
-	case json_type_object:
-		buf_puts(b, "{");
-		json_object_object_foreach(v, k, val) {
-			if (!first)
-				buf_puts(b, ", ");
-			first = 0;
-			py_repr_string(b, k);
-			buf_puts(b, ": ");
-			py_str(b, val, 1);
-		}
-		buf_puts(b, "}");
-		break;
-	}
-}
-
 json_object *
 conv_var_json(const struct conv_var *v)
 {
@@ -790,7 +702,7 @@ conv_var_json(const struct conv_var *v)
 		json_object_object_add(o, "value", NULL);
 	else {
 		buf_init(&b, (size_t)16 << 20);
-		py_str(&b, v->value, 0);
+		wf_py_str(&b, v->value);	/* Python's str(), as Dify */
 		json_object_object_add(o, "value",
 		    json_object_new_string(buf_cstr(&b)));
 		buf_free(&b);

@@ -386,6 +386,19 @@ name_after(struct req *rq)
 		    nm->conversation_id, title);
 }
 
+void
+gen_name_later(struct req *rq, const char *conversation_id,
+    const char *query)
+{
+	struct naming	*nm = pool_alloc(&rq->pool, sizeof(*nm));
+
+	snprintf(nm->conversation_id, sizeof(nm->conversation_id), "%s",
+	    conversation_id);
+	nm->query = query;
+	rq->after = name_after;
+	rq->after_arg = nm;
+}
+
 static json_object *
 blocking_body(struct gen *g, json_object *usage)
 {
@@ -832,15 +845,8 @@ generation(struct req *rq, struct resp *rs, int chat)
 	json_object_put(inputs);
 	files_use_free(&fu);
 
-	if (chat && new_conv && input_bool(rq, "auto_generate_name", 1)) {
-		struct naming	*nm = pool_alloc(&rq->pool, sizeof(*nm));
-
-		snprintf(nm->conversation_id, sizeof(nm->conversation_id),
-		    "%s", g.conversation_id);
-		nm->query = query;
-		rq->after = name_after;
-		rq->after_arg = nm;
-	}
+	if (chat && new_conv && input_bool(rq, "auto_generate_name", 1))
+		gen_name_later(rq, g.conversation_id, query);
 	return rc;
 internal:
 	json_object_put(inputs);

@@ -128,8 +128,6 @@ int	 db_conv_var_get(struct db *, struct pool *, const char *app_id,
 int	 db_conv_var_set(struct db *, const char *app_id,
 	    const char *conversation_id, const char *id, json_object *value);
 json_object *conv_var_json(const struct conv_var *);
-/* Python's str() of a JSON value, as Dify shows variable values. */
-void	 py_str(struct buf *, json_object *, int nested);
 #define MESSAGE_PAGE_MAX	100
 
 /* Signs an uploaded file's URL for a reply (files_signed_url). */
@@ -202,6 +200,12 @@ int	 gen_stop(struct req *, struct resp *, int chat);
  * checks: the chatflow engine (lib/chatflow.c).
  */
 int	 gen_chatflow(struct req *, struct resp *);
+/*
+ * Name a new conversation from its first query after the reply has been
+ * sent (the client does not wait for the model).
+ */
+void	 gen_name_later(struct req *, const char *conversation_id,
+	    const char *query);
 /* Generate a conversation title from its first query; "" on failure. */
 char	*gen_conversation_title(struct req *, const char *query);
 /* Price strings as Dify writes them ("0.0012890"). */
