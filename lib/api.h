@@ -319,6 +319,8 @@ int	 sse_begin(struct req *, struct resp *);
 /* Write "data: <json>\n\n" and flush; does not take "ev".  0 or -1. */
 int	 sse_event(struct req *, json_object *ev);
 int	 sse_ping(struct req *);
+/* As sse_event, and takes "ev". */
+int	 sse_send(struct req *, json_object *ev);
 
 /* ---- route.c ---- */
 

@@ -51,15 +51,6 @@ envelope(struct chat *c, const char *name)
 }
 
 static int
-send_event(struct chat *c, json_object *o)
-{
-	int	rc = sse_event(c->rq, o);
-
-	json_object_put(o);
-	return rc;
-}
-
-static int
 chat_event(void *arg, const char *name, json_object *data)
 {
 	struct chat	*c = arg;
@@ -68,7 +59,7 @@ chat_event(void *arg, const char *name, json_object *data)
 	json_object_object_add(o, "workflow_run_id",
 	    json_object_new_string(c->run->run_id));
 	json_object_object_add(o, "data", data);
-	return send_event(c, o);
+	return sse_send(c->rq, o);
 }
 
 /*
@@ -98,7 +89,7 @@ chat_chunk(void *arg, const char *text, size_t len, json_object *sel)
 	    json_object_new_string_len(text, (int)len));
 	json_object_object_add(o, "from_variable_selector",
 	    json_object_get(sel));
-	return send_event(c, o);
+	return sse_send(c->rq, o);
 }
 
 static int
@@ -129,7 +120,7 @@ message_end(struct chat *c, json_object *usage)
 	json_object_object_add(o, "id", json_object_new_string(c->message_id));
 	json_object_object_add(o, "metadata", metadata(usage));
 	json_object_object_add(o, "files", json_object_new_array());
-	return send_event(c, o);
+	return sse_send(c->rq, o);
 }
 
 static int
@@ -143,7 +134,7 @@ error_event(struct chat *c, enum err e, const char *msg)
 	    msg : err_table[e].message));
 	json_object_object_add(o, "status",
 	    json_object_new_int(err_table[e].status));
-	return send_event(c, o);
+	return sse_send(c->rq, o);
 }
 
 static json_object *

@@ -149,15 +149,6 @@ envelope(struct gen *g, const char *event)
 	return o;
 }
 
-static int
-emit(struct gen *g, json_object *ev)
-{
-	int	rc = sse_event(g->rq, ev);
-
-	json_object_put(ev);
-	return rc;
-}
-
 /*
  * One agent thought (a round of the agent: what the model said, the tools
  * it called with their input, what they answered), as an event when
@@ -202,7 +193,7 @@ emit_thought(struct gen *g, const char *thought, const char *tool,
 		json_object_array_add(g->thoughts, t);
 	}
 	if (g->streaming)
-		rc = emit(g, o);
+		rc = sse_send(g->rq, o);
 	else
 		json_object_put(o);
 	return rc;
@@ -228,7 +219,7 @@ on_delta(void *arg, const char *text, size_t len)
 	    json_object_new_string_len(text, (int)len));
 	if (!g->agent)
 		json_object_object_add(o, "from_variable_selector", NULL);
-	return emit(g, o);
+	return sse_send(g->rq, o);
 }
 
 static int
@@ -684,9 +675,9 @@ generate(struct gen *g, struct llm_msg *msgs, int nmsgs)
 			json_object_object_add(o, "status", json_object_new_int(
 			    err_table[g->res.err].status));
 			json_object_put(usage);
-			return emit(g, o);
+			return sse_send(g->rq, o);
 		}
-		return emit(g, end_event(g, usage));
+		return sse_send(g->rq, end_event(g, usage));
 	}
 	if (rc == -1) {
 		json_object_put(usage);

@@ -59,3 +59,12 @@ sse_ping(struct req *rq)
 
 	return send_frame(rq, ping, sizeof(ping) - 1);
 }
+
+int
+sse_send(struct req *rq, json_object *ev)
+{
+	int	rc = sse_event(rq, ev);
+
+	json_object_put(ev);
+	return rc;
+}

@@ -40,22 +40,13 @@ envelope(struct wsink *s, const char *name)
 }
 
 static int
-send_event(struct wsink *s, json_object *o)
-{
-	int	rc = sse_event(s->rq, o);
-
-	json_object_put(o);
-	return rc;
-}
-
-static int
 wsink_event(void *arg, const char *name, json_object *data)
 {
 	struct wsink	*s = arg;
 	json_object	*o = envelope(s, name);
 
 	json_object_object_add(o, "data", data);
-	return send_event(s, o);
+	return sse_send(s->rq, o);
 }
 
 static int
@@ -70,7 +61,7 @@ wsink_chunk(void *arg, const char *text, size_t len, json_object *sel)
 	json_object_object_add(d, "from_variable_selector",
 	    json_object_get(sel));
 	json_object_object_add(o, "data", d);
-	return send_event(s, o);
+	return sse_send(s->rq, o);
 }
 
 static int
@@ -286,7 +277,7 @@ wf_api_run(struct req *rq, struct resp *rs)
 			    err_table[ERR_INTERNAL_STREAM].message));
 			json_object_object_add(o, "status", json_object_new_int(
 			    err_table[ERR_INTERNAL_STREAM].status));
-			send_event(&sink, o);
+			sse_send(sink.rq, o);
 		} else
 			wsink_event(&sink, "workflow_finished",
 			    wf_finished_data(&r));
