@@ -1115,50 +1115,6 @@ new_str(struct buf *b)
 	return json_object_new_string_len(b->p ? b->p : "", (int)b->len);
 }
 
-/* Python's ==. */
-static int
-eq(json_object *a, json_object *b)
-{
-	size_t	i, n;
-
-	if (a == NULL || b == NULL)
-		return a == b;
-	if (isnum(a) && isnum(b))
-		return (isint(a) && isint(b)) ? json_object_get_int64(a) ==
-		    json_object_get_int64(b) : dnum(a) == dnum(b);
-	if (json_object_get_type(a) != json_object_get_type(b))
-		return 0;
-	switch (json_object_get_type(a)) {
-	case json_type_string:
-		return json_object_get_string_len(a) ==
-		    json_object_get_string_len(b) &&
-		    memcmp(json_object_get_string(a), json_object_get_string(b),
-		    (size_t)json_object_get_string_len(a)) == 0;
-	case json_type_array:
-		n = json_object_array_length(a);
-		if (n != json_object_array_length(b))
-			return 0;
-		for (i = 0; i < n; i++)
-			if (!eq(json_object_array_get_idx(a, i),
-			    json_object_array_get_idx(b, i)))
-				return 0;
-		return 1;
-	case json_type_object:
-		if (json_object_object_length(a) !=
-		    json_object_object_length(b))
-			return 0;
-		json_object_object_foreach(a, k, va) {
-			json_object	*vb;
-
-			if (!json_object_object_get_ex(b, k, &vb) ||
-			    !eq(va, vb))
-				return 0;
-		}
-		return 1;
-	default:
-		return 1;
-	}
-}
 
 static size_t
 u8len(const char *s, size_t n)
@@ -1406,7 +1362,7 @@ contains(struct ctx *c, json_object *hay, struct val *needle)
 	if (json_object_is_type(hay, json_type_array)) {
 		n = json_object_array_length(hay);
 		for (i = 0; i < n; i++)
-			if (!needle->undef && eq(needle->j,
+			if (!needle->undef && wf_py_eq(needle->j,
 			    json_object_array_get_idx(hay, i)))
 				return 1;
 		return 0;
@@ -1777,7 +1733,7 @@ filter(struct ctx *c, struct expr *e)
 					    o);
 
 					for (k = 0; k < m; k++)
-						if (eq(x,
+						if (wf_py_eq(x,
 						    json_object_array_get_idx(o,
 						    k)))
 							break;
@@ -1979,7 +1935,7 @@ test(struct ctx *c, struct expr *e)
 	} else if (strcmp(t, "eq") == 0 || strcmp(t, "equalto") == 0 ||
 	    strcmp(t, "sameas") == 0)
 		r = e->nargs > 0 && !v.undef && !args[0].undef &&
-		    eq(j, args[0].j);
+		    wf_py_eq(j, args[0].j);
 	else if (strcmp(t, "in") == 0)
 		r = e->nargs > 0 && !args[0].undef && args[0].j != NULL &&
 		    contains(c, args[0].j, &v);
@@ -2177,7 +2133,7 @@ call(struct ctx *c, struct expr *e)
 	    strcmp(m, "index") == 0 && e->nargs >= 1) {
 		n = json_object_array_length(o.j);
 		for (i = 0; i < n; i++)
-			if (!args[0].undef && eq(args[0].j,
+			if (!args[0].undef && wf_py_eq(args[0].j,
 			    json_object_array_get_idx(o.j, i)))
 				break;
 		if (i == n)
@@ -2323,7 +2279,7 @@ eval(struct ctx *c, struct expr *e)
 	}
 	if (strcmp(e->name, "==") == 0 || strcmp(e->name, "!=") == 0) {
 		t = (a.undef && b.undef) || (!a.undef && !b.undef &&
-		    eq(a.j, b.j));
+		    wf_py_eq(a.j, b.j));
 		r = V(json_object_new_boolean(e->name[0] == '=' ? t : !t));
 	} else if (strcmp(e->name, "in") == 0 ||
 	    strcmp(e->name, "not in") == 0) {

@@ -31,6 +31,8 @@ enum wf_render {
 
 /* Python's repr() of a JSON value: {'a': 1}, True, None, 2.5. */
 void	 wf_py_repr(struct buf *, json_object *);
+/* Python's ==: numbers and booleans by value, containers deeply. */
+int	 wf_py_eq(json_object *, json_object *);
 /* Python's str(): strings as they are, the rest as repr(). */
 void	 wf_py_str(struct buf *, json_object *);
 /* json.dumps(v, ensure_ascii=False[, indent]); indent 0 = one line. */

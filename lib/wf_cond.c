@@ -41,8 +41,8 @@ num(json_object *v)
 }
 
 /* Python's ==: numbers (and booleans) by value, containers deeply. */
-static int
-py_eq(json_object *a, json_object *b)
+int
+wf_py_eq(json_object *a, json_object *b)
 {
 	size_t	i, n;
 
@@ -67,7 +67,7 @@ py_eq(json_object *a, json_object *b)
 		if (n != json_object_array_length(b))
 			return 0;
 		for (i = 0; i < n; i++)
-			if (!py_eq(json_object_array_get_idx(a, i),
+			if (!wf_py_eq(json_object_array_get_idx(a, i),
 			    json_object_array_get_idx(b, i)))
 				return 0;
 		return 1;
@@ -79,7 +79,7 @@ py_eq(json_object *a, json_object *b)
 			json_object	*vb;
 
 			if (!json_object_object_get_ex(b, k, &vb) ||
-			    !py_eq(va, vb))
+			    !wf_py_eq(va, vb))
 				return 0;
 		}
 		return 1;
@@ -107,7 +107,7 @@ py_in(json_object *x, json_object *c, char *err, size_t errlen)
 	}
 	n = json_object_array_length(c);
 	for (i = 0; i < n; i++)
-		if (py_eq(x, json_object_array_get_idx(c, i)))
+		if (wf_py_eq(x, json_object_array_get_idx(c, i)))
 			return 1;
 	return 0;
 }
@@ -293,7 +293,7 @@ wf_cond_compare(const char *op, json_object *actual, json_object *expected,
 		    !json_object_is_type(actual, json_type_boolean))
 			return fail(err, errlen, "Invalid actual value type: "
 			    "string or boolean");
-		r = py_eq(actual, expected);
+		r = wf_py_eq(actual, expected);
 		return strcmp(op, "is") == 0 ? r : !r;
 	}
 	if (strcmp(op, "empty") == 0)

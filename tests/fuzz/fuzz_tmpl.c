@@ -22,18 +22,8 @@
  *   mkdir -p /tmp/corpus && ./fuzz_tmpl -max_len=4096 -timeout=10 \
  *       /tmp/corpus tests/fuzz/corpus/tmpl
  *
- * Replay build (any C compiler, no libFuzzer): runs every file of the
- * directories (or the files) named on the command line once and prints
- * one "ok - ..." line, so that make test can keep the target from
- * rotting:
- *
- *   cc -DFUZZ_REPLAY -std=c11 -D_GNU_SOURCE -Ilib \
- *       $(pkg-config --cflags json-c) -o fuzz_tmpl_replay \
- *       tests/fuzz/fuzz_tmpl.c $SRC $(pkg-config --libs json-c) -lm
- *   ./fuzz_tmpl_replay tests/fuzz/corpus/tmpl
- *
- * (Linking $(BUILD)/libdify.a with the project's libraries instead of
- * $SRC works as well.)
+ * Replay build (make builds it as $(BUILD)/fuzz/fuzz_tmpl, linked with
+ * tests/fuzz/replay.c, and make test runs it over the corpus).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -135,69 +125,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef FUZZ_REPLAY
-#include <dirent.h>
-#include <sys/stat.h>
-
-#define REPLAY_MAX	(1024 * 1024)
-
-static int
-replay_file(const char *path)
-{
-	FILE	*f = fopen(path, "rb");
-	char	*p;
-	size_t	 n;
-
-	if (f == NULL) {
-		perror(path);
-		return -1;
-	}
-	p = xmalloc(REPLAY_MAX);
-	n = fread(p, 1, REPLAY_MAX, f);
-	fclose(f);
-	LLVMFuzzerTestOneInput((const uint8_t *)p, n);
-	free(p);
-	return 0;
-}
-
-int
-main(int argc, char *argv[])
-{
-	struct dirent	*de;
-	struct stat	 st;
-	DIR		*d;
-	char		 path[4096];
-	int		 i, files = 0, bad = 0;
-
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s corpus-dir|file ...\n", argv[0]);
-		return 2;
-	}
-	for (i = 1; i < argc; i++) {
-		if (stat(argv[i], &st) == -1 || !S_ISDIR(st.st_mode)) {
-			bad |= replay_file(argv[i]) == -1;
-			files++;
-			continue;
-		}
-		if ((d = opendir(argv[i])) == NULL) {
-			perror(argv[i]);
-			bad = 1;
-			continue;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", argv[i],
-			    de->d_name);
-			if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
-				continue;
-			bad |= replay_file(path) == -1;
-			files++;
-		}
-		closedir(d);
-	}
-	printf("%s - the template renderer keeps its invariants on %d "
-	    "corpus files\n", bad ? "not ok" : "ok", files);
-	return bad;
-}
-#endif
