@@ -422,6 +422,8 @@ int	 db_wf_message_run(struct db *, const char *message_id,
 
 /* ---- wf_api.c: the workflow endpoints (workflow.fcgi) ---- */
 
+/* Dify's error type of a failed model call (InvokeError, ...). */
+const char *wf_llm_error_type(enum err);
 /* Fail the node being run with Dify's error type; returns WF_FAIL. */
 int	 wf_fail(struct wf_exec *, const char *type, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -843,8 +843,9 @@ render_prompt(struct wf_engine *e, struct wf_node *n, json_object *m,
 	return s;
 }
 
-static const char *
-error_type_of(enum err err)
+/* Dify's error type of a failed model call, for node outputs. */
+const char *
+wf_llm_error_type(enum err err)
 {
 	switch (err) {
 	case ERR_PROVIDER_NOT_INITIALIZE:
@@ -1032,7 +1033,7 @@ run_llm(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 		return WF_ABORT;
 	}
 	if (rc == -1) {
-		wf_fail(x, error_type_of(res.err), "%s", res.errmsg);
+		wf_fail(x, wf_llm_error_type(res.err), "%s", res.errmsg);
 		llm_result_free(&res);
 		goto fail;
 	}

@@ -130,23 +130,6 @@ memory_turns(struct wf_engine *e, json_object *memory, struct lmsgs *ms,
 	}
 }
 
-static const char *
-error_type_of(enum err err)
-{
-	switch (err) {
-	case ERR_PROVIDER_NOT_INITIALIZE:
-		return "ProviderTokenNotInitError";
-	case ERR_PROVIDER_QUOTA_EXCEEDED:
-		return "QuotaExceededError";
-	case ERR_MODEL_NOT_SUPPORT:
-		return "ModelCurrentlyNotSupportError";
-	case ERR_RATE_LIMIT:
-		return "InvokeRateLimitError";
-	default:
-		return "InvokeError";
-	}
-}
-
 struct call {
 	struct wf_engine	*e;
 	struct wf_node		*n;
@@ -208,7 +191,7 @@ call_model(struct call *c, const struct llm_msg *msgs, int nmsgs,
 	if (rc == 1 || c->e->aborted || r->client_gone)
 		return WF_ABORT;
 	if (rc == -1)
-		return wf_fail(x, error_type_of(res->err), "%s", res->errmsg);
+		return wf_fail(x, wf_llm_error_type(res->err), "%s", res->errmsg);
 	c->ptok += res->prompt_tokens;
 	c->ctok += res->completion_tokens;
 	x->tokens += res->prompt_tokens + res->completion_tokens;
