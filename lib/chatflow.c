@@ -306,7 +306,7 @@ gen_chatflow(struct req *rq, struct resp *rs)
 	const char		*cid, *intro;
 	char			*query, task_id[UUID_LEN + 1];
 	char			 conv_id[UUID_LEN + 1], msg_id[UUID_LEN + 1];
-	int			 streaming, rc, n, new_conv;
+	int			 streaming, rc, new_conv;
 	double			 latency;
 
 	if (input_check(rq, rs, fields) == -1 ||
@@ -330,20 +330,12 @@ gen_chatflow(struct req *rq, struct resp *rs)
 		return -1;
 	}
 
-	uuid_new(task_id);
-	n = gen_max_active(&rq->app);
-	rc = db_task_start(rq->db, task_id, &sc, "chat", NULL, n);
-	if (rc != 0) {
+	if (gen_task_start(rq, rs, &sc, "chat", task_id) == -1) {
 		json_object_put(inputs);
 		json_object_put(files);
 		json_object_put(mfiles);
 		wf_def_free(&def);
-		if (rc == DB_CONFLICT)
-			return resp_error_msg(rs, ERR_TOO_MANY_REQUESTS,
-			    pool_printf(&rq->pool, "Too many requests. Please "
-			    "try again later. The current maximum concurrent "
-			    "requests allowed for %s is %d.", rq->app.id, n));
-		return resp_error(rs, ERR_INTERNAL);
+		return -1;
 	}
 	memset(&c, 0, sizeof(c));
 	memset(&r, 0, sizeof(r));

@@ -787,24 +787,11 @@ generation(struct req *rq, struct resp *rs, int chat)
 		return -1;
 	}
 
-	uuid_new(g.task_id);
-	n = gen_max_active(&rq->app);
-	rc = db_task_start(rq->db, g.task_id, &g.sc, chat ? "chat" :
-	    "completion", NULL, n);
-	if (rc == DB_CONFLICT) {
-		char	msg[256];
-
+	if (gen_task_start(rq, rs, &g.sc, chat ? "chat" : "completion",
+	    g.task_id) == -1) {
 		json_object_put(inputs);
 		files_use_free(&fu);
-		snprintf(msg, sizeof(msg), "Too many requests. Please try "
-		    "again later. The current maximum concurrent requests "
-		    "allowed for %s is %d.", rq->app.id, n);
-		return resp_error_msg(rs, ERR_TOO_MANY_REQUESTS, msg);
-	}
-	if (rc != 0) {
-		json_object_put(inputs);
-		files_use_free(&fu);
-		return resp_error(rs, ERR_INTERNAL);
+		return -1;
 	}
 	if (chat && new_conv) {
 		const char	*intro = json_str(rq->app.config,
@@ -844,6 +831,24 @@ internal:
 	files_use_free(&fu);
 	db_task_finish(rq->db, g.task_id);
 	return resp_error(rs, ERR_INTERNAL);
+}
+
+int
+gen_task_start(struct req *rq, struct resp *rs, const struct scope *sc,
+    const char *kind, char task_id[UUID_LEN + 1])
+{
+	int	n = gen_max_active(&rq->app), rc;
+
+	uuid_new(task_id);
+	rc = db_task_start(rq->db, task_id, sc, kind, NULL, n);
+	if (rc == DB_CONFLICT)
+		return resp_error_msg(rs, ERR_TOO_MANY_REQUESTS,
+		    pool_printf(&rq->pool, "Too many requests. Please try "
+		    "again later. The current maximum concurrent requests "
+		    "allowed for %s is %d.", rq->app.id, n));
+	if (rc != 0)
+		return resp_error(rs, ERR_INTERNAL);
+	return 0;
 }
 
 int

@@ -216,5 +216,11 @@ int	 gen_mode_is_chat(const char *mode);
 int	 gen_response_mode(struct req *, struct resp *, int *streaming);
 /* The app's limit of generations in flight (0: none). */
 int	 gen_max_active(const struct app *);
+/*
+ * Take a slot for a new task (a fresh task_id) within the app's limit:
+ * 0, or -1 with Dify's 429 too_many_requests (or a 500) in "rs".
+ */
+int	 gen_task_start(struct req *, struct resp *, const struct scope *,
+	    const char *kind, char task_id[UUID_LEN + 1]);
 
 #endif

@@ -179,7 +179,7 @@ wf_api_run(struct req *rq, struct resp *rs)
 	struct scope	 sc;
 	json_object	*form, *inputs = NULL, *files = NULL;
 	char		 task_id[UUID_LEN + 1], err[512];
-	int		 streaming, rc, n;
+	int		 streaming, rc;
 
 	if (auth_end_user(rq, rs, 'j', 1) == -1)
 		return -1;
@@ -215,19 +215,11 @@ wf_api_run(struct req *rq, struct resp *rs)
 
 	sc.app_id = rq->app.id;
 	sc.end_user_id = rq->user.id;
-	uuid_new(task_id);
-	n = gen_max_active(&rq->app);
-	rc = db_task_start(rq->db, task_id, &sc, "workflow", NULL, n);
-	if (rc != 0) {
+	if (gen_task_start(rq, rs, &sc, "workflow", task_id) == -1) {
 		json_object_put(inputs);
 		json_object_put(files);
 		wf_def_free(&def);
-		if (rc == DB_CONFLICT)
-			return resp_error_msg(rs, ERR_TOO_MANY_REQUESTS,
-			    pool_printf(&rq->pool, "Too many requests. Please "
-			    "try again later. The current maximum concurrent "
-			    "requests allowed for %s is %d.", rq->app.id, n));
-		return resp_error(rs, ERR_INTERNAL);
+		return -1;
 	}
 
 	memset(&r, 0, sizeof(r));
