@@ -422,6 +422,18 @@ int	 db_wf_message_run(struct db *, const char *message_id,
 
 /* ---- wf_api.c: the workflow endpoints (workflow.fcgi) ---- */
 
+/* Upstream messages of an LLM-driven node, and their process_data log. */
+struct wf_msgs {
+	struct llm_msg	*m;
+	int		 n, cap;
+	json_object	*prompts;	/* process_data.prompts */
+};
+
+/* Append a message (its text borrowed) and log it; returns it. */
+struct llm_msg *wf_msgs_push(struct pool *, struct wf_msgs *, const char *role,
+	    const char *text);
+int	 wf_llm_memory(struct wf_engine *, json_object *memory, struct wf_msgs *,
+	    struct buf *hist);
 /* Dify's error type of a failed model call (InvokeError, ...). */
 const char *wf_llm_error_type(enum err);
 /* Fail the node being run with Dify's error type; returns WF_FAIL. */

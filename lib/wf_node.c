@@ -775,19 +775,12 @@ replace_all(struct pool *p, const char *s, const char *what, const char *with)
 	return out;
 }
 
-struct msgs {
-	struct llm_msg	*m;
-	int		 n, cap;
-	json_object	*prompts;	/* process_data.prompts */
-};
-
-static void
-add_msg(struct pool *p, struct msgs *ms, const char *role, const char *text)
+struct llm_msg *
+wf_msgs_push(struct pool *p, struct wf_msgs *ms, const char *role,
+    const char *text)
 {
 	json_object	*pr;
 
-	if (text == NULL || *text == '\0')
-		return;	/* messages that render empty are left out */
 	if (ms->n == ms->cap) {
 		struct llm_msg	*nm;
 
@@ -799,12 +792,23 @@ add_msg(struct pool *p, struct msgs *ms, const char *role, const char *text)
 	}
 	memset(&ms->m[ms->n], 0, sizeof(ms->m[0]));
 	ms->m[ms->n].role = role;
-	ms->m[ms->n++].content = text;
+	ms->m[ms->n].content = text;
 	pr = json_object_new_object();
 	json_object_object_add(pr, "role", json_object_new_string(role));
-	json_object_object_add(pr, "text", json_object_new_string(text));
+	json_object_object_add(pr, "text",
+	    json_object_new_string(text != NULL ? text : ""));
 	json_object_object_add(pr, "files", json_object_new_array());
 	json_object_array_add(ms->prompts, pr);
+	return &ms->m[ms->n++];
+}
+
+static void
+add_msg(struct pool *p, struct wf_msgs *ms, const char *role,
+    const char *text)
+{
+	if (text == NULL || *text == '\0')
+		return;	/* messages that render empty are left out */
+	wf_msgs_push(p, ms, role, text);
 }
 
 /* Render one prompt text: basic ({{#...#}}, all must exist) or jinja2. */
@@ -861,9 +865,13 @@ wf_llm_error_type(enum err err)
 	}
 }
 
-/* The previous turns of the conversation within the memory window. */
-static int
-add_memory(struct wf_engine *e, json_object *memory, struct msgs *ms,
+/*
+ * The previous turns of the conversation within the node's memory window:
+ * as messages into "ms", or (completion models) as "Human: ..." lines into
+ * "hist" with the memory's role prefixes.  Returns the number of turns.
+ */
+int
+wf_llm_memory(struct wf_engine *e, json_object *memory, struct wf_msgs *ms,
     struct buf *hist)
 {
 	struct wf_run	*r = e->r;
@@ -871,7 +879,8 @@ add_memory(struct wf_engine *e, json_object *memory, struct msgs *ms,
 	struct turn	*turns;
 	int		 max = MEMORY_TURNS_MAX, nt, i;
 
-	if (!r->chat || r->db == NULL || r->conversation_id == NULL)
+	if (memory == NULL || !r->chat || r->db == NULL ||
+	    r->conversation_id == NULL)
 		return 0;
 	if (json_object_get_boolean(json_get(win, "enabled"))) {
 		max = json_object_get_int(json_get(win, "size"));
@@ -941,7 +950,7 @@ run_llm(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	const char		*name = json_str(model, "name");
 	const char		*mode = json_str(model, "mode"), *query = NULL;
 	const char		*fmt = json_str(n->data, "reasoning_format");
-	struct msgs		 ms;
+	struct wf_msgs		 ms;
 	struct llm_request	 lr;
 	struct llm_result	 res;
 	struct llm_ctx		 cx;
@@ -976,7 +985,7 @@ run_llm(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 			add_msg(p, &ms, role, s);
 		}
 		if (memory != NULL) {
-			add_memory(e, memory, &ms, NULL);
+			wf_llm_memory(e, memory, &ms, NULL);
 			query = json_str(memory, "query_prompt_template");
 			if (query != NULL && *query != '\0') {
 				const char	*missing;
@@ -1000,7 +1009,7 @@ run_llm(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 			goto fail;
 		buf_init(&hist, (size_t)UPSTREAM_TEXT_MAX);
 		if (memory != NULL)
-			add_memory(e, memory, &ms, &hist);
+			wf_llm_memory(e, memory, &ms, &hist);
 		s = replace_all(p, s, "#histories#", buf_cstr(&hist));
 		s = replace_all(p, s, "#sys.query#", r->query ? r->query : "");
 		buf_free(&hist);

@@ -26,43 +26,11 @@
 
 /* ---- prompts and model calls ---- */
 
-struct lmsgs {
-	struct llm_msg	*m;
-	int		 n, cap;
-	json_object	*prompts;	/* process_data.prompts, owned */
-};
-
 static void
-lmsgs_init(struct lmsgs *ms)
+lmsgs_init(struct wf_msgs *ms)
 {
 	memset(ms, 0, sizeof(*ms));
 	ms->prompts = json_object_new_array();
-}
-
-static struct llm_msg *
-push(struct pool *p, struct lmsgs *ms, const char *role, const char *text)
-{
-	json_object	*pr;
-
-	if (ms->n == ms->cap) {
-		struct llm_msg	*nm;
-
-		ms->cap = ms->cap ? ms->cap * 2 : 16;
-		nm = pool_alloc(p, (size_t)ms->cap * sizeof(*nm));
-		if (ms->n > 0)
-			memcpy(nm, ms->m, (size_t)ms->n * sizeof(*nm));
-		ms->m = nm;
-	}
-	memset(&ms->m[ms->n], 0, sizeof(ms->m[0]));
-	ms->m[ms->n].role = role;
-	ms->m[ms->n].content = text;
-	pr = json_object_new_object();
-	json_object_object_add(pr, "role", json_object_new_string(role));
-	json_object_object_add(pr, "text",
-	    json_object_new_string(text != NULL ? text : ""));
-	json_object_object_add(pr, "files", json_object_new_array());
-	json_object_array_add(ms->prompts, pr);
-	return &ms->m[ms->n++];
 }
 
 static const char *
@@ -89,45 +57,6 @@ var_text(struct wf_engine *e, json_object *selector)
 	s = pool_strdup(e->r->p, buf_cstr(&b));
 	buf_free(&b);
 	return s;
-}
-
-/*
- * The conversation's previous turns under "memory" (chatflows only):
- * as messages into "ms", or as "Human: ...\nAssistant: ..." text into
- * "hist" when it is set.
- */
-static void
-memory_turns(struct wf_engine *e, json_object *memory, struct lmsgs *ms,
-    struct buf *hist)
-{
-	struct wf_run	*r = e->r;
-	json_object	*win = json_get(memory, "window");
-	struct turn	*turns;
-	int		 max = MEMORY_TURNS_MAX, nt, i;
-
-	if (memory == NULL || !r->chat || r->db == NULL ||
-	    r->conversation_id == NULL)
-		return;
-	if (json_object_get_boolean(json_get(win, "enabled"))) {
-		max = json_object_get_int(json_get(win, "size"));
-		if (max <= 0)
-			return;
-		if (max > MEMORY_TURNS_MAX)
-			max = MEMORY_TURNS_MAX;
-	}
-	turns = pool_alloc(r->p, sizeof(*turns) * (size_t)max);
-	nt = db_conversation_history(r->db, r->p, r->conversation_id, max,
-	    turns);
-	for (i = 0; i < nt; i++) {
-		if (hist != NULL)
-			buf_printf(hist, "%sHuman: %s\nAssistant: %s",
-			    hist->len ? "\n" : "", turns[i].query,
-			    turns[i].answer);
-		else {
-			push(r->p, ms, "user", turns[i].query);
-			push(r->p, ms, "assistant", turns[i].answer);
-		}
-	}
 }
 
 struct call {
@@ -462,7 +391,7 @@ wf_run_classifier(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	json_object		*model = json_get(n->data, "model"), *o, *cats;
 	json_object		*u;
 	const char		*query, *instruction, **names;
-	struct lmsgs		 ms;
+	struct wf_msgs		 ms;
 	struct llm_result	 res;
 	struct call		 c;
 	struct buf		 hist;
@@ -510,15 +439,15 @@ wf_run_classifier(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 		    json_object_new_string(instruction));
 	lmsgs_init(&ms);
 	buf_init(&hist, (size_t)UPSTREAM_TEXT_MAX);
-	memory_turns(e, json_get(n->data, "memory"), NULL, &hist);
-	push(p, &ms, "system", pool_printf(p, CLASSIFIER_SYSTEM,
+	wf_llm_memory(e, json_get(n->data, "memory"), NULL, &hist);
+	wf_msgs_push(p, &ms, "system", pool_printf(p, CLASSIFIER_SYSTEM,
 	    buf_cstr(&hist)));
 	buf_free(&hist);
-	push(p, &ms, "user", CLASSIFIER_USER_1);
-	push(p, &ms, "assistant", CLASSIFIER_ASSISTANT_1);
-	push(p, &ms, "user", CLASSIFIER_USER_2);
-	push(p, &ms, "assistant", CLASSIFIER_ASSISTANT_2);
-	push(p, &ms, "user", pool_strdup(p, json_object_to_json_string_ext(o,
+	wf_msgs_push(p, &ms, "user", CLASSIFIER_USER_1);
+	wf_msgs_push(p, &ms, "assistant", CLASSIFIER_ASSISTANT_1);
+	wf_msgs_push(p, &ms, "user", CLASSIFIER_USER_2);
+	wf_msgs_push(p, &ms, "assistant", CLASSIFIER_ASSISTANT_2);
+	wf_msgs_push(p, &ms, "user", pool_strdup(p, json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)));
 	json_object_put(o);
 	llm_result_init(&res);
@@ -929,7 +858,7 @@ wf_run_extractor(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	const char		*query, *instruction, *mode, *schema_text;
 	const char		*reason = NULL, *args;
 	struct param		*ps;
-	struct lmsgs		 ms;
+	struct wf_msgs		 ms;
 	struct llm_result	 res;
 	struct llm_msg		*am;
 	struct call		 c;
@@ -961,7 +890,7 @@ wf_run_extractor(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	    json_object_new_string(instruction));
 	lmsgs_init(&ms);
 	buf_init(&hist, (size_t)UPSTREAM_TEXT_MAX);
-	memory_turns(e, json_get(n->data, "memory"), NULL, &hist);
+	wf_llm_memory(e, json_get(n->data, "memory"), NULL, &hist);
 	if (fc) {
 		tools = json_object_new_array();
 		fn = json_object_new_object();
@@ -976,32 +905,32 @@ wf_run_extractor(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 		    json_object_new_string("function"));
 		json_object_object_add(tc, "function", fn);
 		json_object_array_add(tools, tc);
-		push(p, &ms, "system", pool_printf(p, EXTRACT_FC_SYSTEM,
+		wf_msgs_push(p, &ms, "system", pool_printf(p, EXTRACT_FC_SYSTEM,
 		    buf_cstr(&hist), instruction));
 		/* one example call, as Dify's few-shot messages */
-		push(p, &ms, "user", EXAMPLE_TEXT);
-		am = push(p, &ms, "assistant", "I call the function with the "
+		wf_msgs_push(p, &ms, "user", EXAMPLE_TEXT);
+		am = wf_msgs_push(p, &ms, "assistant", "I call the function with the "
 		    "location parameter.");
 		calls = json_tokener_parse("[{\"id\": \"call_example\", "
 		    "\"type\": \"function\", \"function\": {\"name\": "
 		    "\"extract_parameters\", \"arguments\": "
 		    "\"{\\\"location\\\": \\\"Paris\\\"}\"}}]");
 		am->tool_calls = calls;
-		push(p, &ms, "tool", "Great! You have called the function "
+		wf_msgs_push(p, &ms, "tool", "Great! You have called the function "
 		    "with the correct parameters.")->tool_call_id =
 		    "call_example";
-		push(p, &ms, "assistant", "I have extracted the parameters, "
+		wf_msgs_push(p, &ms, "assistant", "I have extracted the parameters, "
 		    "let's move on.");
-		push(p, &ms, "user", pool_printf(p, EXTRACT_FC_USER, query,
+		wf_msgs_push(p, &ms, "user", pool_printf(p, EXTRACT_FC_USER, query,
 		    schema_text));
 	} else {
 		calls = NULL;
-		push(p, &ms, "system", pool_printf(p, EXTRACT_PROMPT_SYSTEM,
+		wf_msgs_push(p, &ms, "system", pool_printf(p, EXTRACT_PROMPT_SYSTEM,
 		    buf_cstr(&hist), instruction));
-		push(p, &ms, "user", pool_printf(p, EXTRACT_PROMPT_USER,
+		wf_msgs_push(p, &ms, "user", pool_printf(p, EXTRACT_PROMPT_USER,
 		    EXAMPLE_SCHEMA, EXAMPLE_TEXT));
-		push(p, &ms, "assistant", EXAMPLE_ANSWER);
-		push(p, &ms, "user", pool_printf(p, EXTRACT_PROMPT_USER,
+		wf_msgs_push(p, &ms, "assistant", EXAMPLE_ANSWER);
+		wf_msgs_push(p, &ms, "user", pool_printf(p, EXTRACT_PROMPT_USER,
 		    schema_text, query));
 		json_object_put(schema);
 	}
@@ -1127,7 +1056,7 @@ wf_run_agent(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	const struct tool_def	*def;
 	const char		*instruction, *query, *pname, *tname, *name;
 	const char		*argtext;
-	struct lmsgs		 ms;
+	struct wf_msgs		 ms;
 	struct llm_result	 res;
 	struct call		 cl;
 	struct buf		 text, out;
@@ -1189,9 +1118,9 @@ wf_run_agent(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 	    json_object_new_int(max_iter));
 	lmsgs_init(&ms);
 	if (*instruction != '\0')
-		push(p, &ms, "system", instruction);
-	memory_turns(e, json_get(n->data, "memory"), &ms, NULL);
-	push(p, &ms, "user", query);
+		wf_msgs_push(p, &ms, "system", instruction);
+	wf_llm_memory(e, json_get(n->data, "memory"), &ms, NULL);
+	wf_msgs_push(p, &ms, "user", query);
 	buf_init(&text, (size_t)UPSTREAM_TEXT_MAX);
 	/* function calling, as gen.c's agent chat: the last round has no
 	 * tools, so the model answers */
@@ -1210,7 +1139,7 @@ wf_run_agent(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 			llm_result_free(&res);
 			break;
 		}
-		push(p, &ms, "assistant", res.text.len ? pool_strdup(p,
+		wf_msgs_push(p, &ms, "assistant", res.text.len ? pool_strdup(p,
 		    res.text.p) : NULL)->tool_calls = json_copy(calls);
 		k = json_object_array_length(calls);
 		for (i = 0; i < k && i < AGENT_CALLS_MAX; i++) {
@@ -1229,7 +1158,7 @@ wf_run_agent(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 			    -1)
 				buf_printf(&out, "tool error: %s", err);
 			json_object_put(args);
-			push(p, &ms, "tool", pool_strdup(p,
+			wf_msgs_push(p, &ms, "tool", pool_strdup(p,
 			    buf_cstr(&out)))->tool_call_id = pool_strdup(p,
 			    json_str(c, "id") ? json_str(c, "id") : "");
 			buf_free(&out);
