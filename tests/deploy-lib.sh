@@ -153,12 +153,6 @@ configtest() {
 	return 1
 }
 
-# descendants PID: PID and every process below it
-descendants() {
-	echo "$1"
-	for _c in $(pgrep -P "$1"); do descendants "$_c"; done
-}
-
 # remember a server's processes as they are now (workers, spawned programs)
 note_server_pids() {
 	SERVER_PIDS="$SERVER_PIDS $(descendants "$1" | tr '\n' ' ')"

@@ -9,22 +9,92 @@ ADMIN="$BUILD_DIR/dify-admin"
 T=$(mktemp -d /tmp/difycgi-test.XXXXXX)
 export DIFYCGI_DB="$T/dify.db"
 export DIFYCGI_DATA_DIR="$T"
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:log_path=$T/asan}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0:log_path=$T/asan}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:log_path=$T/ubsan}"
 PIDS=""
 FAILS=0
 
+# descendants PID: PID and every process below it
+descendants() {
+	echo "$1"
+	for _c in $(pgrep -P "$1"); do descendants "$_c"; done
+}
+
+# gone PID: the process has exited (a zombie has exited too)
+gone() {
+	case $(ps -o stat= -p "$1" 2>/dev/null) in
+	''|Z*) return 0 ;;
+	esac
+	return 1
+}
+
+# test_programs: every process this test started and all below them, and
+# the programs running from $BUILD_DIR or $T with this test's data
+# directory (spawn-fcgi daemons have left the tree)
+test_programs() {
+	for _p in $PIDS; do descendants "$_p"; done
+	for _e in /proc/[0-9]*/exe; do
+		_x=$(readlink "$_e" 2>/dev/null) || continue
+		case $_x in "$BUILD_DIR"/*|"$T"/*) ;; *) continue ;; esac
+		_d=${_e%/exe}
+		grep -qszFx "DIFYCGI_DATA_DIR=$T" "$_d/environ" && echo "${_d#/proc/}"
+	done
+}
+
+# sanitizer_reports: print and count the reports the programs wrote
+# (log_path=$T/asan and $T/ubsan: one file per process, "NAME.PID");
+# any report at all fails the script
+sanitizer_reports() {
+	_n=0
+	for _f in "$T"/asan.* "$T"/ubsan.*; do
+		[ -e "$_f" ] || continue
+		_n=$((_n + 1))
+		echo "#   --- $(basename "$_f")"
+		head -40 "$_f" | sed 's/^/#   /'
+	done
+	[ "$_n" -eq 0 ]
+}
+
+# On exit: stop what the test started, then wait (at most 30 s) for every
+# program, also those that exit after their server (lighttpd's FastCGI
+# children), since leak reports are written at exit; then any sanitizer
+# report fails the script.
 cleanup() {
+	_rc=$?
+	_progs=$(test_programs | sort -u)
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	# sanitizer reports from any program fail the script
-	if ls "$T"/asan.* "$T"/ubsan.* >/dev/null 2>&1; then
+	_left=""
+	for p in $_progs; do
+		_i=0
+		while ! gone "$p" && [ $_i -lt 600 ]; do
+			sleep 0.05
+			_i=$((_i + 1))
+		done
+		gone "$p" || _left="$_left $p"
+	done
+	if [ -n "$_left" ]; then
+		_rc=1
+		echo "not ok - every program of the test exits once it is stopped"
+		ps -o pid=,args= -p "${_left# }" | sed 's/^/#   /'
+		kill -KILL $_left 2>/dev/null
+	fi
+	if ! sanitizer_reports > "$T/san.report"; then
+		_rc=1
 		echo "not ok - sanitizers report nothing"
-		cat "$T"/asan.* "$T"/ubsan.* 2>/dev/null | head -60 | sed 's/^/#   /'
+		cat "$T/san.report"
 	fi
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
+	exit $_rc
 }
 trap cleanup EXIT
+# a timeout (tests/run.sh) or ^C still runs cleanup
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+# Every curl of the test gives up after a minute unless it says otherwise.
+export CURL_HOME="$T"
+echo 'max-time = 60' > "$T/.curlrc"
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
