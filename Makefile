@@ -9,7 +9,7 @@ CC	?= cc
 PKGS	 = fcgi json-c sqlite3 libcurl yaml-0.1 duktape
 DEPS_DEB = libfcgi-dev libjson-c-dev libsqlite3-dev libcurl4-openssl-dev \
 	   libyaml-dev pkg-config lighttpd curl jq python3 sqlite3 duktape-dev \
-	   python3-requests
+	   python3-requests python3-yaml
 # what the whole test suite needs besides (deployment tests, fuzzing)
 TEST_DEB = clang libclang-rt-14-dev apache2 libapache2-mod-fcgid nginx \
 	   spawn-fcgi lighttpd-mod-openssl openssl procps
@@ -47,7 +47,8 @@ HDRS	 = $(wildcard lib/*.h)
 
 .PHONY: all test check run install uninstall clean lint deps bench bench-streams bench-growth fuzz fuzz-lib
 
-all: deps-check $(LIB) $(PROGS) $(TOOLS) $(UNITS) $(REPLAYS)
+all: deps-check $(LIB) $(PROGS) $(TOOLS) $(UNITS) $(REPLAYS) \
+    $(BUILD)/tests/leaky.fcgi
 
 deps-check:
 	@$(MAKE) --no-print-directory deps
@@ -105,6 +106,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HDRS) tests/unit/unit.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# defects on purpose, always sanitized: the harness's self-test
+$(BUILD)/tests/leaky.fcgi: tests/tools/leaky.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -fno-omit-frame-pointer \
+	    -fsanitize=address,undefined $(PKG_CFLAGS) -o $@ $< -lfcgi
 
 # `make test` runs the suite on the normal build and again under ASan and
 # UBSan; `make SANITIZE=1 test` only the latter, `make QUICK=1 test` only

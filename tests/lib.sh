@@ -9,8 +9,10 @@ ADMIN="$BUILD_DIR/dify-admin"
 T=$(mktemp -d /tmp/difycgi-test.XXXXXX)
 export DIFYCGI_DB="$T/dify.db"
 export DIFYCGI_DATA_DIR="$T"
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0:log_path=$T/asan}"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:log_path=$T/ubsan}"
+# sanitizer reports go to files in $T, where cleanup looks for them: ours
+# come last, so they win over any options the caller gave
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0:log_path=$T/asan"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$T/ubsan"
 PIDS=""
 FAILS=0
 
@@ -41,21 +43,26 @@ test_programs() {
 	done
 }
 
-# sanitizer_reports: print and count the reports the programs wrote
-# (log_path=$T/asan and $T/ubsan: one file per process, "NAME.PID");
-# any report at all fails the script
+# sanitizer_reports: print the reports the programs wrote and fail when
+# there is any: ASan's files (log_path=$T/asan: "asan.PID"), UBSan's when
+# it runs alone ("ubsan.PID"), and the programs' stderr in any *.log under
+# $T, where gcc's UBSan writes when it runs inside ASan (it ignores
+# log_path then) and where lighttpd puts the programs' stderr
+SAN_PATTERN='ERROR: (Address|Leak)Sanitizer|runtime error: '
 sanitizer_reports() {
 	_n=0
-	for _f in "$T"/asan.* "$T"/ubsan.*; do
+	for _f in "$T"/asan.* "$T"/ubsan.* $(grep -rlsE --include='*.log' \
+	    "$SAN_PATTERN" "$T"); do
 		[ -e "$_f" ] || continue
 		_n=$((_n + 1))
-		echo "#   --- $(basename "$_f")"
-		head -40 "$_f" | sed 's/^/#   /'
+		echo "#   --- ${_f#$T/}"
+		grep -m1 -A24 -E "$SAN_PATTERN|^=+$" "$_f" | sed 's/^/#   /'
 	done
 	[ "$_n" -eq 0 ]
 }
 
-# On exit: stop what the test started, then wait (at most 30 s) for every
+# On exit: stop what the test started, then wait (at most CLEANUP_WAIT
+# seconds, 30 by default) for every
 # program, also those that exit after their server (lighttpd's FastCGI
 # children), since leak reports are written at exit; then any sanitizer
 # report fails the script.
@@ -65,9 +72,10 @@ cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
 	_left=""
+	_max=$((${CLEANUP_WAIT:-30} * 20))
 	for p in $_progs; do
 		_i=0
-		while ! gone "$p" && [ $_i -lt 600 ]; do
+		while ! gone "$p" && [ $_i -lt $_max ]; do
 			sleep 0.05
 			_i=$((_i + 1))
 		done
@@ -75,13 +83,13 @@ cleanup() {
 	done
 	if [ -n "$_left" ]; then
 		_rc=1
-		echo "not ok - every program of the test exits once it is stopped"
+		echo "not ok - harness: every program of the test exits once it is stopped"
 		ps -o pid=,args= -p "${_left# }" | sed 's/^/#   /'
 		kill -KILL $_left 2>/dev/null
 	fi
 	if ! sanitizer_reports > "$T/san.report"; then
 		_rc=1
-		echo "not ok - sanitizers report nothing"
+		echo "not ok - harness: sanitizers report nothing"
 		cat "$T/san.report"
 	fi
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
@@ -92,9 +100,10 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-# Every curl of the test gives up after a minute unless it says otherwise.
+# Every curl of the test gives up after CURL_MAX_TIME seconds (a minute by
+# default) unless it says otherwise.
 export CURL_HOME="$T"
-echo 'max-time = 60' > "$T/.curlrc"
+echo "max-time = ${CURL_MAX_TIME:-60}" > "$T/.curlrc"
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
