@@ -8,7 +8,14 @@
 #   apache_start MODE TEMPLATE   MODE: fcgid, proxy or cgi
 #   nginx_start / lighttpd_start / spawn_start
 #   deploy_checks LABEL          the checks every configuration must pass
-#   deploy_stop_all LABEL        stop servers, then deploy_check_clean
+#                                (18: auth, routing, bodies, streams, stop,
+#                                GET with a body, end users, sanitizer env)
+#   deploy_stop_all LABEL        stop servers, then deploy_check_clean: one
+#                                check per server stopped, then "nothing
+#                                left" and "no sanitizer report"
+# A missing prerequisite (chat.fcgi, lighttpd-mod-openssl) is a failure.
+# The programs get tests/lib.sh's ASAN_OPTIONS and UBSAN_OPTIONS under
+# every server, so that their reports land in $T as asan.PID / ubsan.PID.
 GEN="$ROOT/tools/gen-deploy.sh"
 FAKE_UPSTREAM=${FAKE_UPSTREAM:-$ROOT/tests/fake-upstream/fake_upstream.py}
 WZ_404="The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
@@ -417,6 +424,11 @@ deploy_checks() {
 		not_ok "$L: chat.fcgi is built, for the streaming checks"
 	fi
 	deploy_get_body_checks
+	# a path no family claims reaches app.fcgi, which serves end users
+	_u=$(sql "SELECT id FROM end_users WHERE app_id = '$APP' AND session_id = 'u1'")
+	req GET "/v1/end-users/${_u:-none}" "$KEY"
+	check "$L: GET /v1/end-users/{id} reaches app.fcgi: u1's detail" \
+	    body_is ".id == \"$_u\" and .app_id == \"$APP\" and .session_id == \"u1\""
 }
 
 # A GET with a JSON body (axios sends one when given "data") is answered
