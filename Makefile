@@ -172,8 +172,9 @@ endif
 
 check: test
 
+# exec: a SIGTERM to make reaches tools/run.sh, which stops the server
 run: all
-	@BUILD=$(BUILD) sh tools/run.sh
+	@BUILD=$(BUILD) exec sh tools/run.sh
 
 lint:
 	@! grep -nE '\b(atoi|sprintf|strcpy|strcat|strtok|sscanf|gets)\(' \

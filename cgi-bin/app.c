@@ -1,5 +1,7 @@
-/* app.c: app metadata.  Mirrors Dify service_api/app/app.py, site.py and
- * index.py: GET /v1/, /v1/info, /v1/parameters, /v1/meta, /v1/site. */
+/* app.c: app metadata and what no other family claims.  Mirrors Dify
+ * service_api/app/app.py, site.py, index.py and end_user/end_user.py:
+ * GET /v1/, /v1/info, /v1/parameters, /v1/meta, /v1/site,
+ * /v1/end-users/{end_user_id}. */
 #include <unistd.h>
 
 #include "api.h"
@@ -10,6 +12,7 @@ static int	info(struct req *, struct resp *);
 static int	parameters(struct req *, struct resp *);
 static int	meta(struct req *, struct resp *);
 static int	site(struct req *, struct resp *);
+static int	end_user(struct req *, struct resp *);
 
 static const struct route routes[] = {
 	{ "GET", "/v1",			index_root,	ROUTE_NOAUTH },
@@ -18,6 +21,7 @@ static const struct route routes[] = {
 	{ "GET", "/v1/parameters",	parameters,	0 },
 	{ "GET", "/v1/meta",		meta,		0 },
 	{ "GET", "/v1/site",		site,		0 },
+	{ "GET", "/v1/end-users/{id:uuid}", end_user,	0 },
 	{ NULL, NULL, NULL, 0 }
 };
 
@@ -81,5 +85,47 @@ site(struct req *rq, struct resp *rs)
 
 	if (o == NULL)
 		return resp_error(rs, ERR_FORBIDDEN);
+	return resp_json(rs, 200, o);
+}
+
+/*
+ * Dify's EndUserDetail.  The app is the workspace here, so tenant_id is
+ * the app's id (as in file objects); users made through the Service API
+ * have type "service_api", external_user_id = session_id = the "user"
+ * string and no name.  Timestamps are naive UTC ISO strings, as Dify's
+ * pydantic model dumps them.
+ */
+static int
+end_user(struct req *rq, struct resp *rs)
+{
+	struct end_user	 u;
+	json_object	*o;
+	char		 iso[32];
+	int		 rc;
+
+	rc = db_end_user_get(rq->db, &rq->pool, rq->app.id,
+	    req_param(rq, "id"), &u);
+	if (rc == DB_NOT_FOUND)
+		return resp_error(rs, ERR_END_USER_NOT_FOUND);
+	if (rc != DB_OK)
+		return resp_error(rs, ERR_INTERNAL);
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(u.id));
+	json_object_object_add(o, "tenant_id",
+	    json_object_new_string(rq->app.id));
+	json_object_object_add(o, "app_id", json_object_new_string(rq->app.id));
+	json_object_object_add(o, "type",
+	    json_object_new_string("service_api"));
+	json_object_object_add(o, "external_user_id",
+	    json_object_new_string(u.session_id));
+	json_object_object_add(o, "name", NULL);
+	json_object_object_add(o, "is_anonymous",
+	    json_object_new_boolean(u.is_anonymous));
+	json_object_object_add(o, "session_id",
+	    json_object_new_string(u.session_id));
+	iso_time(u.created_at, iso);
+	json_object_object_add(o, "created_at", json_object_new_string(iso));
+	iso_time(u.updated_at, iso);
+	json_object_object_add(o, "updated_at", json_object_new_string(iso));
 	return resp_json(rs, 200, o);
 }

@@ -151,6 +151,7 @@ enum err {
 	ERR_FIRST_MESSAGE_NOT_FOUND,
 	ERR_MESSAGE_NOT_FOUND,
 	ERR_VARIABLE_NOT_FOUND,
+	ERR_END_USER_NOT_FOUND,
 	ERR_METHOD_NOT_ALLOWED,
 	ERR_TOO_LARGE,
 	ERR_NO_FILE_UPLOADED,
@@ -459,6 +460,12 @@ int	 db_workflow_latest_id(struct db *, struct pool *, const char *app_id,
 /* Get or create the end user "session" of an app. */
 int	 db_end_user_get_or_create(struct db *, struct pool *,
 	    const char *app_id, const char *session, struct end_user *);
+/*
+ * The end user "id" of app "app_id" (another app's is not found), its
+ * strings from "p".  DB_OK, DB_NOT_FOUND or -1.
+ */
+int	 db_end_user_get(struct db *, struct pool *, const char *app_id,
+	    const char *id, struct end_user *);
 
 /* ---- auth.c ---- */
 

@@ -6,10 +6,13 @@
  * tracked by PRAGMA user_version, so two processes starting at once
  * apply each migration exactly once.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 
@@ -31,12 +34,34 @@ struct db {
 	int		 ncache;
 };
 
+/*
+ * SQLite would create the file 0644 less the umask; it holds every
+ * conversation, so it is made 0600 first.  SQLite gives the -wal and -shm
+ * files the database file's mode.  An existing file keeps its mode (an
+ * operator may have chosen 0640 on purpose).
+ */
+static void
+create_private(const char *path)
+{
+	int	fd;
+
+	if (*path == '\0' || strcmp(path, ":memory:") == 0)
+		return;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd >= 0)
+		close(fd);
+	else if (errno != EEXIST)
+		log_warn("db create %s: %s", path, strerror(errno));
+}
+
 struct db *
 db_open(const char *path)
 {
 	struct db	*db = xcalloc(1, sizeof(*db));
 	char		*err = NULL;
 
+	create_private(path);
 	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_error("db open %s: %s", path, db->h ?

@@ -36,6 +36,9 @@ static const char SQL_KEY_LIST[] =
 static const char SQL_USER_GET[] =
     "SELECT id, session_id, is_anonymous, created_at, updated_at "
     "FROM end_users WHERE app_id = ? AND session_id = ?";
+static const char SQL_USER_BY_ID[] =
+    "SELECT id, session_id, is_anonymous, created_at, updated_at "
+    "FROM end_users WHERE app_id = ? AND id = ?";
 static const char SQL_USER_INSERT[] =
     "INSERT INTO end_users (id, app_id, session_id, is_anonymous, "
     "created_at, updated_at) VALUES (?,?,?,?,?,?) "
@@ -333,14 +336,15 @@ db_key_each(struct db *db, struct pool *p, const char *app_id,
 	return rc;
 }
 
+/* One end user of "app_id" by "sql" (SQL_USER_GET or SQL_USER_BY_ID). */
 static int
-user_get(struct db *db, struct pool *p, const char *app_id,
-    const char *session, struct end_user *u)
+user_get(struct db *db, struct pool *p, const char *sql, const char *app_id,
+    const char *key, struct end_user *u)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_USER_GET);
+	sqlite3_stmt	*st = db_stmt(db, sql);
 	int		 rc = -1, step;
 
-	if (st == NULL || db_bind(st, "ss", app_id, session) == -1)
+	if (st == NULL || db_bind(st, "ss", app_id, key) == -1)
 		goto out;
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
@@ -359,6 +363,13 @@ out:
 	return rc;
 }
 
+int
+db_end_user_get(struct db *db, struct pool *p, const char *app_id,
+    const char *id, struct end_user *u)
+{
+	return user_get(db, p, SQL_USER_BY_ID, app_id, id, u);
+}
+
 /* Race-safe: the insert does nothing when another request won. */
 int
 db_end_user_get_or_create(struct db *db, struct pool *p, const char *app_id,
@@ -369,7 +380,7 @@ db_end_user_get_or_create(struct db *db, struct pool *p, const char *app_id,
 	int64_t		 now = now_s();
 	int		 rc;
 
-	rc = user_get(db, p, app_id, session, u);
+	rc = user_get(db, p, SQL_USER_GET, app_id, session, u);
 	if (rc != DB_NOT_FOUND)
 		return rc;
 	uuid_new(id);
@@ -381,7 +392,7 @@ db_end_user_get_or_create(struct db *db, struct pool *p, const char *app_id,
 	db_stmt_release(st);
 	if (rc == -1)
 		return -1;
-	rc = user_get(db, p, app_id, session, u);
+	rc = user_get(db, p, SQL_USER_GET, app_id, session, u);
 	return rc == DB_NOT_FOUND ? -1 : rc;
 }
 

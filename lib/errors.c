@@ -70,6 +70,8 @@ const struct err_info err_table[ERR__MAX] = {
 	[ERR_MESSAGE_NOT_FOUND] = { 404, "not_found", "Message Not Exists." },
 	[ERR_VARIABLE_NOT_FOUND] = { 404, "not_found",
 	    "Conversation Variable Not Exists." },
+	[ERR_END_USER_NOT_FOUND] = { 404, "end_user_not_found",
+	    "End user not found." },
 	[ERR_METHOD_NOT_ALLOWED] = { 405, "method_not_allowed",
 	    "The method is not allowed for the requested URL." },
 	[ERR_TOO_LARGE] = { 413, "request_entity_too_large",

@@ -8,7 +8,14 @@
 #   apache_start MODE TEMPLATE   MODE: fcgid, proxy or cgi
 #   nginx_start / lighttpd_start / spawn_start
 #   deploy_checks LABEL          the checks every configuration must pass
-#   deploy_stop_all LABEL        stop servers, then deploy_check_clean
+#                                (18: auth, routing, bodies, streams, stop,
+#                                GET with a body, end users, sanitizer env)
+#   deploy_stop_all LABEL        stop servers, then deploy_check_clean: one
+#                                check per server stopped, then "nothing
+#                                left" and "no sanitizer report"
+# A missing prerequisite (chat.fcgi, lighttpd-mod-openssl) is a failure.
+# The programs get tests/lib.sh's ASAN_OPTIONS and UBSAN_OPTIONS under
+# every server, so that their reports land in $T as asan.PID / ubsan.PID.
 GEN="$ROOT/tools/gen-deploy.sh"
 FAKE_UPSTREAM=${FAKE_UPSTREAM:-$ROOT/tests/fake-upstream/fake_upstream.py}
 WZ_404="The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
@@ -24,8 +31,11 @@ else
 fi
 RUN_GROUP=$(id -gn "$RUN_AS")
 
+# cleanup (tests/lib.sh) takes the script's exit status from $?
 deploy_cleanup() {
+	_drc=$?
 	deploy_stop_all quiet >/dev/null 2>&1
+	(exit $_drc)
 	cleanup
 }
 trap deploy_cleanup EXIT
@@ -177,6 +187,9 @@ apache_main() {
 	echo "DocumentRoot \"$_a/htdocs\""
 	echo "Mutex file:$_a/run default"
 	echo "Timeout 60"
+	# the harness's sanitizer options (tests/lib.sh), so that the programs'
+	# reports land in $T, where the checks look
+	echo "PassEnv ASAN_OPTIONS UBSAN_OPTIONS"
 	if [ "$(id -u)" = 0 ]; then
 		echo "User $RUN_AS"
 		echo "Group $RUN_GROUP"
@@ -211,6 +224,19 @@ apache_main() {
 	echo "Include \"$_site\""
 }
 
+# fcgid_san_env SITE: the one change to what ships under mod_fcgid: the
+# harness's sanitizer options reach the programs.  mod_fcgid gives a
+# program only the InitialEnv of its FcgidCmdOptions (not PassEnv, not
+# the server's environment).
+fcgid_san_env() {
+	_n=$(grep -c '^ *InitialEnv DIFYCGI_THREADS=1 InitialEnv DIFYCGI_CONFIG=' "$1")
+	sed -i "s|^\( *InitialEnv DIFYCGI_THREADS=1 InitialEnv DIFYCGI_CONFIG=[^ ]*\)\$|\1 InitialEnv ASAN_OPTIONS=$ASAN_OPTIONS InitialEnv UBSAN_OPTIONS=$UBSAN_OPTIONS|" "$1"
+	if [ "$_n" -eq 0 ] || [ "$(grep -c 'InitialEnv UBSAN_OPTIONS=' "$1")" -ne "$_n" ]; then
+		echo "# $1: not every FcgidCmdOptions ends with InitialEnv DIFYCGI_CONFIG"
+		exit 1
+	fi
+}
+
 # apache_start MODE TEMPLATE: apache2 -DFOREGROUND on the site made from
 # TEMPLATE (after checking that its TLS form passes apache2 -t too).
 # APACHE_EXTRA: more lines for the main configuration.
@@ -222,6 +248,7 @@ apache_start() {
 	gen --tls "$_tpl" "$_a/site-tls.conf"
 	apache_main "$_mode" "$_a/site-tls.conf" ssl socache_shmcb > "$_a/httpd-tls.conf"
 	gen "$_tpl" "$_a/site.conf" LISTEN="127.0.0.1:$PORT"
+	[ "$_mode" = fcgid ] && fcgid_san_env "$_a/site.conf"
 	{
 		apache_main "$_mode" "$_a/site.conf"
 		[ -n "${APACHE_EXTRA:-}" ] && printf '%s\n' "$APACHE_EXTRA"
@@ -306,6 +333,9 @@ lighttpd_main() {
 	echo "server.port = $PORT"
 	echo "server.document-root = \"$_l/www\""
 	echo "server.errorlog = \"$_l/error.log\""
+	# as Debian's lighttpd.conf sets them: the shipped file must add to
+	# these ("+="), not replace them
+	echo 'server.http-parseopts = ( "header-strict" => "enable", "host-strict" => "enable", "host-normalize" => "enable", "url-normalize-unreserved" => "enable", "url-normalize-required" => "enable", "url-ctrls-reject" => "enable", "url-path-2f-decode" => "enable", "url-path-dotseg-remove" => "enable" )'
 	if [ "$(id -u)" = 0 ]; then
 		echo "server.username = \"$RUN_AS\""
 		echo "server.groupname = \"$RUN_GROUP\""
@@ -322,13 +352,21 @@ lighttpd_start() {
 	gen --tls conf/lighttpd-difycgi.conf.in "$_l/difycgi-tls.conf" $_lg
 	lighttpd_main "$_l/difycgi-tls.conf" > "$_l/lighttpd-tls.conf"
 	gen conf/lighttpd-difycgi.conf.in "$_l/difycgi.conf" $_lg
+	# the one change to what ships: the harness's sanitizer options reach
+	# the programs (lighttpd passes only what bin-copy-environment names)
+	_n=$(grep -c '"bin-copy-environment"' "$_l/difycgi.conf")
+	sed -i 's/"bin-copy-environment" => ( "PATH", "TZ" )/"bin-copy-environment" => ( "PATH", "TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS" )/' "$_l/difycgi.conf"
+	if [ "$_n" -eq 0 ] || [ "$(grep -c '"ASAN_OPTIONS", "UBSAN_OPTIONS"' "$_l/difycgi.conf")" -ne "$_n" ]; then
+		echo "# conf/lighttpd-difycgi.conf.in: bin-copy-environment is not ( \"PATH\", \"TZ\" ) in every family"
+		exit 1
+	fi
 	lighttpd_main "$_l/difycgi.conf" > "$_l/lighttpd.conf"
 	[ "$(id -u)" = 0 ] && chown -R "$RUN_AS:$RUN_GROUP" "$_l"
 	if [ -f /usr/lib/lighttpd/mod_openssl.so ]; then
 		configtest "$L: lighttpd -tt accepts conf/lighttpd-difycgi.conf.in as shipped, with TLS" \
 		    "$T/log/lighttpd-tls.log" lighttpd -tt -f "$_l/lighttpd-tls.conf"
 	else
-		ok "$L: # SKIP the TLS form: lighttpd-mod-openssl is not installed"
+		not_ok "$L: lighttpd-mod-openssl is installed, for the TLS form of the config"
 	fi
 	configtest "$L: lighttpd -tt accepts conf/lighttpd-difycgi.conf.in for plain HTTP" \
 	    "$T/log/lighttpd-t.log" lighttpd -tt -f "$_l/lighttpd.conf" || exit 1
@@ -380,16 +418,43 @@ deploy_checks() {
 	req GET /health ""
 	check "$L: GET /health reaches app.fcgi" body_is '.status == "ok"'
 
-	if [ $HAVE_CHAT = 0 ]; then
-		# only while the chat family is not written yet
-		if [ -f "$ROOT/cgi-bin/chat.c" ]; then
-			not_ok "$L: chat.fcgi is built, for the streaming checks"
-		else
-			ok "$L: # SKIP streaming: chat.fcgi not written yet"
-		fi
-		return 0
+	if [ $HAVE_CHAT = 1 ]; then
+		deploy_stream_checks
+	else
+		not_ok "$L: chat.fcgi is built, for the streaming checks"
 	fi
-	deploy_stream_checks
+	deploy_get_body_checks
+	# a path no family claims reaches app.fcgi, which serves end users
+	_u=$(sql "SELECT id FROM end_users WHERE app_id = '$APP' AND session_id = 'u1'")
+	req GET "/v1/end-users/${_u:-none}" "$KEY"
+	check "$L: GET /v1/end-users/{id} reaches app.fcgi: u1's detail" \
+	    body_is ".id == \"$_u\" and .app_id == \"$APP\" and .session_id == \"u1\""
+}
+
+# A GET with a JSON body (axios sends one when given "data") is answered
+# as if it had none, as Dify does: not the server's HTML 400, not our 400
+# or 415, and the body is read to its end so that the connection serves
+# the next request.
+deploy_get_body_checks() {
+	req GET /v1/info "$KEY"
+	_plain=$BODY
+	JSON='{"user":"u-get","inputs":{}}' req GET /v1/info "$KEY"
+	check "$L: a GET with a JSON body answers as one without (app.fcgi)" \
+	    eval '[ "$STATUS" = 200 ] && [ "$BODY" = "$_plain" ]'
+	# u1 has the conversation of the first stream: the query's user counts
+	JSON='{"user":"u-nobody","limit":1}' req GET "/v1/conversations?user=u1" "$KEY"
+	check "$L: a GET with a JSON body answers as one without (conversation.fcgi, the query's user)" \
+	    body_is '(.data | length) >= 1 and .limit == 20'
+	head -c 60000 /dev/zero | tr '\0' 'x' > "$T/pad"
+	printf '{"user":"u-get","pad":"%s"}' "$(cat "$T/pad")" > "$T/get.json"
+	_out=$(curl -s -o /dev/null -w '%{http_code} %{num_connects} ' -X GET \
+	    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+	    --data-binary @"$T/get.json" "$BASE/v1/info" --next -s -o "$T/body" \
+	    -w '%{http_code} %{num_connects}' -H "Authorization: Bearer $KEY" \
+	    "$BASE/v1/info")
+	STATUS="" BODY="status, connections: $_out; $(head -c 200 "$T/body")"
+	check "$L: after a GET with a 60 KB body the same connection answers the next request" \
+	    eval '[ "$_out" = "200 1 200 0" ] && [ "$(cat "$T/body")" = "$_plain" ]'
 }
 
 deploy_stream_checks() {
@@ -419,7 +484,18 @@ deploy_stream_checks() {
 
 	# events arrive as they are made: 20 deltas 100 ms apart
 	t0=$EPOCHREALTIME
-	stream "$T/s1.sse" "$KEY" u1
+	stream "$T/s1.sse" "$KEY" u1 &
+	spid=$!
+	# while it streams, chat.fcgi runs even as plain CGI
+	if poll 10 san_env_ok; then
+		ok "$L: the programs run with the harness's ASAN_OPTIONS and UBSAN_OPTIONS (reports land in \$T)"
+	else
+		not_ok "$L: the programs run with the harness's ASAN_OPTIONS and UBSAN_OPTIONS (reports land in \$T)"
+		for _p in $(pgrep -f "^$T/.*\.fcgi"); do
+			echo "#   $_p $(tr '\0' ' ' < /proc/$_p/cmdline 2>/dev/null): $(tr '\0' '\n' < /proc/$_p/environ 2>/dev/null | grep SAN_OPTIONS | tr '\n' ' ')"
+		done
+	fi
+	wait "$spid"
 	first=$(data_times "$T/s1.sse" | head -1)
 	last=$(data_times "$T/s1.sse" | tail -1)
 	nmsg=$(events "$T/s1.sse" | grep -c '^message$')
@@ -451,6 +527,22 @@ deploy_stream_checks() {
 	STATUS="" BODY="task=$task stop=$tstop end=${tend:-none} messages=$nmsg last=$(events "$T/s2.sse" | tail -1)"
 	check "$L: the stopped stream ends early (fewer than 40 deltas, within 3 s) with message_end" \
 	    eval '[ "$nmsg" -lt 40 ] && [ "$(events "$T/s2.sse" | tail -1)" = message_end ] && fcmp "$tend - $tstop" "<" 3'
+}
+
+# san_env_ok: at least one program of the test runs, and every one found
+# has tests/lib.sh's ASAN_OPTIONS and UBSAN_OPTIONS, whose log_path is in $T
+san_env_ok() {
+	_seen=0
+	for _p in $(pgrep -f "^$T/.*\.fcgi"); do
+		tr '\0' '\n' < "/proc/$_p/environ" > "$T/environ" 2>/dev/null ||
+		    continue
+		[ -s "$T/environ" ] || continue
+		grep -qxF "ASAN_OPTIONS=$ASAN_OPTIONS" "$T/environ" &&
+		    grep -qxF "UBSAN_OPTIONS=$UBSAN_OPTIONS" "$T/environ" ||
+		    return 1
+		_seen=1
+	done
+	[ $_seen = 1 ]
 }
 
 # ---- stopping ----
@@ -515,18 +607,38 @@ leftovers() {
 	[ -z "$_left" ]
 }
 
+# sanitizer reports: the report files of tests/lib.sh's log_path
+# ($T/asan.PID, $T/ubsan.PID, one per process; programs under spawn-fcgi
+# and every server write them there) and, should a program have written
+# to stderr instead, the servers' logs
+san_reports() {
+	_f=$(ls "$T"/asan.* "$T"/ubsan.* 2>/dev/null)
+	grep -l -s -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' \
+	    -e 'runtime error:' -r "$T" --include='*.log' > "$T/san.list"
+	[ -z "$_f" ] && [ ! -s "$T/san.list" ] && return 0
+	for _r in $_f; do
+		echo "#   --- $(basename "$_r")"
+		head -30 "$_r" | sed 's/^/#   /'
+	done
+	[ -s "$T/san.list" ] && xargs grep -h -A20 -e 'Sanitizer' \
+	    -e 'runtime error:' < "$T/san.list" | head -40 | sed 's/^/#   /'
+	return 1
+}
+
+# Every program the test started has exited (leak reports are written at
+# exit), then no sanitizer report may exist.
 deploy_check_clean() {
-	if poll 5 leftovers; then
+	if poll 30 leftovers; then
 		ok "$1: no process of the test is left once the server stopped"
 	else
 		not_ok "$1: no process of the test is left once the server stopped"
 		for p in $_left; do ps -o pid=,user=,args= -p "$p" | sed 's/^/#   /'; done
 		kill -KILL $_left 2>/dev/null
 	fi
-	# sanitizer reports in the servers' logs (the programs' stderr)
-	if grep -l -s -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' \
-	    -e 'runtime error:' -r "$T" --include='*.log' > "$T/san.list"; then
-		not_ok "$1: the server logs hold no sanitizer report"
-		xargs grep -h -A20 -e 'Sanitizer' -e 'runtime error:' < "$T/san.list" | head -40 | sed 's/^/#   /'
+	if san_reports > "$T/san.out"; then
+		ok "$1: the programs wrote no sanitizer report (\$T/asan.*, \$T/ubsan.*, server logs)"
+	else
+		not_ok "$1: the programs wrote no sanitizer report (\$T/asan.*, \$T/ubsan.*, server logs)"
+		cat "$T/san.out"
 	fi
 }

@@ -3,8 +3,10 @@
 # with the programs of BUILD_DIR, every family under mod_fastcgi with its
 # own process count.  Used by `make run` and by the tests.
 #   gen-lighttpd.sh PORT BUILD_DIR DATA_DIR > lighttpd.conf
-# Environment: DIFYCGI_* variables to pass to the programs; PROCS_STREAM
-# and PROCS_OTHER (processes per family), THREADS (threads per process).
+# Environment: DIFYCGI_* variables to pass to the programs (by name only:
+# lighttpd copies their values from its own environment, so provider keys
+# are never written into the file); PROCS_STREAM and PROCS_OTHER
+# (processes per family), THREADS (threads per process).
 set -eu
 mkdir -p "$3"
 port=$1 build=$(cd "$2" && pwd) data=$(cd "$3" && pwd)
@@ -25,6 +27,9 @@ server.breakagelog = "$data/fcgi.log"
 # hand FastCGI output to the client as it comes: SSE needs it
 server.stream-response-body = 2
 server.max-request-size = 110000
+# a GET with a body (axios sends one when given "data") is served as if it
+# had none, as Dify does; lighttpd answers its own HTML 400 without this
+server.http-parseopts = ( "method-get-body" => "enable" )
 server.max-keep-alive-requests = 1000
 server.max-fds = 8192
 server.max-connections = 4000
@@ -32,13 +37,12 @@ fastcgi.debug = 0
 CONF
 
 env_block() {
-	printf '"bin-environment" => ( "DIFYCGI_THREADS" => "%s"' "$1"
-	for v in $(env | grep '^DIFYCGI_' | cut -d= -f1 | sort); do
-		[ "$v" = DIFYCGI_THREADS ] && continue
-		eval "val=\${$v}"
-		printf ', "%s" => "%s"' "$v" "$val"
+	printf '"bin-environment" => ( "DIFYCGI_THREADS" => "%s" ), ' "$1"
+	printf '"bin-copy-environment" => ( "PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"'
+	for v in $(env | sed -n 's/^\(DIFYCGI_[A-Za-z0-9_]*\)=.*/\1/p' | sort); do
+		[ "$v" = DIFYCGI_THREADS ] || printf ', "%s"' "$v"
 	done
-	printf ' ), "bin-copy-environment" => ( "PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" )'
+	printf ' )'
 }
 
 # family  procs  URL pattern.  One conditional per family, chained with

@@ -1,16 +1,22 @@
 #!/bin/sh
 # `make run`: create the database and demo apps of every mode, issue keys,
 # serve the API with lighttpd on 127.0.0.1:$PORT in the foreground, and
-# print a curl command to try.  Ctrl-C stops everything.
+# print a curl command to try.  Ctrl-C (or SIGTERM) stops everything.
 #   PORT (8080)  DATA_DIR (./run)  OPENAI_BASE_URL, OPENAI_API_KEY,
 #   OPENAI_MODEL (gpt-4o-mini): use that provider instead of the offline one
+# Everything under DATA_DIR (database, keys, configuration, logs) is the
+# user's alone: directories 0700, files 0600.  Provider keys reach the
+# programs through the environment, never through a file.
 set -eu
+umask 077
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 PORT=${PORT:-8080}
 DATA_DIR=${DATA_DIR:-./run}
 mkdir -p "$DATA_DIR"
 DATA_DIR=$(cd "$DATA_DIR" && pwd)
+# what an older run left may be readable by others
+chmod -R go= "$DATA_DIR"
 ADMIN="$PWD/$BUILD/dify-admin"
 export DIFYCGI_DATA_DIR="$DATA_DIR"
 export DIFYCGI_DB="$DATA_DIR/dify.db"
@@ -65,14 +71,35 @@ AGENT_CHAT_KEY=$("$ADMIN" key create "$AGENT_CHAT_APP")
 WORKFLOW_KEY=$("$ADMIN" key create "$WORKFLOW_APP")
 ADVANCED_CHAT_KEY=$("$ADMIN" key create "$ADVANCED_CHAT_APP")
 
-rm -f "$DATA_DIR/demo-keys.env"
+rm -f "$DATA_DIR/demo-keys.env" "$DATA_DIR/lighttpd.conf"
 sh tools/gen-lighttpd.sh "$PORT" "$BUILD" "$DATA_DIR/server" > "$DATA_DIR/lighttpd.conf"
 lighttpd -D -f "$DATA_DIR/lighttpd.conf" &
 pid=$!
+
+# running PID: not exited (a zombie has)
+running() {
+	[ -r "/proc/$1/stat" ] || return 1
+	case $(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) in
+	Z|X|'') return 1 ;;
+	esac
+	return 0
+}
+
+# Stop lighttpd, then wait (at most 30 s) for the FastCGI programs it
+# started, which exit after it once their requests are done.
 stop() {
 	trap - INT TERM EXIT
+	progs=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
+	n=300
+	for p in $progs; do
+		while running "$p" && [ $n -gt 0 ]; do
+			sleep 0.1
+			n=$((n - 1))
+		done
+		running "$p" && kill -KILL "$p" 2>/dev/null
+	done
 	echo "stopped"
 	exit 0
 }
@@ -87,7 +114,6 @@ until curl -s -o /dev/null "http://127.0.0.1:$PORT/v1/"; do
 	fi
 	sleep 0.1
 done
-umask 077
 cat > "$DATA_DIR/demo-keys.env" <<KEYS
 COMPLETION_KEY=$COMPLETION_KEY
 CHAT_KEY=$CHAT_KEY

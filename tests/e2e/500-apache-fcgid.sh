@@ -4,6 +4,7 @@
 # Authorization, streams unbuffered, and takes them down when it stops.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../deploy-lib.sh"
+plan 26
 L="Apache mod_fcgid"
 deploy_setup
 apache_start fcgid apache-conf/difycgi-fcgid.conf.in

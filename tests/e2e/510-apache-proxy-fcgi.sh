@@ -5,6 +5,7 @@
 # flushpackets=on streams, and everything stops cleanly.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../deploy-lib.sh"
+plan 25
 L="Apache mod_proxy_fcgi + spawn-fcgi"
 deploy_setup
 spawn_start

@@ -7,6 +7,7 @@
 # request; the stop request reaches the stream through the database.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../deploy-lib.sh"
+plan 42
 deploy_setup
 
 # the shared host: a document root the user owns, the programs inside it

@@ -5,6 +5,7 @@
 # streams are unbuffered, and "difycgi-spawn stop" leaves nothing behind.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../deploy-lib.sh"
+plan 29
 L="nginx + spawn-fcgi"
 deploy_setup
 spawn_start

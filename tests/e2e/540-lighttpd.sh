@@ -6,6 +6,7 @@
 # programs down when it stops.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../deploy-lib.sh"
+plan 27
 L="lighttpd"
 deploy_setup
 lighttpd_start
