@@ -495,6 +495,7 @@ agent_run(struct gen *g, struct llm_request *lr)
 	const char		*name, *argtext;
 	char			 err[256], *names;
 	int			 max_iter = 5, round, rc = 0, n = lr->nmsgs;
+	int			 first = n;
 	size_t			 i, k;
 
 	mi = json_get(json_get(rq->app.config, "agent_mode"), "max_iteration");
@@ -507,6 +508,11 @@ agent_run(struct gen *g, struct llm_request *lr)
 	msgs = pool_alloc(&rq->pool, sizeof(*msgs) * k);
 	memset(msgs, 0, sizeof(*msgs) * k);	/* parts, ids: none */
 	memcpy(msgs, lr->msgs, sizeof(*msgs) * (size_t)n);
+	/*
+	 * msgs[first..n) are this loop's: the rounds' assistant messages,
+	 * whose tool_calls are our copies, and the tool results.  lr->nmsgs
+	 * follows n each round, so only "first" says where ours begin.
+	 */
 	for (round = 1; round <= max_iter; round++) {
 		g->position = round;
 		g->thought_sent = 0;
@@ -578,8 +584,9 @@ agent_run(struct gen *g, struct llm_request *lr)
 		if (rc != 0 || g->stop_requested || rq->client_gone)
 			break;
 	}
-	/* the tool_calls copies of the assistant messages */
-	for (i = (size_t)lr->nmsgs; i < (size_t)n; i++)
+	/* every way out of the loop (answer, error, stop, client gone, last
+	 * round) comes here: put the copies of every round */
+	for (i = (size_t)first; i < (size_t)n; i++)
 		json_object_put(msgs[i].tool_calls);
 	json_object_put(tools);
 	return rc;
