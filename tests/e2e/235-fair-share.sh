@@ -7,9 +7,10 @@
 # when generations hold all the others.  Conversation naming runs on a
 # background thread: with one worker thread, the next request is served
 # while the title is still being made, a client's rename is never
-# overwritten, and a full queue drops the title (the default name stays).
+# overwritten, and a full queue drops the title (the default name stays);
+# under plain CGI the process names after the reply has ended.
 . "$(dirname "$0")/../lib.sh"
-plan 15
+plan 17
 start_fake_upstream
 
 # bg NAME KEY BODY: a stream in the background into $T/NAME.out and
@@ -108,6 +109,23 @@ jreq POST /v1/chat-messages "$KN" '{"inputs":{},"query":"later","user":"u3"}'
 C3=$(printf '%s' "$BODY" | jq -r .conversation_id)
 poll 30 named "$C3"
 check "a client's rename is not overwritten by the late title" test "$(name_of "$C2")" = Mine
+
+# plain CGI has no background thread: the process ends the reply (its
+# stdout closes), then names the conversation and exits
+printf '%s' '{"inputs":{},"query":"cgi","user":"u5"}' > "$T/cgi.json"
+mkfifo "$T/cgi.fifo"
+env REQUEST_METHOD=POST SCRIPT_NAME= PATH_INFO=/v1/chat-messages \
+    REQUEST_URI=/v1/chat-messages CONTENT_TYPE=application/json \
+    CONTENT_LENGTH="$(wc -c < "$T/cgi.json")" HTTP_AUTHORIZATION="Bearer $KN" \
+    "$BUILD_DIR/cgi-bin/chat.fcgi" < "$T/cgi.json" > "$T/cgi.fifo" 2>> "$T/cgi.log" &
+CGI_PID=$!
+cat "$T/cgi.fifo" > "$T/cgi.out"	# until the reply ends
+CGI_CID=$(tail -1 "$T/cgi.out" | jq -r .conversation_id)
+check "plain CGI: the reply ends while the process has still to make the title" \
+    bash -c "grep -q '^Status: 200' '$T/cgi.out' && kill -0 $CGI_PID && [ '$(name_of "$CGI_CID")' = 'New conversation' ]"
+wait $CGI_PID
+check "... and the same process names the conversation before it exits" \
+    bash -c "case '$(name_of "$CGI_CID")' in 'tok0 tok1 '*) exit 0;; esac; exit 1"
 
 # the queue holds one job: a third title while one runs and one waits is
 # dropped, and its conversation keeps the default name
