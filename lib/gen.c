@@ -991,7 +991,8 @@ gen_task_start(struct req *rq, struct resp *rs, const struct scope *sc,
 {
 	int	n = gen_max_active(&rq->app), rc, share;
 
-	/* first this process's threads, known exactly and without a lock */
+	/* first this process's threads, known exactly without the database;
+	 * the hold lasts until the request ends */
 	switch (serve_hold(rq->app.id, &share)) {
 	case SERVE_HOLD_APP:
 		log_info("app %s: holds its share of %d threads here; "
