@@ -77,6 +77,9 @@ struct config {
 	int		 threads;
 	int		 db_timeout_ms;
 	int		 max_active_requests;	/* per app default, 0 = none */
+	int		 app_share_percent;	/* of a process's threads */
+	int		 reserved_threads;	/* kept from generations */
+	int		 background_queue;	/* deferred jobs waiting */
 	int		 ping_interval_s;
 	int		 app_max_execution_s;
 	int		 upstream_connect_ms;
@@ -501,6 +504,32 @@ int	 serve_main(int argc, char *argv[], const char *prog,
 /* Handle one request over "io" (exposed for tests). */
 void	 serve_one(struct io *, struct db *, const char *prog,
 	    const struct route *);
+
+/*
+ * Fair share of a process's worker threads among apps.  A generation
+ * (chat, completion, chatflow or workflow run) holds its worker thread
+ * for app "app_id" until the request ends, if the app holds fewer than
+ * its share (DIFYCGI_APP_SHARE_PERCENT of the threads, at least one) and
+ * generations leave DIFYCGI_RESERVED_THREADS threads free for short
+ * requests.  Returns SERVE_HOLD_OK, SERVE_HOLD_APP (the app holds its
+ * share) or SERVE_HOLD_FULL (no thread left for generations), with
+ * *limit the number of generations the app may have here now.  Requests
+ * outside the thread pool (plain CGI, tests) always get SERVE_HOLD_OK.
+ */
+enum { SERVE_HOLD_OK, SERVE_HOLD_APP, SERVE_HOLD_FULL };
+int	 serve_hold(const char *app_id, int *limit);
+/*
+ * Run fn(db, arg) once the client no longer waits, off the request's
+ * thread: on this process's background thread under FastCGI (its own
+ * database connection), after the reply under plain CGI (the request's).
+ * "arg" is one block from xmalloc that serve_defer owns from the call
+ * on: freed once fn has run, or when the job is dropped (the queue of
+ * DIFYCGI_BACKGROUND_QUEUE jobs is full, or the process is stopping).
+ * Returns 0 when queued or deferred, -1 when dropped.
+ */
+int	 serve_defer(struct req *, void (*fn)(struct db *, void *), void *arg);
+/* 1 once the process is stopping: long background work gives up. */
+int	 serve_stopping(void);
 
 /* ---- appinfo.c: app metadata bodies (shared by app.fcgi and tests) ---- */
 

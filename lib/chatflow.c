@@ -6,10 +6,11 @@
  * the conversation's variables are loaded (a new conversation gets the
  * declared defaults), the workflow runs with sys.query, sys.
  * conversation_id and sys.dialogue_count, and its answer text goes out
- * as "message" events among the workflow events, then message_end and
- * workflow_finished (Dify 1.13's order).  A failed run ends with an
- * error event (blocking: 400 "Run failed: ..."); a stopped one with
- * workflow_finished then message_end, the partial answer saved.
+ * as "message" events among the workflow events, then workflow_finished
+ * and message_end: Dify's advanced-chat task pipeline publishes its
+ * message end only once the workflow has finished, for a stopped run too
+ * (the partial answer saved).  A failed run ends with workflow_finished
+ * and an error event (blocking: 400 "Run failed: ...").
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -421,14 +422,11 @@ gen_chatflow(struct req *rq, struct resp *rs)
 			error_event(&c, ERR_INVALID_PARAM,
 			    pool_printf(&rq->pool, "Run failed: %s",
 			    r.error ? r.error : ""));
-		} else if (strcmp(r.status, "stopped") == 0) {
-			chat_event(&c, "workflow_finished",
-			    wf_finished_data(&r));
-			message_end(&c, usage);
 		} else {
-			message_end(&c, usage);
+			/* succeeded, partial-succeeded or stopped */
 			chat_event(&c, "workflow_finished",
 			    wf_finished_data(&r));
+			message_end(&c, usage);
 		}
 	} else if (rc == -1) {
 		json_object_put(usage);

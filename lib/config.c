@@ -143,6 +143,12 @@ config_load(void)
 	    &config.db_timeout_ms);
 	rc |= get_int("DIFYCGI_MAX_ACTIVE_REQUESTS", 0, 0, 1000000,
 	    &config.max_active_requests);
+	rc |= get_int("DIFYCGI_APP_SHARE_PERCENT", 50, 1, 100,
+	    &config.app_share_percent);
+	rc |= get_int("DIFYCGI_RESERVED_THREADS", 1, 0, 1024,
+	    &config.reserved_threads);
+	rc |= get_int("DIFYCGI_BACKGROUND_QUEUE", 64, 1, 100000,
+	    &config.background_queue);
 	rc |= get_int("DIFYCGI_PING_INTERVAL_S", 10, 1, 3600,
 	    &config.ping_interval_s);
 	rc |= get_int("DIFYCGI_APP_MAX_EXECUTION_S", 1200, 1, 86400,

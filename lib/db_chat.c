@@ -28,7 +28,8 @@ static const char SQL_CONV_TOUCH[] =
     "UPDATE conversations SET updated_at = ?, "
     "dialogue_count = dialogue_count + 1 WHERE id = ?";
 static const char SQL_CONV_NAME[] =
-    "UPDATE conversations SET name = ? WHERE id = ? AND app_id = ?";
+    "UPDATE conversations SET name = ? WHERE id = ? AND app_id = ? "
+    "AND name = ?";
 static const char SQL_MSG_INSERT[] =
     "INSERT INTO messages (id, app_id, conversation_id, end_user_id, "
     "task_id, mode, query, inputs, message_files, parent_message_id, "
@@ -194,11 +195,11 @@ db_conversation_touch(struct db *db, const char *id)
 }
 
 int
-db_conversation_set_name(struct db *db, const char *app_id, const char *id,
-    const char *name)
+db_conversation_name_auto(struct db *db, const char *app_id, const char *id,
+    const char *from, const char *name)
 {
-	return exec_bound(db, SQL_CONV_NAME, "conversation name", "sss", name,
-	    id, app_id);
+	return exec_bound(db, SQL_CONV_NAME, "conversation name", "ssss",
+	    name, id, app_id, from);
 }
 
 int

@@ -49,10 +49,19 @@ struct gen {
 	json_object		*thoughts;	/* agent thoughts stored */
 };
 
+/* Naming a conversation off the request: one block, strings after it. */
 struct naming {
-	char		 conversation_id[UUID_LEN + 1];
-	const char	*query;
+	char	*app_id;
+	char	*conversation_id;
+	char	*provider;
+	char	*model;
+	char	*query;
+	double	 started;
 };
+
+#define NAMING_MAX_S		30	/* one title's model call */
+#define NAMING_QUERY_MAX	2000	/* Dify cuts longer queries */
+#define NAMING_QUERY_KEEP	300	/* to their ends */
 
 int
 gen_mode_is_chat(const char *mode)
@@ -365,29 +374,155 @@ gen_max_active(const struct app *a)
 	return cfg->max_active_requests;
 }
 
-static void
-name_after(struct req *rq)
+/*
+ * A long query is cut to its ends for naming, as Dify does (over 2000
+ * bytes: the first and last 300, cut on character boundaries).
+ */
+static const char *
+naming_query(struct pool *p, const char *q)
 {
-	struct naming	*nm = rq->after_arg;
+	size_t	n = strlen(q), head = NAMING_QUERY_KEEP, tail;
+
+	if (n <= NAMING_QUERY_MAX)
+		return q;
+	while (head > 0 && ((unsigned char)q[head] & 0xc0) == 0x80)
+		head--;
+	tail = n - NAMING_QUERY_KEEP;
+	while (tail < n && ((unsigned char)q[tail] & 0xc0) == 0x80)
+		tail++;
+	return pool_printf(p, "%.*s...[TRUNCATED]...%s", (int)head, q,
+	    q + tail);
+}
+
+/*
+ * A title for a conversation that starts with "query", from the model
+ * (provider, model), strings from "p"; NULL when the call fails or
+ * "on_tick" gives up.
+ */
+static char *
+title_of(struct pool *p, const char *provider, const char *model,
+    const char *query, int (*on_tick)(void *), void *arg)
+{
+	struct llm_request	 lr;
+	struct llm_result	 res;
+	struct llm_msg		 m[2];
+	char			*title = NULL, *s;
+	size_t			 n;
+
+	if (provider == NULL || query == NULL)
+		return NULL;
+	if (strcmp(provider, "offline") == 0) {
+		/* the offline model cannot summarise: the query's start */
+		n = strlen(query) > 40 ? 40 : strlen(query);
+		while (n > 0 && ((unsigned char)query[n] & 0xc0) == 0x80)
+			n--;
+		return pool_strndup(p, query, n);
+	}
+	memset(&lr, 0, sizeof(lr));
+	memset(m, 0, sizeof(m));
+	m[0].role = "system";
+	m[0].content = "You name conversations. Reply with a short title of "
+	    "at most eight words for a conversation that starts with the "
+	    "user's message, in the user's language, without quotes or "
+	    "punctuation at the end.";
+	m[1].role = "user";
+	m[1].content = naming_query(p, query);
+	lr.provider = provider;
+	lr.model = model;
+	lr.msgs = m;
+	lr.nmsgs = 2;
+	lr.on_tick = on_tick;
+	lr.arg = arg;
+	llm_result_init(&res);
+	if (upstream_chat(&lr, &res) == 0) {
+		title = pool_strdup(p, buf_cstr(&res.text));
+		for (s = title; *s != '\0'; s++)
+			if (*s == '\n' || *s == '\r')
+				*s = ' ';
+		if (strlen(title) > 200) {
+			n = 200;	/* on a character boundary */
+			while (n > 0 &&
+			    ((unsigned char)title[n] & 0xc0) == 0x80)
+				n--;
+			title[n] = '\0';
+		}
+	}
+	llm_result_free(&res);
+	return title;
+}
+
+/* The model call of a background title gives up in time. */
+static int
+naming_tick(void *arg)
+{
+	struct naming	*nm = arg;
+
+	return serve_stopping() || now_mono() - nm->started > NAMING_MAX_S ?
+	    -1 : 0;
+}
+
+/*
+ * The background job: the title from the model, stored only while the
+ * conversation still has its default name (a client's rename wins).  Any
+ * failure leaves the default name.
+ */
+static void
+name_job(struct db *db, void *arg)
+{
+	struct naming	*nm = arg;
+	struct pool	 p = { NULL };
 	char		*title;
 
-	title = gen_conversation_title(rq, nm->query);
-	if (title != NULL && *title != '\0')
-		db_conversation_set_name(rq->db, rq->app.id,
-		    nm->conversation_id, title);
+	nm->started = now_mono();
+	title = title_of(&p, nm->provider, nm->model, nm->query, naming_tick,
+	    nm);
+	if (title != NULL && *title != '\0' &&
+	    db_conversation_name_auto(db, nm->app_id, nm->conversation_id,
+	    DEFAULT_NAME, title) == -1)
+		log_error("conversation %s: title not stored",
+		    nm->conversation_id);
+	pool_free_all(&p);
+}
+
+/* Copy "s" after *at, moving *at past it. */
+static char *
+put_str(char **at, const char *s)
+{
+	size_t	 n = strlen(s);
+	char	*r = *at;
+
+	memcpy(r, s, n + 1);
+	*at += n + 1;
+	return r;
 }
 
 void
 gen_name_later(struct req *rq, const char *conversation_id,
     const char *query)
 {
-	struct naming	*nm = pool_alloc(&rq->pool, sizeof(*nm));
+	json_object	*model = json_get(rq->app.config, "model");
+	const char	*provider = json_str(model, "provider");
+	const char	*name = json_str(model, "name");
+	struct naming	*nm;
+	char		*at;
 
-	snprintf(nm->conversation_id, sizeof(nm->conversation_id), "%s",
-	    conversation_id);
-	nm->query = query;
-	rq->after = name_after;
-	rq->after_arg = nm;
+	if (provider == NULL || query == NULL)
+		return;		/* no model to ask: the default name stays */
+	if (name == NULL)
+		name = "";
+	/* the job keeps what the title needs, at most ~600 bytes of query */
+	query = naming_query(&rq->pool, query);
+	nm = xmalloc(sizeof(*nm) + strlen(rq->app.id) +
+	    strlen(conversation_id) + strlen(provider) + strlen(name) +
+	    strlen(query) + 5);
+	at = (char *)(nm + 1);
+	nm->app_id = put_str(&at, rq->app.id);
+	nm->conversation_id = put_str(&at, conversation_id);
+	nm->provider = put_str(&at, provider);
+	nm->model = put_str(&at, name);
+	nm->query = put_str(&at, query);
+	nm->started = 0;
+	serve_defer(rq, name_job, nm);
 }
 
 static json_object *
@@ -495,6 +630,7 @@ agent_run(struct gen *g, struct llm_request *lr)
 	const char		*name, *argtext;
 	char			 err[256], *names;
 	int			 max_iter = 5, round, rc = 0, n = lr->nmsgs;
+	int			 first = n;
 	size_t			 i, k;
 
 	mi = json_get(json_get(rq->app.config, "agent_mode"), "max_iteration");
@@ -507,6 +643,11 @@ agent_run(struct gen *g, struct llm_request *lr)
 	msgs = pool_alloc(&rq->pool, sizeof(*msgs) * k);
 	memset(msgs, 0, sizeof(*msgs) * k);	/* parts, ids: none */
 	memcpy(msgs, lr->msgs, sizeof(*msgs) * (size_t)n);
+	/*
+	 * msgs[first..n) are this loop's: the rounds' assistant messages,
+	 * whose tool_calls are our copies, and the tool results.  lr->nmsgs
+	 * follows n each round, so only "first" says where ours begin.
+	 */
 	for (round = 1; round <= max_iter; round++) {
 		g->position = round;
 		g->thought_sent = 0;
@@ -578,8 +719,9 @@ agent_run(struct gen *g, struct llm_request *lr)
 		if (rc != 0 || g->stop_requested || rq->client_gone)
 			break;
 	}
-	/* the tool_calls copies of the assistant messages */
-	for (i = (size_t)lr->nmsgs; i < (size_t)n; i++)
+	/* every way out of the loop (answer, error, stop, client gone, last
+	 * round) comes here: put the copies of every round */
+	for (i = (size_t)first; i < (size_t)n; i++)
 		json_object_put(msgs[i].tool_calls);
 	json_object_put(tools);
 	return rc;
@@ -833,19 +975,38 @@ internal:
 	return resp_error(rs, ERR_INTERNAL);
 }
 
+/* Dify's refusal of a request past an app's active-request limit. */
+static int
+too_many(struct req *rq, struct resp *rs, int n)
+{
+	return resp_error_msg(rs, ERR_TOO_MANY_REQUESTS, pool_printf(
+	    &rq->pool, "Too many requests. Please try again later. The "
+	    "current maximum concurrent requests allowed for %s is %d.",
+	    rq->app.id, n));
+}
+
 int
 gen_task_start(struct req *rq, struct resp *rs, const struct scope *sc,
     const char *kind, char task_id[UUID_LEN + 1])
 {
-	int	n = gen_max_active(&rq->app), rc;
+	int	n = gen_max_active(&rq->app), rc, share;
 
+	/* first this process's threads, known exactly without the database;
+	 * the hold lasts until the request ends */
+	switch (serve_hold(rq->app.id, &share)) {
+	case SERVE_HOLD_APP:
+		log_info("app %s: holds its share of %d threads here; "
+		    "refused", rq->app.id, share);
+		return too_many(rq, rs, share);
+	case SERVE_HOLD_FULL:
+		log_info("app %s: every thread for generations is busy; "
+		    "refused", rq->app.id);
+		return too_many(rq, rs, share);
+	}
 	uuid_new(task_id);
 	rc = db_task_start(rq->db, task_id, sc, kind, NULL, n);
 	if (rc == DB_CONFLICT)
-		return resp_error_msg(rs, ERR_TOO_MANY_REQUESTS,
-		    pool_printf(&rq->pool, "Too many requests. Please try "
-		    "again later. The current maximum concurrent requests "
-		    "allowed for %s is %d.", rq->app.id, n));
+		return too_many(rq, rs, n);
 	if (rc != 0)
 		return resp_error(rs, ERR_INTERNAL);
 	return 0;
@@ -888,45 +1049,8 @@ gen_stop(struct req *rq, struct resp *rs, int chat)
 char *
 gen_conversation_title(struct req *rq, const char *query)
 {
-	json_object		*model = json_get(rq->app.config, "model");
-	const char		*provider = json_str(model, "provider");
-	struct llm_request	 lr;
-	struct llm_result	 res;
-	struct llm_msg		 m[2];
-	char			*title = NULL, *p;
-	size_t			 n;
+	json_object	*model = json_get(rq->app.config, "model");
 
-	if (provider == NULL || query == NULL)
-		return NULL;
-	if (strcmp(provider, "offline") == 0) {
-		/* the offline model cannot summarise: the query's start */
-		n = strlen(query) > 40 ? 40 : strlen(query);
-		while (n > 0 && ((unsigned char)query[n] & 0xc0) == 0x80)
-			n--;
-		return pool_strndup(&rq->pool, query, n);
-	}
-	memset(&lr, 0, sizeof(lr));
-	memset(m, 0, sizeof(m));
-	m[0].role = "system";
-	m[0].content = "You name conversations. Reply with a short title of "
-	    "at most eight words for a conversation that starts with the "
-	    "user's message, in the user's language, without quotes or "
-	    "punctuation at the end.";
-	m[1].role = "user";
-	m[1].content = query;
-	lr.provider = provider;
-	lr.model = json_str(model, "name");
-	lr.msgs = m;
-	lr.nmsgs = 2;
-	llm_result_init(&res);
-	if (upstream_chat(&lr, &res) == 0) {
-		title = pool_strdup(&rq->pool, buf_cstr(&res.text));
-		for (p = title; *p != '\0'; p++)
-			if (*p == '\n' || *p == '\r')
-				*p = ' ';
-		if (strlen(title) > 200)
-			title[200] = '\0';
-	}
-	llm_result_free(&res);
-	return title;
+	return title_of(&rq->pool, json_str(model, "provider"),
+	    json_str(model, "name"), query, NULL, NULL);
 }

@@ -33,8 +33,12 @@ int	 db_conversation_get(struct db *, struct pool *, const struct scope *,
 	    const char *id, struct conversation *);
 /* A new message: bump updated_at and the dialogue count. */
 int	 db_conversation_touch(struct db *, const char *id);
-int	 db_conversation_set_name(struct db *, const char *app_id,
-	    const char *id, const char *name);
+/*
+ * Name conversation "id" of the app "name", if it is still named "from"
+ * (an automatic title never overwrites a client's rename).  0 or -1.
+ */
+int	 db_conversation_name_auto(struct db *, const char *app_id,
+	    const char *id, const char *from, const char *name);
 json_object *conversation_json(const struct conversation *);
 
 struct message_new {
@@ -201,8 +205,10 @@ int	 gen_stop(struct req *, struct resp *, int chat);
  */
 int	 gen_chatflow(struct req *, struct resp *);
 /*
- * Name a new conversation from its first query after the reply has been
- * sent (the client does not wait for the model).
+ * Name a new conversation from its first query with the app's model,
+ * off the request's thread (serve_defer): the client and the worker do
+ * not wait for the model.  The job copies what it needs; when it fails
+ * or is dropped the conversation keeps its default name.
  */
 void	 gen_name_later(struct req *, const char *conversation_id,
 	    const char *query);
@@ -217,8 +223,10 @@ int	 gen_response_mode(struct req *, struct resp *, int *streaming);
 /* The app's limit of generations in flight (0: none). */
 int	 gen_max_active(const struct app *);
 /*
- * Take a slot for a new task (a fresh task_id) within the app's limit:
- * 0, or -1 with Dify's 429 too_many_requests (or a 500) in "rs".
+ * Take a slot for a new task (a fresh task_id): within the app's share
+ * of this process's threads (serve_hold), then within its limit of
+ * tasks across processes (gen_max_active).  0, or -1 with Dify's 429
+ * too_many_requests (or a 500) in "rs".
  */
 int	 gen_task_start(struct req *, struct resp *, const struct scope *,
 	    const char *kind, char task_id[UUID_LEN + 1]);

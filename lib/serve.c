@@ -5,6 +5,15 @@
  * the workers stop at their next accept (a second signal exits at once).
  * Started as plain CGI (fd 0 is not a socket): one request from the
  * environment, stdin and stdout.  Every request goes through serve_one().
+ *
+ * Two things keep one app from starving the others of a process's
+ * threads.  A generation holds its worker for its app (serve_hold) only
+ * within the app's share of the threads and outside the reserve kept for
+ * short requests such as a stop; the process knows exactly what its own
+ * threads are doing, which no shared count could.  And work the client
+ * does not wait for (naming a conversation: a second model call) runs on
+ * one background thread per process with a bounded queue (serve_defer),
+ * not on the worker that served the reply.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,10 +38,45 @@ struct worker {
 	atomic_int		 done;
 	const char		*prog;
 	const struct route	*routes;
+	char			 holds[UUID_LEN + 1];	/* app, or "" */
+};
+
+/* A job of the background thread (serve_defer). */
+struct job {
+	void	(*fn)(struct db *, void *);
+	void	*arg;
+	char	 reqid[9];
+};
+
+/* A job deferred to after the reply under plain CGI. */
+struct after_job {
+	void			(*fn)(struct db *, void *);
+	void			*arg;
+	struct after_job	*next;
 };
 
 static pthread_mutex_t	 accept_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int	 stopping;
+
+/*
+ * The process's workers, for serve_hold: the array is set before any
+ * worker starts, the holds fields are under hold_lock.  Each worker
+ * knows itself through "self" (NULL outside the pool).
+ */
+static pthread_mutex_t	 hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct worker	*workers;
+static int		 nworkers;
+static __thread struct worker	*self;
+
+/*
+ * The background queue: a ring of cfg->background_queue jobs under
+ * bg_lock, served by one thread that runs only while the pool does.
+ */
+static pthread_mutex_t	 bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 bg_cond = PTHREAD_COND_INITIALIZER;
+static struct job	*bg_ring;
+static int		 bg_head, bg_len, bg_running;
+static atomic_int	 bg_stopping;
 
 /* ---- the two transports ---- */
 
@@ -111,6 +155,157 @@ cgi_finish(void *ctx)
 		dup2(fd, STDOUT_FILENO);
 		close(fd);
 	}
+}
+
+/* ---- fair share and deferred work ---- */
+
+int
+serve_hold(const char *app_id, int *limit)
+{
+	struct worker	*w = self;
+	int		 share, cap, mine = 0, busy = 0, i, rc;
+
+	*limit = 0;
+	if (w == NULL)
+		return SERVE_HOLD_OK;
+	share = nworkers * cfg->app_share_percent / 100;
+	if (share < 1)
+		share = 1;
+	/* at least one thread for generations, whatever the reserve */
+	cap = nworkers - cfg->reserved_threads;
+	if (cap < 1)
+		cap = 1;
+	pthread_mutex_lock(&hold_lock);
+	for (i = 0; i < nworkers; i++) {
+		if (&workers[i] == w || workers[i].holds[0] == '\0')
+			continue;
+		busy++;
+		if (strcmp(workers[i].holds, app_id) == 0)
+			mine++;
+	}
+	if (mine >= share) {
+		rc = SERVE_HOLD_APP;
+		*limit = share;
+	} else if (busy >= cap) {
+		rc = SERVE_HOLD_FULL;
+		*limit = mine;
+	} else {
+		rc = SERVE_HOLD_OK;
+		*limit = share;
+		snprintf(w->holds, sizeof(w->holds), "%s", app_id);
+	}
+	pthread_mutex_unlock(&hold_lock);
+	return rc;
+}
+
+static void
+release_hold(struct worker *w)
+{
+	pthread_mutex_lock(&hold_lock);
+	w->holds[0] = '\0';
+	pthread_mutex_unlock(&hold_lock);
+}
+
+int
+serve_stopping(void)
+{
+	return bg_stopping;
+}
+
+/* Plain CGI: the deferred jobs of this request, after its reply. */
+static void
+run_after_jobs(struct req *rq)
+{
+	struct after_job	*j;
+
+	for (j = rq->after_arg; j != NULL; j = j->next) {
+		j->fn(rq->db, j->arg);
+		free(j->arg);
+	}
+}
+
+int
+serve_defer(struct req *rq, void (*fn)(struct db *, void *), void *arg)
+{
+	struct after_job	*aj;
+	struct job		*j;
+	int			 rc = -1;
+
+	pthread_mutex_lock(&bg_lock);
+	if (!bg_running) {
+		pthread_mutex_unlock(&bg_lock);
+		if (rq->after != NULL && rq->after != run_after_jobs) {
+			log_error("deferred work: the request has other "
+			    "after-work; job dropped");
+			free(arg);
+			return -1;
+		}
+		aj = pool_alloc(&rq->pool, sizeof(*aj));
+		aj->fn = fn;
+		aj->arg = arg;
+		aj->next = rq->after_arg;
+		rq->after = run_after_jobs;
+		rq->after_arg = aj;
+		return 0;
+	}
+	if (!bg_stopping && bg_len < cfg->background_queue) {
+		j = &bg_ring[(bg_head + bg_len) % cfg->background_queue];
+		j->fn = fn;
+		j->arg = arg;
+		snprintf(j->reqid, sizeof(j->reqid), "%s", rq->reqid);
+		bg_len++;
+		pthread_cond_signal(&bg_cond);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&bg_lock);
+	if (rc == -1) {
+		log_warn("background queue full (%d jobs) or stopping: job "
+		    "dropped", cfg->background_queue);
+		free(arg);
+	}
+	return rc;
+}
+
+static void *
+background_main(void *arg)
+{
+	struct db	*db;
+	struct job	 j;
+	int		 dropped;
+
+	(void)arg;
+	db = db_open(cfg->db_path);
+	for (;;) {
+		pthread_mutex_lock(&bg_lock);
+		while (bg_len == 0 && !bg_stopping)
+			pthread_cond_wait(&bg_cond, &bg_lock);
+		if (bg_stopping) {
+			pthread_mutex_unlock(&bg_lock);
+			break;
+		}
+		j = bg_ring[bg_head];
+		bg_head = (bg_head + 1) % cfg->background_queue;
+		bg_len--;
+		pthread_mutex_unlock(&bg_lock);
+		log_set_request(j.reqid);
+		if (db == NULL)
+			db = db_open(cfg->db_path);	/* try again */
+		if (db != NULL)
+			j.fn(db, j.arg);
+		free(j.arg);
+		log_set_request(NULL);
+	}
+	/* stopping: what has not started is dropped (it was optional) */
+	pthread_mutex_lock(&bg_lock);
+	for (dropped = 0; bg_len > 0; dropped++, bg_len--) {
+		free(bg_ring[bg_head].arg);
+		bg_head = (bg_head + 1) % cfg->background_queue;
+	}
+	pthread_mutex_unlock(&bg_lock);
+	if (dropped > 0)
+		log_info("stopping: %d background jobs not run", dropped);
+	db_close(db);
+	return NULL;
 }
 
 /* ---- one request ---- */
@@ -217,6 +412,7 @@ worker_main(void *arg)
 	struct io	 io;
 	int		 rc;
 
+	self = w;
 	db = db_open(cfg->db_path);
 	if (FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("worker %d: FCGX_InitRequest failed", w->n);
@@ -249,6 +445,7 @@ worker_main(void *arg)
 		io.finish = (void (*)(void *))FCGX_Finish_r;
 		io.envp = fr.envp;
 		serve_one(&io, db, w->prog, w->routes);
+		release_hold(w);
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 0);
@@ -264,6 +461,7 @@ run_fastcgi(const char *prog, const struct route *routes)
 	struct sigaction	 sa;
 	sigset_t		 set;
 	struct timespec		 tick = { 0, 100 * 1000 * 1000 };
+	pthread_t		 bg_tid;
 	int			 i, sig, alive;
 
 	if (FCGX_Init() != 0) {
@@ -280,6 +478,14 @@ run_fastcgi(const char *prog, const struct route *routes)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	ws = xcalloc((size_t)cfg->threads, sizeof(*ws));
+	workers = ws;
+	nworkers = cfg->threads;
+	bg_ring = xcalloc((size_t)cfg->background_queue, sizeof(*bg_ring));
+	if (pthread_create(&bg_tid, NULL, background_main, NULL) != 0) {
+		log_error("pthread_create failed");
+		return 1;
+	}
+	bg_running = 1;
 	for (i = 0; i < cfg->threads; i++) {
 		ws[i].n = i;
 		ws[i].prog = prog;
@@ -312,6 +518,13 @@ run_fastcgi(const char *prog, const struct route *routes)
 	}
 	for (i = 0; i < cfg->threads; i++)
 		pthread_join(ws[i].tid, NULL);
+	/* no request can defer work now: the background thread ends */
+	pthread_mutex_lock(&bg_lock);
+	bg_stopping = 1;
+	pthread_cond_signal(&bg_cond);
+	pthread_mutex_unlock(&bg_lock);
+	pthread_join(bg_tid, NULL);
+	free(bg_ring);
 	free(ws);
 	log_info("stopped");
 	return 0;

@@ -4,6 +4,7 @@
 # and LLM memory, the workflow events with message / message_end
 # (workflow.md 8, 9.2), what is stored, stop, failures and errors.
 . "$(dirname "$0")/../lib.sh"
+plan 42
 start_fake_upstream
 start_server
 cat > "$T/chat.json" <<'EOF'
@@ -47,8 +48,8 @@ check "the conversation's variables are stored as JSON, one row each" \
 
 # ---- turn 2, streaming ----
 sse /v1/chat-messages "$KA" "{\"inputs\":{},\"query\":\"second\",\"user\":\"u1\",\"response_mode\":\"streaming\",\"conversation_id\":\"$CID\"}"
-check "a streaming turn: workflow events, message events, message_end before workflow_finished" \
-    events_are "workflow_started node_started node_finished node_started node_finished node_started message node_finished node_started node_finished message_end workflow_finished"
+check "a streaming turn: workflow events, message events, then workflow_finished and message_end" \
+    events_are "workflow_started node_started node_finished node_started node_finished node_started message node_finished node_started node_finished workflow_finished message_end"
 ev() { cut -d' ' -f2- "$T/sse" | grep -v '^ping$' | jq -s "$1"; }
 evok() { [ "$(ev "$1")" = true ]; }
 check "workflow events carry the chat envelope, then task_id, workflow_run_id, data" evok '
@@ -84,9 +85,11 @@ check "message_end: usage metadata and files" evok '
     [.[] | select(.event == "message_end")][0] | keys_unsorted == ["event","conversation_id","message_id",
     "created_at","task_id","id","metadata","files"] and .metadata.usage.total_tokens > 0 and .files == []
     and (.metadata.usage.total_price | type) == "string"'
+check "the stream ends exactly workflow_finished then message_end, as Dify's advanced-chat pipeline" bash -c "
+    [ \"\$(tail -2 '$T/sse' | cut -d' ' -f2- | jq -r .event | tr '\n' ' ')\" = 'workflow_finished message_end ' ]"
 check "workflow_finished: succeeded with the answer as outputs" evok '
-    .[-1].data.status == "succeeded" and (.[-1].data.outputs | keys) == ["answer","files"]
-    and (.[-1].data.outputs.answer | endswith("|count=2|last=second"))'
+    .[-2].data.status == "succeeded" and (.[-2].data.outputs | keys) == ["answer","files"]
+    and (.[-2].data.outputs.answer | endswith("|count=2|last=second"))'
 M2=$(head -1 "$T/sse" | cut -d' ' -f2- | jq -r .message_id)
 STREAMED=$(cut -d' ' -f2- "$T/sse" | grep -v '^ping$' | jq -j 'select(.event == "message") | .answer')
 check "the stored answer is exactly what was streamed" \
@@ -154,10 +157,13 @@ read -r S KS <<<"$(new_app advanced-chat --provider fake --model slow-100-60)"
 : > "$T/sse"
 sse /v1/chat-messages "$KS" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}' &
 SPID=$!
-for i in $(seq 100); do grep -q '"event":"message"' "$T/sse" 2>/dev/null && break; sleep 0.05; done
+# stop once a few tokens have streamed (polled, at most 10 s)
+for i in $(seq 200); do
+	[ "$(grep -c '"event":"message"' "$T/sse" 2>/dev/null)" -ge 3 ] && break
+	sleep 0.05
+done
 TASK=$(head -1 "$T/sse" | cut -d' ' -f2- | jq -r .task_id)
 SM=$(head -1 "$T/sse" | cut -d' ' -f2- | jq -r .message_id)
-sleep 0.3
 t0=$(date +%s.%N)
 jreq POST "/v1/chat-messages/$TASK/stop" "$KS" '{"user":"u1"}'
 wait $SPID
@@ -166,8 +172,8 @@ check "stop answers success" body_is '. == {"result":"success"}'
 check "a stopped chatflow ends with workflow_finished (stopped) then message_end" evok '
     .[-2].event == "workflow_finished" and .[-2].data.status == "stopped"
     and .[-2].data.error == "Stopped by user." and .[-1].event == "message_end"'
-check "the stream ended within 200 ms of the stop ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s)" \
-    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 0.2) }'
+check "the stream ended soon after the stop, long before the 6 s answer would ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s)" \
+    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 3) }'
 PARTIAL=$(cut -d' ' -f2- "$T/sse" | grep -v '^ping$' | jq -j 'select(.event == "message") | .answer')
 check "the partial answer is saved, status normal" \
     test "$(sql "SELECT status, answer = '$PARTIAL', answer LIKE 'tok0 tok1 %' FROM messages WHERE id = '$SM'")" = "normal|1|1"

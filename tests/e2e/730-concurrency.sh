@@ -4,6 +4,9 @@
 # No SQLITE_BUSY reaches a client: every request gets its normal answer.
 . "$(dirname "$0")/../lib.sh"
 export PROCS_STREAM=3 PROCS_OTHER=3
+# one app may use every thread: this is the database under load, not the
+# fair share between apps (235-fair-share), which would refuse some
+export DIFYCGI_APP_SHARE_PERCENT=100 DIFYCGI_RESERVED_THREADS=0
 start_fake_upstream
 start_server
 read -r A KA <<<"$(new_app chat --provider fake --model gpt-test)"

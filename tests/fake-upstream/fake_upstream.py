@@ -44,6 +44,13 @@ The request's "model" chooses the behaviour:
     tool-call         a call of the first tool in "tools" (arguments "{}"),
                       or, when the last message has role "tool", the text
                       "Tool result received: <its content>"; 400 without tools
+    tool-loop         a call of the first tool in "tools" whenever tools are
+                      offered, also after a tool result (an agent that never
+                      stops calling); without tools the text "Tool results
+                      received: <N>", N the messages of role "tool"
+    tool-loop-err     as tool-loop, but once a tool result is in the
+                      messages it fails as err-500 does (an error after a
+                      tool round)
     classify          a question classifier: the last user message is the
                       JSON {"input_text": [...], "categories": [{category_id,
                       category_name}], ...}; the answer is a ```json fence
@@ -282,7 +289,8 @@ class Handler(BaseHTTPRequestHandler):
             names = ["echo", "gpt-test", "slow", "err-429", "quota-429",
                      "err-401", "err-404", "err-500", "err-503",
                      "malformed", "midstream-error", "hang", "stall",
-                     "reset", "huge", "tool-call"]
+                     "reset", "huge", "tool-call", "tool-loop",
+                     "tool-loop-err"]
             self.send_json(200, {"object": "list", "data": [
                 {"id": n, "object": "model", "created": 0,
                  "owned_by": "fake"} for n in names]})
@@ -378,6 +386,8 @@ class Handler(BaseHTTPRequestHandler):
 
         if model == "tool-call":
             return self.tool_call(body, stream, ctx)
+        if model in ("tool-loop", "tool-loop-err"):
+            return self.tool_loop(body, stream, ctx)
         if model == "classify":
             return self.classify(messages, stream, ctx)
         if model == "extract":
@@ -511,6 +521,20 @@ class Handler(BaseHTTPRequestHandler):
             self.event(self.chunk_obj(ctx, {"tool_calls": [
                 {"index": 0, "function": {"arguments": piece}}]}))
         self.stream_tail(ctx, "tool_calls", 3)
+
+    def tool_loop(self, body, stream, ctx):
+        messages = body.get("messages") or []
+        n = sum(1 for m in messages
+                if isinstance(m, dict) and m.get("role") == "tool")
+        if ctx["model"] == "tool-loop-err" and n > 0:
+            return self.send_error_obj(*ERRORS["err-500"])
+        tools = body.get("tools")
+        fn = tools[0].get("function") if isinstance(tools, list) and tools \
+            and isinstance(tools[0], dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+            return self.send_tool_call(fn["name"], "{}", stream, ctx)
+        return self.answer(split_words("Tool results received: %d" % n),
+                           stream, ctx)
 
     def send_tool_call(self, name, arguments, stream, ctx):
         call_id = "call_" + ctx["id"][-6:]
