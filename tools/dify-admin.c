@@ -816,9 +816,11 @@ static int
 cmd_key_revoke(int argc, char **argv)
 {
 	if (argc != 2 || strcmp(argv[1], "--help") == 0) {
-		puts("usage: dify-admin key revoke KEY_ID\n"
-		    "Revoke a key by its id (from key list).  It then answers "
-		    "401 \"Access token is invalid\".");
+		puts("usage: dify-admin key revoke KEY_ID|PREFIX\n"
+		    "Revoke a key by its id or its first characters (both "
+		    "from key list).  It then\nanswers 401 \"Access token is "
+		    "invalid\".  A prefix that several active keys share\n"
+		    "revokes none of them.");
 		return argc == 2 ? 0 : 2;
 	}
 	open_db();
@@ -830,7 +832,8 @@ cmd_key_revoke(int argc, char **argv)
 		die("key revoke: no active key %s", argv[1]);
 		return 1;
 	case DB_CONFLICT:
-		die("key revoke: %s names several keys; use the id", argv[1]);
+		die("key revoke: %s names several keys; nothing revoked; "
+		    "use the id", argv[1]);
 		return 1;
 	default:
 		die("key revoke: database error%s", NULL);
