@@ -213,9 +213,13 @@ int	 db_upload_file_by_id(struct db *, struct pool *, const char *id,
  */
 int	 db_upload_file_referenced(struct db *, const char *app_id,
 	    const char *file_id);
-/* The answer of a message of the app: DB_OK, DB_NOT_FOUND or -1. */
+/*
+ * The answer of a message of the app and end user: DB_OK, DB_NOT_FOUND
+ * (none, or another user's or app's) or -1.
+ */
 int	 db_message_answer(struct db *, struct pool *, const char *app_id,
-	    const char *message_id, const char **answer);
+	    const char *end_user_id, const char *message_id,
+	    const char **answer);
 
 /* ---- files.c: signed URLs and serving files ---- */
 
