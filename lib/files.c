@@ -43,6 +43,7 @@
 #define NAME_MAX_CHARS		200
 #define TMP_STALE_S		3600	/* temporary files older are swept */
 #define ACCESS_TIMEOUT_S	300	/* signed URLs, as Dify's default */
+#define FILE_MAX_AGE_S		3600	/* what a client may cache a file for */
 #define SECRET_MIN		16	/* bytes of a configured secret */
 #define DOC_TEXT_MAX		(256 * 1024)	/* text of one document */
 #define FETCH_REDIRECTS		3
@@ -993,7 +994,7 @@ files_signed_url(struct req *rq, const char *file_id)
 }
 
 int
-files_signature_ok(struct req *rq, const char *file_id)
+files_signature_ok(struct req *rq, const char *file_id, long long *left_s)
 {
 	const char	*ts = req_query(rq, "timestamp");
 	const char	*nonce = req_query(rq, "nonce");
@@ -1011,6 +1012,7 @@ files_signature_ok(struct req *rq, const char *file_id)
 		return 0;
 	if (sign(file_id, ts, nonce, want) == -1)
 		return 0;
+	*left_s = t + timeout - now;
 	return strlen(given) == strlen(want) &&
 	    ct_equal(given, want, strlen(want));
 }
@@ -1049,7 +1051,7 @@ active_type(const char *mime)
 
 int
 files_send(struct req *rq, struct resp *rs, const struct upload_file *uf,
-    int attachment)
+    int attachment, long long max_age_s)
 {
 	static const char *const seekable[] = { "audio/mpeg", "audio/wav",
 	    "audio/mp4", "audio/ogg", "audio/flac", "audio/aac", "video/mp4",
@@ -1083,7 +1085,15 @@ files_send(struct req *rq, struct resp *rs, const struct upload_file *uf,
 		    uf->name)));
 	} else if (active_type(ctype))
 		resp_header(rs, "Content-Security-Policy", "sandbox");
-	resp_header(rs, "Cache-Control", "public, max-age=3600");
+	/*
+	 * private: the reply was for a key holder or a link's bearer, never
+	 * for a shared cache to hand to others; and no longer than the
+	 * caller allows (a signed link's time left)
+	 */
+	if (max_age_s > FILE_MAX_AGE_S)
+		max_age_s = FILE_MAX_AGE_S;
+	resp_header(rs, "Cache-Control", pool_printf(&rq->pool,
+	    "private, max-age=%lld", max_age_s > 0 ? max_age_s : 0));
 	resp_header(rs, "X-Content-Type-Options", "nosniff");
 	rs->status = 200;
 	if (resp_write_head(rq, rs, ctype, (long long)st.st_size) == -1) {

@@ -236,18 +236,21 @@ void	 hmac_sha256(const void *key, size_t klen, const void *msg,
 char	*files_signed_url(struct req *, const char *file_id);
 /*
  * Whether timestamp, nonce and sign of the query are a valid signature of
- * "file_id" younger than DIFYCGI_FILES_ACCESS_TIMEOUT_S (300 s).  1 or 0.
+ * "file_id" younger than DIFYCGI_FILES_ACCESS_TIMEOUT_S (300 s).  1 or 0;
+ * when 1, "left_s" is how many seconds the link has left.
  */
-int	 files_signature_ok(struct req *, const char *file_id);
+int	 files_signature_ok(struct req *, const char *file_id,
+	    long long *left_s);
 /*
  * Send a stored file as the reply: its MIME type (application/octet-
  * stream with Content-Disposition attachment and an RFC 5987 filename*
- * when "attachment"), Content-Length, Cache-Control; the bytes in chunks
+ * when "attachment"), Content-Length, Cache-Control private for at most
+ * "max_age_s" seconds (and never more than an hour); the bytes in chunks
  * through rq->io.  Returns 0 (also when the client left mid-way), or -1
  * with a 404 in "rs" when the file cannot be opened.
  */
 int	 files_send(struct req *, struct resp *, const struct upload_file *,
-	    int attachment);
+	    int attachment, long long max_age_s);
 
 /* ---- files.c: the "files" of chat and completion requests ---- */
 
