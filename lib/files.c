@@ -715,6 +715,78 @@ files_store(struct req *rq, struct resp *rs, struct files_form *f,
 	return 0;
 }
 
+int
+files_app_remove(const char *app_id, long long *nfiles, long long *bytes)
+{
+	char		 path[4096];
+	DIR		*d = NULL;
+	struct dirent	*de;
+	struct stat	 st;
+	int		 files_fd = -1, app_fd = -1, rc = -1;
+
+	/* an app id is a UUID: one path component, never ".." */
+	if (app_id == NULL || !uuid_valid(app_id) ||
+	    data_path(path, sizeof(path), "files") == -1)
+		return -1;
+	files_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (files_fd == -1) {
+		if (errno == ENOENT)
+			return 0;
+		log_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	app_fd = openat(files_fd, app_id, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC);
+	if (app_fd == -1) {
+		if (errno == ENOENT)
+			rc = 0;
+		else
+			log_error("%s/%s: %s; left alone", path, app_id,
+			    errno == ELOOP || errno == ENOTDIR ?
+			    "not a directory" : strerror(errno));
+		goto out;
+	}
+	if ((d = fdopendir(app_fd)) == NULL) {
+		log_error("%s/%s: %s", path, app_id, strerror(errno));
+		goto out;
+	}
+	app_fd = -1;		/* the DIR has it now */
+	rc = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 ||
+		    (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))) {
+			log_error("%s/%s/%s: not a stored file; left alone",
+			    path, app_id, de->d_name);
+			rc = -1;
+			continue;
+		}
+		if (unlinkat(dirfd(d), de->d_name, 0) == -1) {
+			log_error("%s/%s/%s: %s", path, app_id, de->d_name,
+			    strerror(errno));
+			rc = -1;
+		} else if (S_ISREG(st.st_mode)) {
+			(*nfiles)++;
+			*bytes += (long long)st.st_size;
+		}
+	}
+	if (rc == 0 && unlinkat(files_fd, app_id, AT_REMOVEDIR) == -1) {
+		log_error("%s/%s: %s", path, app_id, strerror(errno));
+		rc = -1;
+	}
+out:
+	if (d != NULL)
+		closedir(d);
+	if (app_fd != -1)
+		close(app_fd);
+	close(files_fd);
+	return rc;
+}
+
 json_object *
 files_upload_json(struct req *rq, const struct upload_file *uf)
 {

@@ -190,6 +190,16 @@ struct upload_file {
  */
 int	 files_store(struct req *, struct resp *, struct files_form *,
 	    struct upload_file *);
+/*
+ * Remove what an app stored under cfg->data_dir/files/<app_id>/ and that
+ * directory, once the app is gone.  Symbolic links are never followed:
+ * the app's directory must be a real one, and a link in it is removed as
+ * a link.  Adds the regular files removed and their bytes to "nfiles" and
+ * "bytes".  0 (also when the app stored nothing), or -1 with what was
+ * left logged.
+ */
+int	 files_app_remove(const char *app_id, long long *nfiles,
+	    long long *bytes);
 /* The 201 body of an upload (spec 8.1). */
 json_object *files_upload_json(struct req *, const struct upload_file *);
 

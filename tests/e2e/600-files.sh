@@ -4,7 +4,7 @@
 # per-type size limits, the multipart parser through lighttpd, signed
 # source URLs, and GET /v1/files/{id}/preview with its access rules.
 . "$(dirname "$0")/../lib.sh"
-plan 62
+plan 67
 export DIFYCGI_IMAGE_LIMIT_MB=1 DIFYCGI_MAX_UPLOAD_MB=3
 export DIFYCGI_UPLOAD_EXTENSION_BLACKLIST="exe, .BAT"
 export DIFYCGI_SECRET_KEY="test-secret-key-of-enough-length"
@@ -233,4 +233,32 @@ limit=$((24 * 1024)); grep -qa __asan_report "$BUILD_DIR/libdify.a" && limit=$((
 check "while file.fcgi never held more than $((limit / 1024)) MB (peak: $((hwm / 1024)) MB)" \
     test "$hwm" -gt 0 -a "$hwm" -lt "$limit"
 rm -f "$T/big.mp4" "$T/files/$A/$F4"
+
+# issue 11: deleting an app removes its files, and nothing else, and says
+# how much it freed
+upload "$KB" -F "file=@$T/a.png;type=image/png"
+FB=$(printf '%s' "$BODY" | jq -r .id)
+read -r C KC <<<"$(new_app chat --provider fake --model echo --config "$T/fu.json")"
+upload "$KC" -F "file=@$T/a.png;type=image/png"
+upload "$KC" -F "file=@$T/want;type=text/plain;filename=w.txt"
+FC=$(printf '%s' "$BODY" | jq -r .id)
+echo precious > "$T/outside"
+ln -s "$T/outside" "$T/files/$C/link"
+want_bytes=$(( $(stat -c %s "$T/a.png") + $(stat -c %s "$T/want") ))
+"$ADMIN" app delete "$C" > "$T/out" 2> "$T/err"; rc=$?
+echo "# $(cat "$T/out")"
+check "app delete removes the app's directory of files" \
+    bash -c "[ $rc = 0 ] && [ ! -e '$T/files/$C' ] && [ ! -L '$T/files/$C' ]"
+check "and says how many files and bytes it freed" \
+    grep -qxF "deleted $C: 2 files, $want_bytes bytes freed" "$T/out"
+check "a link among them is removed, never followed" \
+    bash -c "[ \"\$(cat '$T/outside')\" = precious ]"
+check "another app's files stay" bash -c "cmp -s '$T/a.png' '$T/files/$B/$FB'"
+read -r D KD <<<"$(new_app chat --provider fake --model echo --config "$T/fu.json")"
+mkdir -p "$T/elsewhere" "$T/files"
+echo keep > "$T/elsewhere/x"
+ln -s "$T/elsewhere" "$T/files/$D"
+"$ADMIN" app delete "$D" > "$T/out" 2> "$T/err"; rc=$?
+check "an app directory that is a symbolic link is not followed" \
+    bash -c "[ -f '$T/elsewhere/x' ] && [ $rc != 0 ] && grep -q 'not a directory' '$T/err'"
 finish
