@@ -574,10 +574,13 @@ files_form_user(struct req *rq, struct resp *rs, const struct files_form *f)
 {
 	const char	*user = f->user;
 
-	if (f->user_too_long || (user != NULL &&
-	    (strlen(user) > USER_MAX_BYTES || !utf8_valid(user, strlen(user)))))
+	if (f->user_too_long)
 		return resp_error_msg(rs, ERR_INVALID_PARAM,
 		    "user must be a UTF-8 string of at most 255 bytes");
+	/* the field's bytes as sent: a NUL among them would cut "user" */
+	if (user != NULL && f->user_buf.len > 0 &&
+	    auth_user_check(rs, f->user_buf.p, f->user_buf.len) == -1)
+		return -1;
 	if (user == NULL || *user == '\0')
 		user = "DEFAULT-USER";
 	if (db_end_user_get_or_create(rq->db, &rq->pool, rq->app.id, user,
