@@ -750,7 +750,8 @@ files_app_remove(const char *app_id, long long *nfiles, long long *bytes)
 			    "not a directory" : strerror(errno));
 		goto out;
 	}
-	if ((d = fdopendir(app_fd)) == NULL) {
+	d = fdopendir(app_fd);
+	if (d == NULL) {
 		log_error("%s/%s: %s", path, app_id, strerror(errno));
 		goto out;
 	}

@@ -212,7 +212,8 @@ hex4(const char *p, size_t n)
 	if (n < 4)
 		return -1;
 	for (i = 0; i < 4; i++) {
-		if ((h = hexval((unsigned char)p[i])) < 0)
+		h = hexval((unsigned char)p[i]);
+		if (h < 0)
 			return -1;
 		v = v * 16 + h;
 	}
@@ -295,7 +296,8 @@ escapes_exact(const char *p, size_t n, int *nul)
 			i += 2;		/* \" \\ \/ \n ...: one character */
 			continue;
 		}
-		if ((c = hex4(p + i + 2, n - i - 2)) == -1)
+		c = hex4(p + i + 2, n - i - 2);
+		if (c == -1)
 			return -1;
 		i += 6;
 		if (c == 0)
@@ -303,9 +305,10 @@ escapes_exact(const char *p, size_t n, int *nul)
 		else if (c >= 0xdc00 && c <= 0xdfff)
 			return -1;
 		else if (c >= 0xd800 && c <= 0xdbff) {
-			if (i + 1 >= n || p[i] != '\\' || p[i + 1] != 'u' ||
-			    (d = hex4(p + i + 2, n - i - 2)) == -1 ||
-			    d < 0xdc00 || d > 0xdfff)
+			/* the low half must follow at once */
+			d = i + 1 < n && p[i] == '\\' && p[i + 1] == 'u' ?
+			    hex4(p + i + 2, n - i - 2) : -1;
+			if (d < 0xdc00 || d > 0xdfff)
 				return -1;
 			i += 6;
 		}
