@@ -168,11 +168,14 @@ text_to_audio(struct req *rq, struct resp *rs)
 	mid = input_str(rq, "message_id");
 	text = input_str(rq, "text");
 	if (mid != NULL && *mid != '\0') {
-		/* another app's message, or none: no audio, as Dify */
+		/*
+		 * none, or another app's or end user's: no audio, Dify's
+		 * answer for a message it does not find
+		 */
 		if (!uuid_valid(mid))
 			return no_audio(rs);
-		rc = db_message_answer(rq->db, &rq->pool, rq->app.id, mid,
-		    &text);
+		rc = db_message_answer(rq->db, &rq->pool, rq->app.id,
+		    rq->user.id, mid, &text);
 		if (rc == DB_NOT_FOUND || (rc == DB_OK && *text == '\0'))
 			return no_audio(rs);
 		if (rc != DB_OK)

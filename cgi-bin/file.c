@@ -96,7 +96,7 @@ preview(struct req *rq, struct resp *rs)
 		    "Upload file record not found");
 	if (rc != DB_OK)
 		return resp_error(rs, ERR_INTERNAL);
-	return files_send(rq, rs, &uf, as_attachment(rq));
+	return files_send(rq, rs, &uf, as_attachment(rq), 3600);
 }
 
 static int
@@ -106,14 +106,16 @@ signed_preview(struct req *rq, struct resp *rs)
 	    "File not found or signature is invalid";
 	struct upload_file	 uf;
 	const char		*id = file_id(rq);
+	long long		 left_s;
 	int			 rc;
 
-	if (!files_signature_ok(rq, id))
+	if (!files_signature_ok(rq, id, &left_s))
 		return resp_error_msg(rs, ERR_NOT_FOUND, gone);
 	rc = db_upload_file_by_id(rq->db, &rq->pool, id, &uf);
 	if (rc == DB_NOT_FOUND)
 		return resp_error_msg(rs, ERR_NOT_FOUND, gone);
 	if (rc != DB_OK)
 		return resp_error(rs, ERR_INTERNAL);
-	return files_send(rq, rs, &uf, as_attachment(rq));
+	/* a cached copy must not outlive the link */
+	return files_send(rq, rs, &uf, as_attachment(rq), left_s);
 }

@@ -248,6 +248,7 @@ struct req {
 	struct kv	 qs[QUERY_MAX_PAIRS];
 	int		 nqs;
 	int		 qs_parsed;
+	uint32_t	 qs_nul;	/* bit i: qs[i] held an encoded NUL */
 	json_object	*body;		/* parsed JSON body, owned */
 	struct buf	 raw;		/* raw body */
 	int		 body_read;
@@ -275,6 +276,12 @@ struct resp {
 const char *req_env(struct req *, const char *);
 const char *req_param(struct req *, const char *);
 const char *req_query(struct req *, const char *);	/* "" counts as absent */
+/*
+ * As req_query, for values that are stored: -1 when the value held an
+ * encoded NUL (%00), which no C string carries whole, else 0 with *out
+ * set (NULL when absent or empty).
+ */
+int	 req_query_exact(struct req *, const char *, const char **out);
 /*
  * Read the body, at most cfg->max_body (or "max" if larger than 0) bytes.
  * Returns 0, or -1 with the error in "rs".
@@ -486,6 +493,12 @@ int	 auth_request(struct req *, struct resp *);
  * 400 "Arg user must be provided.".  0 or -1.
  */
 int	 auth_end_user(struct req *, struct resp *, char where, int required);
+/*
+ * Whether "len" bytes at "user" can be an end user's id as given: no NUL
+ * (which would cut it short, "alice\0x" becoming alice), UTF-8, at most
+ * USER_MAX_BYTES.  0, or -1 with a 400 invalid_param in "rs".
+ */
+int	 auth_user_check(struct resp *, const char *user, size_t len);
 
 #include "upstream.h"
 #include "gen.h"

@@ -89,12 +89,26 @@ auth_request(struct req *rq, struct resp *rs)
 }
 
 int
+auth_user_check(struct resp *rs, const char *user, size_t len)
+{
+	if (memchr(user, '\0', len) != NULL)
+		return resp_error_msg(rs, ERR_INVALID_PARAM,
+		    "user must not contain NUL characters");
+	if (len > USER_MAX_BYTES || !utf8_valid(user, len))
+		return resp_error_msg(rs, ERR_INVALID_PARAM,
+		    "user must be a UTF-8 string of at most 255 bytes");
+	return 0;
+}
+
+int
 auth_end_user(struct req *rq, struct resp *rs, char where, int required)
 {
 	const char	*user = NULL;
 	json_object	*v;
+	size_t		 len = 0;
 
 	if (where == 'j') {
+		/* req_json refuses a NUL or lone surrogate anywhere */
 		if (req_json(rq, rs) == -1)
 			return -1;
 		v = json_get(rq->body, "user");
@@ -103,18 +117,26 @@ auth_end_user(struct req *rq, struct resp *rs, char where, int required)
 			return resp_error_msg(rs, ERR_INVALID_PARAM,
 			    "user must be a string");
 		/* any scalar counts, converted to its string form */
-		if (v != NULL)
+		if (v != NULL) {
 			user = json_object_get_string(v);
-	} else
-		user = req_query(rq, "user");
-	if (user == NULL || *user == '\0') {
+			len = json_object_is_type(v, json_type_string) ?
+			    (size_t)json_object_get_string_len(v) :
+			    strlen(user);
+		}
+	} else {
+		if (req_query_exact(rq, "user", &user) == -1)
+			return resp_error_msg(rs, ERR_INVALID_PARAM,
+			    "user must not contain NUL characters");
+		len = user != NULL ? strlen(user) : 0;
+	}
+	if (user == NULL || len == 0) {
 		if (required)
 			return resp_error(rs, ERR_USER_REQUIRED);
 		user = "DEFAULT-USER";
+		len = strlen(user);
 	}
-	if (strlen(user) > USER_MAX_BYTES || !utf8_valid(user, strlen(user)))
-		return resp_error_msg(rs, ERR_INVALID_PARAM,
-		    "user must be a UTF-8 string of at most 255 bytes");
+	if (auth_user_check(rs, user, len) == -1)
+		return -1;
 	if (db_end_user_get_or_create(rq->db, &rq->pool, rq->app.id, user,
 	    &rq->user) != DB_OK)
 		return resp_error(rs, ERR_INTERNAL);

@@ -27,6 +27,9 @@ static const char SQL_KEY_INSERT[] =
     "VALUES (?,?,?,?,?)";
 static const char SQL_KEY_LOOKUP[] =
     "SELECT app_id, hash FROM api_keys WHERE hash = ? AND revoked_at IS NULL";
+static const char SQL_KEY_MATCHES[] =
+    "SELECT count(*) FROM api_keys WHERE (id = ? OR prefix = ?) "
+    "AND revoked_at IS NULL";
 static const char SQL_KEY_REVOKE[] =
     "UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR prefix = ?) "
     "AND revoked_at IS NULL";
@@ -249,8 +252,12 @@ db_key_create(struct db *db, const char *app_id, const char *key,
 
 	uuid_new(id);
 	auth_key_hash(key, hash);
-	/* enough to tell keys apart in a listing, too little to guess */
-	snprintf(prefix, sizeof(prefix), "%.8s", key);
+	/*
+	 * "app-" and 8 of the 24 random characters: 62^8 prefixes, so two
+	 * keys share one only among millions, and 16 characters (95 bits)
+	 * stay unknown to whoever reads a listing
+	 */
+	snprintf(prefix, sizeof(prefix), "%.12s", key);
 	st = db_stmt(db, SQL_KEY_INSERT);
 	if (st != NULL && db_bind(st, "ss", id, app_id) == 0 &&
 	    sqlite3_bind_blob(st, 3, hash, sizeof(hash),
@@ -291,18 +298,46 @@ out:
 	return rc;
 }
 
+/*
+ * Revoke the one active key whose id or listed prefix is "id_or_prefix".
+ * Counted and revoked in one transaction, so that a prefix several keys
+ * share revokes none of them.  Returns DB_OK, DB_NOT_FOUND, DB_CONFLICT
+ * (several keys: nothing changed) or -1.
+ */
 int
 db_key_revoke(struct db *db, const char *id_or_prefix)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_KEY_REVOKE);
+	sqlite3_stmt	*st = NULL;
 	int		 rc = -1, n;
 
-	if (st != NULL && db_bind(st, "Iss", now_s(), id_or_prefix,
-	    id_or_prefix) == 0 && db_exec_stmt(db, st, "key revoke") == 0) {
-		n = sqlite3_changes(db_handle(db));
-		rc = n == 1 ? DB_OK : n == 0 ? DB_NOT_FOUND : DB_CONFLICT;
+	if (db_begin(db) == -1)
+		return -1;
+	st = db_stmt(db, SQL_KEY_MATCHES);
+	if (st == NULL ||
+	    db_bind(st, "ss", id_or_prefix, id_or_prefix) == -1)
+		goto out;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		db_log_error(db, "key revoke");
+		goto out;
 	}
+	n = sqlite3_column_int(st, 0);
 	db_stmt_release(st);
+	st = NULL;
+	if (n != 1) {
+		rc = n == 0 ? DB_NOT_FOUND : DB_CONFLICT;
+		goto out;
+	}
+	st = db_stmt(db, SQL_KEY_REVOKE);
+	if (st != NULL && db_bind(st, "Iss", now_s(), id_or_prefix,
+	    id_or_prefix) == 0 && db_exec_stmt(db, st, "key revoke") == 0 &&
+	    sqlite3_changes(db_handle(db)) == 1)
+		rc = DB_OK;
+out:
+	db_stmt_release(st);
+	if (rc == DB_OK && db_commit(db) == -1)
+		rc = -1;
+	if (rc != DB_OK)
+		db_rollback(db);
 	return rc;
 }
 

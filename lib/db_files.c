@@ -36,7 +36,8 @@ static const char SQL_FILE_REF_ANY[] =
     "WHERE m.message_files != '[]' "
     "AND json_extract(j.value, '$.upload_file_id') = ? LIMIT 1";
 static const char SQL_MESSAGE_ANSWER[] =
-    "SELECT answer FROM messages WHERE id = ? AND app_id = ?";
+    "SELECT answer FROM messages WHERE id = ? AND app_id = ? "
+    "AND end_user_id = ?";
 
 int
 db_upload_file_create(struct db *db, const struct upload_file *f)
@@ -162,12 +163,13 @@ db_upload_file_referenced(struct db *db, const char *app_id,
 
 int
 db_message_answer(struct db *db, struct pool *p, const char *app_id,
-    const char *message_id, const char **answer)
+    const char *end_user_id, const char *message_id, const char **answer)
 {
 	sqlite3_stmt	*st = db_stmt(db, SQL_MESSAGE_ANSWER);
 	int		 step, rc = -1;
 
-	if (st == NULL || db_bind(st, "ss", message_id, app_id) == -1)
+	if (st == NULL || db_bind(st, "sss", message_id, app_id,
+	    end_user_id) == -1)
 		goto out;
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {

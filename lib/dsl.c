@@ -20,41 +20,24 @@
 #include <yaml.h>
 
 #include "api.h"
+#include "wf.h"
 
 /*
  * Dify's node types.  Import accepts exactly these (anything else, e.g.
  * human-input or the trigger types, fails naming the node) and warns about
- * the ones whose "runs" is 0: the workflow engine (lib/wf_*.c) cannot run
- * them yet, so a run fails when it reaches one.  Engine authors: set
- * "runs" when a node type gets its implementation.
+ * the ones the workflow engine has no executor for (wf_type_find in
+ * lib/wf_node.c), so a run fails when it reaches one.  Asking the engine's
+ * own table, rather than keeping a second list here, means a warning can
+ * never outlive the node type's implementation.
  */
-static const struct {
-	const char	*type;
-	int		 runs;
-} node_types[] = {
-	{ "start",		1 },
-	{ "end",		1 },
-	{ "answer",		1 },
-	{ "llm",		1 },
-	{ "knowledge-retrieval", 1 },
-	{ "question-classifier", 1 },
-	{ "if-else",		1 },
-	{ "code",		1 },
-	{ "template-transform",	1 },
-	{ "http-request",	1 },
-	{ "tool",		1 },
-	{ "variable-aggregator", 1 },
-	{ "variable-assigner",	1 },	/* legacy name of the aggregator */
-	{ "assigner",		1 },
-	{ "parameter-extractor", 1 },
-	{ "iteration",		1 },
-	{ "iteration-start",	1 },
-	{ "loop",		1 },
-	{ "loop-start",		1 },
-	{ "loop-end",		0 },
-	{ "list-operator",	1 },
-	{ "document-extractor",	1 },
-	{ "agent",		1 },
+static const char *const node_types[] = {
+	"start", "end", "answer", "llm", "knowledge-retrieval",
+	"question-classifier", "if-else", "code", "template-transform",
+	"http-request", "tool", "variable-aggregator",
+	"variable-assigner",	/* legacy name of the aggregator */
+	"assigner", "parameter-extractor", "iteration", "iteration-start",
+	"loop", "loop-start", "loop-end", "list-operator",
+	"document-extractor", "agent",
 };
 
 static const char *const app_modes[] = {
@@ -75,7 +58,7 @@ dsl_node_type_known(const char *type)
 	size_t	i;
 
 	for (i = 0; i < sizeof(node_types) / sizeof(node_types[0]); i++)
-		if (strcmp(node_types[i].type, type) == 0)
+		if (strcmp(node_types[i], type) == 0)
 			return 1;
 	return 0;
 }
@@ -83,19 +66,14 @@ dsl_node_type_known(const char *type)
 int
 dsl_node_type_runnable(const char *type)
 {
-	size_t	i;
-
-	for (i = 0; i < sizeof(node_types) / sizeof(node_types[0]); i++)
-		if (strcmp(node_types[i].type, type) == 0)
-			return node_types[i].runs;
-	return 0;
+	return dsl_node_type_known(type) && wf_type_find(type) != NULL;
 }
 
 const char *
 dsl_node_type_at(size_t i)
 {
 	return i < sizeof(node_types) / sizeof(node_types[0]) ?
-	    node_types[i].type : NULL;
+	    node_types[i] : NULL;
 }
 
 static int

@@ -43,6 +43,7 @@
 #define NAME_MAX_CHARS		200
 #define TMP_STALE_S		3600	/* temporary files older are swept */
 #define ACCESS_TIMEOUT_S	300	/* signed URLs, as Dify's default */
+#define FILE_MAX_AGE_S		3600	/* what a client may cache a file for */
 #define SECRET_MIN		16	/* bytes of a configured secret */
 #define DOC_TEXT_MAX		(256 * 1024)	/* text of one document */
 #define FETCH_REDIRECTS		3
@@ -573,10 +574,13 @@ files_form_user(struct req *rq, struct resp *rs, const struct files_form *f)
 {
 	const char	*user = f->user;
 
-	if (f->user_too_long || (user != NULL &&
-	    (strlen(user) > USER_MAX_BYTES || !utf8_valid(user, strlen(user)))))
+	if (f->user_too_long)
 		return resp_error_msg(rs, ERR_INVALID_PARAM,
 		    "user must be a UTF-8 string of at most 255 bytes");
+	/* the field's bytes as sent: a NUL among them would cut "user" */
+	if (user != NULL && f->user_buf.len > 0 &&
+	    auth_user_check(rs, f->user_buf.p, f->user_buf.len) == -1)
+		return -1;
 	if (user == NULL || *user == '\0')
 		user = "DEFAULT-USER";
 	if (db_end_user_get_or_create(rq->db, &rq->pool, rq->app.id, user,
@@ -712,6 +716,79 @@ files_store(struct req *rq, struct resp *rs, struct files_form *f,
 		return resp_error(rs, ERR_INTERNAL);
 	}
 	return 0;
+}
+
+int
+files_app_remove(const char *app_id, long long *nfiles, long long *bytes)
+{
+	char		 path[4096];
+	DIR		*d = NULL;
+	struct dirent	*de;
+	struct stat	 st;
+	int		 files_fd = -1, app_fd = -1, rc = -1;
+
+	/* an app id is a UUID: one path component, never ".." */
+	if (app_id == NULL || !uuid_valid(app_id) ||
+	    data_path(path, sizeof(path), "files") == -1)
+		return -1;
+	files_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (files_fd == -1) {
+		if (errno == ENOENT)
+			return 0;
+		log_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	app_fd = openat(files_fd, app_id, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC);
+	if (app_fd == -1) {
+		if (errno == ENOENT)
+			rc = 0;
+		else
+			log_error("%s/%s: %s; left alone", path, app_id,
+			    errno == ELOOP || errno == ENOTDIR ?
+			    "not a directory" : strerror(errno));
+		goto out;
+	}
+	d = fdopendir(app_fd);
+	if (d == NULL) {
+		log_error("%s/%s: %s", path, app_id, strerror(errno));
+		goto out;
+	}
+	app_fd = -1;		/* the DIR has it now */
+	rc = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 ||
+		    (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))) {
+			log_error("%s/%s/%s: not a stored file; left alone",
+			    path, app_id, de->d_name);
+			rc = -1;
+			continue;
+		}
+		if (unlinkat(dirfd(d), de->d_name, 0) == -1) {
+			log_error("%s/%s/%s: %s", path, app_id, de->d_name,
+			    strerror(errno));
+			rc = -1;
+		} else if (S_ISREG(st.st_mode)) {
+			(*nfiles)++;
+			*bytes += (long long)st.st_size;
+		}
+	}
+	if (rc == 0 && unlinkat(files_fd, app_id, AT_REMOVEDIR) == -1) {
+		log_error("%s/%s: %s", path, app_id, strerror(errno));
+		rc = -1;
+	}
+out:
+	if (d != NULL)
+		closedir(d);
+	if (app_fd != -1)
+		close(app_fd);
+	close(files_fd);
+	return rc;
 }
 
 json_object *
@@ -993,7 +1070,7 @@ files_signed_url(struct req *rq, const char *file_id)
 }
 
 int
-files_signature_ok(struct req *rq, const char *file_id)
+files_signature_ok(struct req *rq, const char *file_id, long long *left_s)
 {
 	const char	*ts = req_query(rq, "timestamp");
 	const char	*nonce = req_query(rq, "nonce");
@@ -1011,6 +1088,7 @@ files_signature_ok(struct req *rq, const char *file_id)
 		return 0;
 	if (sign(file_id, ts, nonce, want) == -1)
 		return 0;
+	*left_s = t + timeout - now;
 	return strlen(given) == strlen(want) &&
 	    ct_equal(given, want, strlen(want));
 }
@@ -1049,7 +1127,7 @@ active_type(const char *mime)
 
 int
 files_send(struct req *rq, struct resp *rs, const struct upload_file *uf,
-    int attachment)
+    int attachment, long long max_age_s)
 {
 	static const char *const seekable[] = { "audio/mpeg", "audio/wav",
 	    "audio/mp4", "audio/ogg", "audio/flac", "audio/aac", "video/mp4",
@@ -1083,7 +1161,15 @@ files_send(struct req *rq, struct resp *rs, const struct upload_file *uf,
 		    uf->name)));
 	} else if (active_type(ctype))
 		resp_header(rs, "Content-Security-Policy", "sandbox");
-	resp_header(rs, "Cache-Control", "public, max-age=3600");
+	/*
+	 * private: the reply was for a key holder or a link's bearer, never
+	 * for a shared cache to hand to others; and no longer than the
+	 * caller allows (a signed link's time left)
+	 */
+	if (max_age_s > FILE_MAX_AGE_S)
+		max_age_s = FILE_MAX_AGE_S;
+	resp_header(rs, "Cache-Control", pool_printf(&rq->pool,
+	    "private, max-age=%lld", max_age_s > 0 ? max_age_s : 0));
 	resp_header(rs, "X-Content-Type-Options", "nosniff");
 	rs->status = 200;
 	if (resp_write_head(rq, rs, ctype, (long long)st.st_size) == -1) {

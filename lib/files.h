@@ -190,6 +190,16 @@ struct upload_file {
  */
 int	 files_store(struct req *, struct resp *, struct files_form *,
 	    struct upload_file *);
+/*
+ * Remove what an app stored under cfg->data_dir/files/<app_id>/ and that
+ * directory, once the app is gone.  Symbolic links are never followed:
+ * the app's directory must be a real one, and a link in it is removed as
+ * a link.  Adds the regular files removed and their bytes to "nfiles" and
+ * "bytes".  0 (also when the app stored nothing), or -1 with what was
+ * left logged.
+ */
+int	 files_app_remove(const char *app_id, long long *nfiles,
+	    long long *bytes);
 /* The 201 body of an upload (spec 8.1). */
 json_object *files_upload_json(struct req *, const struct upload_file *);
 
@@ -213,9 +223,13 @@ int	 db_upload_file_by_id(struct db *, struct pool *, const char *id,
  */
 int	 db_upload_file_referenced(struct db *, const char *app_id,
 	    const char *file_id);
-/* The answer of a message of the app: DB_OK, DB_NOT_FOUND or -1. */
+/*
+ * The answer of a message of the app and end user: DB_OK, DB_NOT_FOUND
+ * (none, or another user's or app's) or -1.
+ */
 int	 db_message_answer(struct db *, struct pool *, const char *app_id,
-	    const char *message_id, const char **answer);
+	    const char *end_user_id, const char *message_id,
+	    const char **answer);
 
 /* ---- files.c: signed URLs and serving files ---- */
 
@@ -232,18 +246,21 @@ void	 hmac_sha256(const void *key, size_t klen, const void *msg,
 char	*files_signed_url(struct req *, const char *file_id);
 /*
  * Whether timestamp, nonce and sign of the query are a valid signature of
- * "file_id" younger than DIFYCGI_FILES_ACCESS_TIMEOUT_S (300 s).  1 or 0.
+ * "file_id" younger than DIFYCGI_FILES_ACCESS_TIMEOUT_S (300 s).  1 or 0;
+ * when 1, "left_s" is how many seconds the link has left.
  */
-int	 files_signature_ok(struct req *, const char *file_id);
+int	 files_signature_ok(struct req *, const char *file_id,
+	    long long *left_s);
 /*
  * Send a stored file as the reply: its MIME type (application/octet-
  * stream with Content-Disposition attachment and an RFC 5987 filename*
- * when "attachment"), Content-Length, Cache-Control; the bytes in chunks
+ * when "attachment"), Content-Length, Cache-Control private for at most
+ * "max_age_s" seconds (and never more than an hour); the bytes in chunks
  * through rq->io.  Returns 0 (also when the client left mid-way), or -1
  * with a 404 in "rs" when the file cannot be opened.
  */
 int	 files_send(struct req *, struct resp *, const struct upload_file *,
-	    int attachment);
+	    int attachment, long long max_age_s);
 
 /* ---- files.c: the "files" of chat and completion requests ---- */
 

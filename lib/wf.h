@@ -291,6 +291,9 @@ struct wf_engine {
 	const char	*abort_error;
 	json_object	*outputs;	/* merged response outputs */
 	json_object	*start_out;	/* the start node's outputs */
+	/* secret env values as they may show, and their masks (top only) */
+	struct wf_secret *secrets;	/* from the run's pool */
+	int		 nsecrets;
 };
 
 /*
@@ -311,6 +314,11 @@ int	 wf_code_run(struct wf_engine *, struct wf_node *, struct wf_exec *);
 
 /* More executors: wf_nodes_http.c, wf_nodes_llm.c, wf_nodes_list.c. */
 int	 wf_run_http(struct wf_engine *, struct wf_node *, struct wf_exec *);
+/*
+ * The forms a string takes in an http-request node's log besides its own:
+ * as a query or form value (quote_plus) and inside a URL.  From "p".
+ */
+void	 wf_http_encodings(struct pool *, const char *, const char *out[2]);
 int	 wf_run_classifier(struct wf_engine *, struct wf_node *,
 	    struct wf_exec *);
 int	 wf_run_extractor(struct wf_engine *, struct wf_node *,

@@ -320,6 +320,18 @@ final_url(struct pool *p, const char *url, const char *params)
 	return out;
 }
 
+void
+wf_http_encodings(struct pool *p, const char *s, const char *out[2])
+{
+	struct buf	b;
+
+	buf_init(&b, 4 * strlen(s) + 1);
+	quote_plus(&b, s);
+	out[0] = pool_strndup(p, b.p ? b.p : "", b.len);
+	buf_free(&b);
+	out[1] = final_url(p, s, NULL);
+}
+
 static const char *b64chars =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

@@ -529,16 +529,27 @@ cmd_app_show(int argc, char **argv)
 static int
 cmd_app_delete(int argc, char **argv)
 {
+	long long	nfiles = 0, bytes = 0;
+	int		rc;
+
 	if (argc != 2 || strcmp(argv[1], "--help") == 0) {
 		puts("usage: dify-admin app delete APP_ID\n"
-		    "Delete an app and all its data.  Its keys then answer "
+		    "Delete an app and all its data, its uploaded files "
+		    "too, and say how much was\nfreed.  Its keys then answer "
 		    "403 \"The app no longer exists.\"");
 		return argc == 2 ? 0 : 2;
 	}
 	open_db();
 	switch (db_app_delete(db, argv[1])) {
 	case DB_OK:
-		printf("deleted %s\n", argv[1]);
+		/* its rows are gone (ON DELETE CASCADE); now its files */
+		rc = files_app_remove(argv[1], &nfiles, &bytes);
+		printf("deleted %s: %lld files, %lld bytes freed\n", argv[1],
+		    nfiles, bytes);
+		if (rc == -1)
+			die("app delete: some files of the app are left under "
+			    "%s/files (see the messages above)",
+			    cfg->data_dir);
 		return 0;
 	case DB_NOT_FOUND:
 		die("app delete: no app %s", argv[1]);
@@ -816,9 +827,11 @@ static int
 cmd_key_revoke(int argc, char **argv)
 {
 	if (argc != 2 || strcmp(argv[1], "--help") == 0) {
-		puts("usage: dify-admin key revoke KEY_ID\n"
-		    "Revoke a key by its id (from key list).  It then answers "
-		    "401 \"Access token is invalid\".");
+		puts("usage: dify-admin key revoke KEY_ID|PREFIX\n"
+		    "Revoke a key by its id or its first characters (both "
+		    "from key list).  It then\nanswers 401 \"Access token is "
+		    "invalid\".  A prefix that several active keys share\n"
+		    "revokes none of them.");
 		return argc == 2 ? 0 : 2;
 	}
 	open_db();
@@ -830,7 +843,8 @@ cmd_key_revoke(int argc, char **argv)
 		die("key revoke: no active key %s", argv[1]);
 		return 1;
 	case DB_CONFLICT:
-		die("key revoke: %s names several keys; use the id", argv[1]);
+		die("key revoke: %s names several keys; nothing revoked; "
+		    "use the id", argv[1]);
 		return 1;
 	default:
 		die("key revoke: database error%s", NULL);

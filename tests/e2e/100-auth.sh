@@ -2,6 +2,7 @@
 # Authentication: every failure case answers Dify's exact status and body,
 # keys are hashed at rest, and a key reaches only its own app.
 . "$(dirname "$0")/../lib.sh"
+plan 22
 start_server
 read -r A KA <<<"$(new_app chat --site)"
 read -r B KB <<<"$(new_app completion)"
@@ -59,6 +60,27 @@ check "a key whose app was deleted gets 403 'The app no longer exists.'" \
 
 check "keys are stored hashed: the database file holds no key" \
     bash -c "! grep -a -q -e '$KA2' -e '$KB' '$DIFYCGI_DB' '$DIFYCGI_DB-wal' 2>/dev/null"
+
+# ---- issue 11: revoking by a prefix that names several keys changes nothing
+read -r C KC1 <<<"$(new_app chat)"
+KC2=$("$ADMIN" key create "$C")
+KC3=$("$ADMIN" key create "$C")
+check "key list shows a key's first 12 characters (8 random), so prefixes rarely collide" \
+    bash -c "'$ADMIN' key list '$C' | awk '{ print \$3 }' | grep -qxF '${KC1:0:12}...'"
+sql "UPDATE api_keys SET prefix = 'app-Same' WHERE app_id = '$C' AND prefix != '${KC3:0:12}'"
+before=$(sql "SELECT id, revoked_at FROM api_keys ORDER BY id")
+"$ADMIN" key revoke app-Same >"$T/out" 2>"$T/err"; rc=$?
+check "key revoke with a prefix of two keys fails and says so" \
+    bash -c "[ $rc != 0 ] && [ ! -s '$T/out' ] && grep -qF 'app-Same names several keys' '$T/err'"
+check "and revokes none of them" [ "$(sql "SELECT id, revoked_at FROM api_keys ORDER BY id")" = "$before" ]
+req GET /v1/info "$KC1"; s1=$STATUS
+req GET /v1/info "$KC2"
+check "both keys still answer" [ "$s1 $STATUS" = "200 200" ]
+"$ADMIN" key revoke "${KC3:0:12}" >"$T/out"; rc=$?
+req GET /v1/info "$KC3"; s3=$STATUS
+req GET /v1/info "$KC1"
+check "key revoke with a prefix of one key revokes that key alone" \
+    [ "$rc $s3 $STATUS" = "0 401 200" ]
 
 STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -X OPTIONS -D "$T/headers" "$BASE/v1/chat-messages")
 check "an OPTIONS preflight succeeds without a key" is_status 200

@@ -4,6 +4,7 @@
 # per-type size limits, the multipart parser through lighttpd, signed
 # source URLs, and GET /v1/files/{id}/preview with its access rules.
 . "$(dirname "$0")/../lib.sh"
+plan 67
 export DIFYCGI_IMAGE_LIMIT_MB=1 DIFYCGI_MAX_UPLOAD_MB=3
 export DIFYCGI_UPLOAD_EXTENSION_BLACKLIST="exe, .BAT"
 export DIFYCGI_SECRET_KEY="test-secret-key-of-enough-length"
@@ -69,6 +70,17 @@ print(base64.urlsafe_b64encode(hmac.new(sys.argv[1].encode(), m, hashlib.sha256)
 now=$(date +%s)
 req GET "/v1/files/$F1/file-preview?timestamp=$now&nonce=abc&sign=$(sign "$F1" "$now" abc)" "" 2>/dev/null
 check "the signature is HMAC-SHA256 of file-preview|id|timestamp|nonce, base64url" is_status 200
+# issue 11: a signed reply is no shared cache's to keep, nor anyone's past
+# the link's expiry (its timestamp + 300 s)
+max_age() { tr -d '\r' < "$T/headers" | sed -n 's/^[Cc]ache-[Cc]ontrol: private, max-age=\([0-9]*\)$/\1/p'; }
+a=$(max_age); echo "# max-age=$a"
+check "a signed reply is Cache-Control private, for at most the 300 s the link lives" \
+    bash -c "[ -n '$a' ] && [ '$a' -le 300 ] && ! grep -qi '^Cache-Control:.*public' '$T/headers'"
+late=$((now - 250))
+req GET "/v1/files/$F1/file-preview?timestamp=$late&nonce=abc&sign=$(sign "$F1" "$late" abc)" "" 2>/dev/null
+a=$(max_age); echo "# max-age=$a"
+check "a link with 50 s left may be cached for no more than those 50 s" \
+    bash -c "[ '$STATUS' = 200 ] && [ -n '$a' ] && [ '$a' -le 50 ]"
 old=$((now - 301))
 req GET "/v1/files/$F1/file-preview?timestamp=$old&nonce=abc&sign=$(sign "$F1" "$old" abc)" ""
 check "a signature older than 300 s is refused" is_status 404
@@ -163,9 +175,9 @@ jreq POST /v1/chat-messages "$KA" "{\"inputs\":{},\"query\":\"see\",\"user\":\"u
 check "a chat message takes the file" is_status 200
 req GET "/v1/files/$F1/preview" "$KA" 2>/dev/null
 check "then the app previews it: 200 with its bytes" bash -c "[ '$STATUS' = 200 ] && cmp -s '$T/a.png' '$T/body'"
-check "Content-Type is the stored type, with Content-Length and Cache-Control" bash -c "
+check "Content-Type is the stored type, with Content-Length and Cache-Control private (the reply needed a key)" bash -c "
     grep -qi '^Content-Type: image/png' '$T/headers' && grep -qi '^Content-Length: 3008' '$T/headers' &&
-    grep -qi '^Cache-Control: public, max-age=3600' '$T/headers' && ! grep -qi '^Content-Disposition' '$T/headers'"
+    grep -qi '^Cache-Control: private, max-age=3600' '$T/headers' && ! grep -qi '^Content-Disposition' '$T/headers'"
 req GET "/v1/files/$(printf '%s' "$F1" | tr a-f A-F)/preview?user=whoever" "$KA" 2>/dev/null
 check "the id in any case, and a user that changes nothing" is_status 200
 req GET "/v1/files/$F1/preview?as_attachment=true" "$KA" 2>/dev/null
@@ -221,4 +233,32 @@ limit=$((24 * 1024)); grep -qa __asan_report "$BUILD_DIR/libdify.a" && limit=$((
 check "while file.fcgi never held more than $((limit / 1024)) MB (peak: $((hwm / 1024)) MB)" \
     test "$hwm" -gt 0 -a "$hwm" -lt "$limit"
 rm -f "$T/big.mp4" "$T/files/$A/$F4"
+
+# issue 11: deleting an app removes its files, and nothing else, and says
+# how much it freed
+upload "$KB" -F "file=@$T/a.png;type=image/png"
+FB=$(printf '%s' "$BODY" | jq -r .id)
+read -r C KC <<<"$(new_app chat --provider fake --model echo --config "$T/fu.json")"
+upload "$KC" -F "file=@$T/a.png;type=image/png"
+upload "$KC" -F "file=@$T/want;type=text/plain;filename=w.txt"
+FC=$(printf '%s' "$BODY" | jq -r .id)
+echo precious > "$T/outside"
+ln -s "$T/outside" "$T/files/$C/link"
+want_bytes=$(( $(stat -c %s "$T/a.png") + $(stat -c %s "$T/want") ))
+"$ADMIN" app delete "$C" > "$T/out" 2> "$T/err"; rc=$?
+echo "# $(cat "$T/out")"
+check "app delete removes the app's directory of files" \
+    bash -c "[ $rc = 0 ] && [ ! -e '$T/files/$C' ] && [ ! -L '$T/files/$C' ]"
+check "and says how many files and bytes it freed" \
+    grep -qxF "deleted $C: 2 files, $want_bytes bytes freed" "$T/out"
+check "a link among them is removed, never followed" \
+    bash -c "[ \"\$(cat '$T/outside')\" = precious ]"
+check "another app's files stay" bash -c "cmp -s '$T/a.png' '$T/files/$B/$FB'"
+read -r D KD <<<"$(new_app chat --provider fake --model echo --config "$T/fu.json")"
+mkdir -p "$T/elsewhere" "$T/files"
+echo keep > "$T/elsewhere/x"
+ln -s "$T/elsewhere" "$T/files/$D"
+"$ADMIN" app delete "$D" > "$T/out" 2> "$T/err"; rc=$?
+check "an app directory that is a symbolic link is not followed" \
+    bash -c "[ -f '$T/elsewhere/x' ] && [ $rc != 0 ] && grep -q 'not a directory' '$T/err'"
 finish

@@ -5,6 +5,7 @@
 # audio streamed back, speech of a stored message, and the offline
 # provider, which has no speech.
 . "$(dirname "$0")/../lib.sh"
+plan 33
 start_fake_upstream
 # a second provider that wants a key we do not have
 python3 "$ROOT/tests/fake-upstream/fake_upstream.py" --port-file "$T/locked.port" \
@@ -91,13 +92,24 @@ check "long text is spoken in pieces cut at sentence ends" bash -c "
 jreq POST /v1/chat-messages "$KA" '{"inputs":{},"query":"speak","user":"u1","auto_generate_name":false}'
 MID=$(printf '%s' "$BODY" | jq -r .id)
 ANSWER=$(printf '%s' "$BODY" | jq -r .answer)
-tts "$KA" "{\"message_id\":\"$MID\",\"text\":\"ignored\"}"
+tts "$KA" "{\"message_id\":\"$MID\",\"text\":\"ignored\",\"user\":\"u1\"}"
 check "message_id speaks that message's answer, before text" bash -c "
     [ '$STATUS' = 200 ] && tail -1 '$T/fake.log' | jq -e --arg a '$ANSWER' '.input == \$a' >/dev/null"
+# issue 11: a message id reaches only its own end user's message, as
+# every other id does; another user's is unknown: no audio (Dify's answer
+# for a message it does not find), and nothing is spoken
+spoken=$(wc -l < "$T/fake.log")
+tts "$KA" "{\"message_id\":\"$MID\",\"user\":\"u2\"}"
+check "another end user's message is unknown: 200 null" bash -c "
+    [ '$STATUS' = 200 ] && [ \"\$(cat '$T/body')\" = null ]"
+tts "$KA" "{\"message_id\":\"$MID\",\"text\":\"ignored\"}"
+check "so is it without a user (the default end user)" bash -c "
+    [ '$STATUS' = 200 ] && [ \"\$(cat '$T/body')\" = null ]"
+check "and its answer went to no provider" [ "$(wc -l < "$T/fake.log")" = "$spoken" ]
 tts "$KA" '{"message_id":"0f0f0f0f-0000-4000-8000-000000000000"}'
 check "an unknown message gives no audio: 200 null, as Dify" bash -c "
     [ '$STATUS' = 200 ] && [ \"\$(cat '$T/body')\" = null ]"
-tts "$KV" "{\"message_id\":\"$MID\"}"
+tts "$KV" "{\"message_id\":\"$MID\",\"user\":\"u1\"}"
 check "another app's message is unknown here" bash -c "[ '$STATUS' = 200 ] && [ \"\$(cat '$T/body')\" = null ]"
 
 tts "$KB" '{"text":"Hi"}'
