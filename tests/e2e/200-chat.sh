@@ -2,6 +2,7 @@
 # POST /v1/chat-messages: blocking and streaming answers through the fake
 # upstream, the prompt it receives, history, validation and isolation.
 . "$(dirname "$0")/../lib.sh"
+plan 46
 export DIFYCGI_PROVIDER_FAKE_PROMPT_PRICE=0.5 DIFYCGI_PROVIDER_FAKE_COMPLETION_PRICE=2
 export DIFYCGI_PING_INTERVAL_S=1 DIFYCGI_MEMORY_MESSAGES=3
 start_fake_upstream
@@ -65,8 +66,10 @@ read -r S KS <<<"$(new_app chat --provider fake --model slow-100-12)"
 sse /v1/chat-messages "$KS" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}'
 first=$(grep '"event":"message"' "$T/sse" | head -1 | cut -d' ' -f1)
 last=$(tail -1 "$T/sse" | cut -d' ' -f1)
+# the model spaces its 12 deltas 100 ms apart: a buffered stream would
+# deliver them together, load only spreads them further
 check "streaming is incremental: the first event comes a second before the last ($first s vs $last s)" \
-    awk -v f="$first" -v l="$last" 'BEGIN { exit !(l - f > 0.8 && f < 0.5) }'
+    awk -v f="$first" -v l="$last" 'BEGIN { exit !(l - f > 0.8) }'
 
 # validation, in Dify's order: user first, then mode, then the body
 jreq POST /v1/chat-messages "$KC" '{"inputs":{},"query":"x"}'
@@ -148,17 +151,16 @@ check "prices come from the provider's configuration (per 1000 tokens)" last_eve
 read -r N KN <<<"$(new_app chat --provider fake --model gpt-test)"
 jreq POST /v1/chat-messages "$KN" '{"inputs":{},"query":"name me","user":"u1"}'
 NC=$(printf '%s' "$BODY" | jq -r .conversation_id)
-for i in $(seq 40); do
-	[ "$(sql "SELECT name FROM conversations WHERE id = '$NC'")" != "New conversation" ] && break
-	sleep 0.05
-done
-check "a new conversation is named by the model after the answer" \
-    test "$(sql "SELECT name FROM conversations WHERE id = '$NC'")" = "Hello from the fake upstream."
+named() { [ "$(sql "SELECT name FROM conversations WHERE id = '$1'")" = "Hello from the fake upstream." ]; }
+check "a new conversation is named by the model after the answer" wait_for 20 named "$NC"
 jreq POST /v1/chat-messages "$KN" '{"inputs":{},"query":"name me","user":"u1","auto_generate_name":false}'
-NC=$(printf '%s' "$BODY" | jq -r .conversation_id)
-sleep 0.2
+NF=$(printf '%s' "$BODY" | jq -r .conversation_id)
+# a conversation started after it and named: by then its naming, had
+# there been one, would have run too
+jreq POST /v1/chat-messages "$KN" '{"inputs":{},"query":"name me","user":"u1"}'
+wait_for 20 named "$(printf '%s' "$BODY" | jq -r .conversation_id)"
 check "auto_generate_name false keeps Dify's default name" \
-    test "$(sql "SELECT name FROM conversations WHERE id = '$NC'")" = "New conversation"
+    test "$(sql "SELECT name FROM conversations WHERE id = '$NF'")" = "New conversation"
 
 read -r P KP <<<"$(new_app chat --provider fake --model slow-500-5)"
 sse /v1/chat-messages "$KP" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}'
@@ -167,7 +169,7 @@ check "a bare 'event: ping' frame comes while a slow answer streams" grep -q ' p
 read -r L KL <<<"$(new_app chat --provider fake --model slow-100-20 --max-active 1)"
 sse /v1/chat-messages "$KL" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}' &
 SPID=$!
-sleep 0.5
+wait_for 20 test -s "$T/sse"	# the first stream holds the slot
 sse2() { python3 "$ROOT/tests/tools/sse_client.py" "$BASE/v1/chat-messages" "$KL" '{"inputs":{},"query":"q","user":"u2","response_mode":"streaming"}' > "$T/sse2" 2>/dev/null; }
 sse2
 check "a second stream over the app's limit of 1 gets 429 too_many_requests" bash -c "
