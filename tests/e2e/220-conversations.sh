@@ -2,6 +2,7 @@
 # Conversations, messages, feedback, variables and suggestions: paging
 # edges, rename, delete, and isolation between end users and apps.
 . "$(dirname "$0")/../lib.sh"
+plan 70
 start_fake_upstream
 start_server
 read -r A KA <<<"$(new_app chat --provider fake --model gpt-test --feature suggested_questions_after_answer=on)"
@@ -15,7 +16,7 @@ chat() {	# chat KEY USER [CONVERSATION] -> $CID $MID
 	CID=$(printf '%s' "$BODY" | jq -r .conversation_id)
 	MID=$(printf '%s' "$BODY" | jq -r .id)
 }
-for i in 1 2 3 4 5; do chat "$KA" u1; sleep 0; done
+for i in 1 2 3 4 5; do chat "$KA" u1; done
 CONVS=$(sql "SELECT id FROM conversations WHERE app_id = '$A' ORDER BY rowid" | tr '\n' ' ')
 # distinct timestamps for ordering checks
 n=0; for c in $CONVS; do sql "UPDATE conversations SET created_at = 1000 + $n, updated_at = 2000 - $n WHERE id = '$c'"; n=$((n + 1)); done
