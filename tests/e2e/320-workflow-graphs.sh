@@ -4,6 +4,7 @@
 # template versus straight from the LLM, joins, Jinja templates, env
 # variables, and error strategies, as Dify's own fixtures have them.
 . "$(dirname "$0")/../lib.sh"
+plan 21
 start_fake_upstream
 export DIFYCGI_ALLOW_PRIVATE_URLS=1	# file URLs below are on loopback
 start_server
