@@ -84,7 +84,8 @@ check "missing inputs get 400 invalid_param" expect_error 400 invalid_param "inp
 jreq POST /v1/chat-messages "$KB" '{"inputs":[],"query":"x","user":"u"}'
 check "inputs of the wrong type get 400 invalid_param" expect_error 400 invalid_param "inputs must be an object"
 jreq POST /v1/chat-messages "$KB" '{"inputs":{},"query":"x","user":"u","response_mode":"fast"}'
-check "an unknown response_mode gets 400 invalid_param" body_is '.code == "invalid_param" and .status == 400'
+check "an unknown response_mode gets 400 invalid_param" \
+    expect_error 400 invalid_param "response_mode must be 'blocking' or 'streaming'"
 jreq POST /v1/chat-messages "$KA" '{"inputs":{},"query":"x","user":"u"}'
 check "a required input left out gets '<var> is required in input form'" \
     expect_error 400 invalid_param "who is required in input form"
@@ -130,7 +131,8 @@ check "agent-chat streams agent_thought, agent_message and message_end" \
 # transport-level refusals
 STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $KB" \
     -H 'Content-Type: text/plain' --data-binary '{"inputs":{},"query":"x","user":"u"}' "$BASE/v1/chat-messages"); BODY=$(cat "$T/body")
-check "a body that is not declared JSON gets 415" body_is '.code == "unsupported_media_type" and .status == 415'
+check "a body that is not declared JSON gets 415" expect_error 415 unsupported_media_type \
+    "Did not attempt to load JSON data because the request Content-Type was not 'application/json'."
 jreq POST /v1/chat-messages "$KB" '{"inputs":{},"query":"x",'
 check "malformed JSON gets 400 bad_request" \
     expect_error 400 bad_request "Invalid JSON payload received or JSON payload is empty."
@@ -140,9 +142,11 @@ check "an empty JSON body gets 400 bad_request" \
 head -c 1200000 /dev/zero | tr '\0' 'a' > "$T/big"
 STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $KB" \
     -H 'Content-Type: application/json' --data-binary @"$T/big" "$BASE/v1/chat-messages"); BODY=$(cat "$T/body")
-check "a body over the limit gets a JSON 413" body_is '.status == 413 and .code == "request_entity_too_large"'
+check "a body over the limit gets a JSON 413" expect_error 413 request_entity_too_large \
+    "The data value transmitted exceeds the capacity limit."
 jreq POST /v1/chat-messages "$KB" "$(python3 -c 'print("["*5000 + "]"*5000)')"
-check "deeply nested JSON gets 400, not a crash" is_status 400
+check "deeply nested JSON gets 400, not a crash" \
+    expect_error 400 bad_request "Invalid JSON payload received or JSON payload is empty."
 
 check "prices come from the provider's configuration (per 1000 tokens)" last_event '
     .metadata.usage | .prompt_unit_price == "0.5" and .completion_unit_price == "2"

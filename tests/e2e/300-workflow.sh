@@ -157,11 +157,12 @@ jreq POST /v1/workflows/run "$KW" "{\"inputs\":{\"query\":\"$(head -c 5000 /dev/
 check "a start input over its max_length is 400 invalid_param" \
     expect_error 400 invalid_param "query in input form must be less than 4096 characters"
 req POST /v1/workflows/run "$KW" -H "Content-Type: text/plain" --data-binary 'x'
-check "a body that is not JSON is 415" body_is '.code == "unsupported_media_type" and .status == 415'
+check "a body that is not JSON is 415" expect_error 415 unsupported_media_type \
+    "Did not attempt to load JSON data because the request Content-Type was not 'application/json'."
 req GET /v1/workflows/run "$KW"
 check "GET on the run route is 405" expect_error 405 method_not_allowed "The method is not allowed for the requested URL."
 jreq POST /v1/workflows/run "" '{"inputs":{},"user":"u1"}'
-check "no key is 401" body_is '.code == "unauthorized" and .status == 401'
+check "no key is 401" expect_error 401 unauthorized "Authorization header must be provided and start with 'Bearer'"
 read -r E KE <<<"$(new_app workflow --provider fake --model echo)"
 sql "DELETE FROM workflows WHERE app_id = '$E'"
 jreq POST /v1/workflows/run "$KE" '{"inputs":{},"user":"u1"}'

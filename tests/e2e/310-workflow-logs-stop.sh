@@ -91,11 +91,12 @@ req GET "/v1/workflows/logs?limit=2&page=9" "$KW"
 check "a page past the end is empty" body_is '.data == [] and .total == 4 and .has_more == false'
 
 req GET "/v1/workflows/logs?status=running" "$KW"
-check "an unknown status is 400" body_is '.code == "invalid_param" and .status == 400'
+check "an unknown status is 400" \
+    expect_error 400 invalid_param "status must be one of succeeded, failed, stopped: running"
 req GET "/v1/workflows/logs?limit=101" "$KW"
-check "limit over 100 is 400" body_is '.code == "invalid_param" and .status == 400'
+check "limit over 100 is 400" expect_error 400 invalid_param "limit must be an integer between 1 and 100"
 req GET "/v1/workflows/logs?page=0" "$KW"
-check "page 0 is 400" body_is '.code == "invalid_param" and .status == 400'
+check "page 0 is 400" expect_error 400 invalid_param "page must be an integer between 1 and 99999"
 req GET "/v1/workflows/logs?created_at__before=yesterday" "$KW"
 check "a date that is not ISO 8601 is 400" \
     expect_error 400 invalid_param "created_at__before must be an ISO 8601 date-time"
