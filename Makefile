@@ -159,6 +159,9 @@ test: all
 	@$(MAKE) --no-print-directory deps EXTRA_DEB="$(TEST_DEB)"
 	@command -v npm >/dev/null || $(MAKE) --no-print-directory deps \
 	    EXTRA_DEB="nodejs npm"
+	@# the SDK test's package, fetched here: the tests reach no network
+	@[ -d tests/sdk/node_modules/dify-client ] || \
+	    (cd tests/sdk && npm ci --no-audit --no-fund)
 ifeq ($(SANITIZE),1)
 	@BUILDS="$(BUILD)" sh tests/run.sh
 else ifeq ($(QUICK),1)

@@ -157,7 +157,7 @@ rename_conversation(struct req *rq, struct resp *rs)
 {
 	static const struct field fields[] = {
 		{ "name", F_STRING, 0, NAME_MAX_BYTES },
-		{ "auto_generate", F_BOOL, 0, 0 },
+		{ "auto_generate", F_BOOL, F_NOTNULL, 0 },
 		{ NULL, 0, 0, 0 }
 	};
 	struct scope		 sc;

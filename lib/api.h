@@ -366,6 +366,11 @@ enum ftype { F_STRING, F_BOOL, F_INT, F_NUMBER, F_OBJECT, F_ARRAY, F_ANY,
 	F_SCALAR };
 #define F_REQUIRED	0x01
 #define F_NULLABLE	0x02
+/* null is a type error: a pydantic field with a default but no None */
+#define F_NOTNULL	0x04
+/* a value Python finds false ([] {} 0 false "") counts as absent: Dify
+ * validators that begin "if not value: return None" */
+#define F_FALSY		0x08
 
 struct field {
 	const char	*name;
@@ -380,6 +385,9 @@ int	 input_check(struct req *, struct resp *, const struct field *);
 const char *input_str(struct req *, const char *);
 /* A boolean field: "dflt" when absent or null. */
 int	 input_bool(struct req *, const char *, int dflt);
+/* Whether Python's bool() of the value is False: NULL (null), false, 0,
+ * 0.0, "", [] and {}.  Dify tests many fields with "if not value". */
+int	 input_falsy(json_object *);
 /* Read a positive limit from the query string, or "dflt"; -1 on a 400. */
 int	 input_query_int(struct req *, struct resp *, const char *name,
 	    long long dflt, long long min, long long max, long long *out);

@@ -111,13 +111,23 @@ auth_end_user(struct req *rq, struct resp *rs, char where, int required)
 		/* req_json refuses a NUL or lone surrogate anywhere */
 		if (req_json(rq, rs) == -1)
 			return -1;
+		/*
+		 * Dify: "if not user" then str(user).  So false, 0, [] and
+		 * {} are not given and true is "True"; any other scalar is
+		 * its string form; other arrays and objects, which Dify
+		 * would take as their Python repr, are refused.
+		 */
 		v = json_get(rq->body, "user");
+		if (input_falsy(v))
+			v = NULL;
 		if (v != NULL && (json_object_is_type(v, json_type_object) ||
 		    json_object_is_type(v, json_type_array)))
 			return resp_error_msg(rs, ERR_INVALID_PARAM,
 			    "user must be a string");
-		/* any scalar counts, converted to its string form */
-		if (v != NULL) {
+		if (v != NULL && json_object_is_type(v, json_type_boolean)) {
+			user = "True";
+			len = strlen(user);
+		} else if (v != NULL) {
 			user = json_object_get_string(v);
 			len = json_object_is_type(v, json_type_string) ?
 			    (size_t)json_object_get_string_len(v) :

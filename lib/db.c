@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -55,6 +56,28 @@ create_private(const char *path)
 		log_warn("db create %s: %s", path, strerror(errno));
 }
 
+/* Put the file in WAL mode unless it is already: an SQLite result code. */
+static int
+journal_wal(sqlite3 *h, char **err)
+{
+	sqlite3_stmt	*st;
+	int		 wal = 0, rc;
+
+	rc = sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		wal = strcmp((const char *)sqlite3_column_text(st, 0),
+		    "wal") == 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_BUSY ? SQLITE_BUSY : rc;
+	if (wal)
+		return SQLITE_OK;
+	rc = sqlite3_exec(h, "PRAGMA journal_mode = WAL", NULL, NULL, err);
+	return rc == SQLITE_LOCKED ? SQLITE_BUSY : rc;
+}
+
 struct db *
 db_open(const char *path)
 {
@@ -77,21 +100,26 @@ db_open(const char *path)
 		db_close(db);
 		return NULL;
 	}
-	/* WAL is persistent in the file: only ask when it is not set yet */
+	/*
+	 * WAL is persistent in the file: only ask when it is not set yet.
+	 * Processes opening a new file at once each hold a shared lock
+	 * while they ask for the exclusive one the switch needs; SQLite
+	 * answers SQLITE_BUSY at once rather than wait into a deadlock, so
+	 * the busy timeout does not apply: retry within it.
+	 */
 	{
-		sqlite3_stmt	*st;
-		int		 wal = 0;
+		double	 deadline = now_mono() + cfg->db_timeout_ms / 1000.0;
+		int	 rc;
 
-		if (sqlite3_prepare_v2(db->h, "PRAGMA journal_mode", -1, &st,
-		    NULL) == SQLITE_OK) {
-			if (sqlite3_step(st) == SQLITE_ROW)
-				wal = strcmp((const char *)
-				    sqlite3_column_text(st, 0), "wal") == 0;
-			sqlite3_finalize(st);
+		while ((rc = journal_wal(db->h, &err)) == SQLITE_BUSY &&
+		    now_mono() < deadline) {
+			sqlite3_free(err);
+			err = NULL;
+			nanosleep(&(struct timespec){ 0, 10 * 1000000L }, NULL);
 		}
-		if (!wal && sqlite3_exec(db->h, "PRAGMA journal_mode = WAL",
-		    NULL, NULL, &err) != SQLITE_OK) {
-			log_error("db wal %s: %s", path, err);
+		if (rc != SQLITE_OK) {
+			log_error("db wal %s: %s", path, err ? err :
+			    sqlite3_errstr(rc));
 			sqlite3_free(err);
 			db_close(db);
 			return NULL;

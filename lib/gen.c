@@ -833,9 +833,10 @@ generation(struct req *rq, struct resp *rs, int chat)
 {
 	static const struct field fields[] = {
 		{ "inputs", F_OBJECT, F_REQUIRED, 0 },
-		{ "conversation_id", F_STRING, 0, 64 },
+		/* Dify: blank or any false value is a new conversation */
+		{ "conversation_id", F_STRING, F_FALSY, 64 },
 		{ "files", F_ARRAY, 0, 0 },
-		{ "auto_generate_name", F_BOOL, 0, 0 },
+		{ "auto_generate_name", F_BOOL, F_NOTNULL, 0 },
 		{ "workflow_id", F_STRING, 0, 64 },
 		{ "retriever_from", F_STRING, 0, 64 },
 		{ "trace_id", F_STRING, 0, 128 },

@@ -59,6 +59,14 @@ input_check(struct req *rq, struct resp *rs, const struct field *fields)
 
 	for (f = fields; f->name != NULL; f++) {
 		v = json_get(rq->body, f->name);
+		if (v == NULL && (f->flags & F_NOTNULL) && rq->body != NULL &&
+		    json_object_object_get_ex(rq->body, f->name, NULL)) {
+			snprintf(msg, sizeof(msg), "%s must be %s", f->name,
+			    type_name(f->type));
+			return resp_error_msg(rs, ERR_INVALID_PARAM, msg);
+		}
+		if (v != NULL && (f->flags & F_FALSY) && input_falsy(v))
+			continue;
 		if (v == NULL) {
 			if (f->flags & F_REQUIRED) {
 				snprintf(msg, sizeof(msg), "%s is required",
@@ -90,6 +98,29 @@ input_check(struct req *rq, struct resp *rs, const struct field *fields)
 		}
 	}
 	return 0;
+}
+
+int
+input_falsy(json_object *v)
+{
+	if (v == NULL)
+		return 1;
+	switch (json_object_get_type(v)) {
+	case json_type_boolean:
+		return !json_object_get_boolean(v);
+	case json_type_int:
+		return json_object_get_int64(v) == 0;
+	case json_type_double:
+		return json_object_get_double(v) == 0.0;	/* NaN is true */
+	case json_type_string:
+		return json_object_get_string_len(v) == 0;
+	case json_type_array:
+		return json_object_array_length(v) == 0;
+	case json_type_object:
+		return json_object_object_length(v) == 0;
+	default:
+		return 0;
+	}
 }
 
 const char *

@@ -251,3 +251,16 @@ events_are() { [ "$(events | uniq | tr '\n' ' ')" = "$1 " ]; }
 # The Dify DSL fixtures (real exports; tests/fixtures/dsl/MANIFEST.md says
 # where each comes from); DIFYCGI_FIXTURES points elsewhere.
 FIXTURES=${DIFYCGI_FIXTURES:-$ROOT/tests/fixtures/dsl}
+
+# wait_for SECONDS COMMAND...: run the command every 50 ms until it
+# succeeds, at most SECONDS (a fraction is fine) of wall-clock time; 1
+# when the deadline passed first.  For waiting on an event (a row, a log
+# line, a file) instead of sleeping for a guessed time.
+wait_for() {
+	_wf_end=$(awk -v s="$1" -v n="$(date +%s%N)" 'BEGIN { printf "%.0f", n + s * 1e9 }')
+	shift
+	while ! "$@"; do
+		[ "$(date +%s%N)" -lt "$_wf_end" ] || return 1
+		sleep 0.05
+	done
+}

@@ -3,6 +3,7 @@
 # each migration exactly once and leave a sound database; running them
 # again is a no-op.
 . "$(dirname "$0")/../lib.sh"
+plan 6
 for i in $(seq 10); do "$ADMIN" init > "$T/init.$i" 2>&1 & done
 wait
 N=$(ls "$ROOT"/sql/*.sql | wc -l)

@@ -2,6 +2,7 @@
 # POST /v1/chat-messages: blocking and streaming answers through the fake
 # upstream, the prompt it receives, history, validation and isolation.
 . "$(dirname "$0")/../lib.sh"
+plan 46
 export DIFYCGI_PROVIDER_FAKE_PROMPT_PRICE=0.5 DIFYCGI_PROVIDER_FAKE_COMPLETION_PRICE=2
 export DIFYCGI_PING_INTERVAL_S=1 DIFYCGI_MEMORY_MESSAGES=3
 start_fake_upstream
@@ -65,8 +66,10 @@ read -r S KS <<<"$(new_app chat --provider fake --model slow-100-12)"
 sse /v1/chat-messages "$KS" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}'
 first=$(grep '"event":"message"' "$T/sse" | head -1 | cut -d' ' -f1)
 last=$(tail -1 "$T/sse" | cut -d' ' -f1)
+# the model spaces its 12 deltas 100 ms apart: a buffered stream would
+# deliver them together, load only spreads them further
 check "streaming is incremental: the first event comes a second before the last ($first s vs $last s)" \
-    awk -v f="$first" -v l="$last" 'BEGIN { exit !(l - f > 0.8 && f < 0.5) }'
+    awk -v f="$first" -v l="$last" 'BEGIN { exit !(l - f > 0.8) }'
 
 # validation, in Dify's order: user first, then mode, then the body
 jreq POST /v1/chat-messages "$KC" '{"inputs":{},"query":"x"}'
@@ -81,7 +84,8 @@ check "missing inputs get 400 invalid_param" expect_error 400 invalid_param "inp
 jreq POST /v1/chat-messages "$KB" '{"inputs":[],"query":"x","user":"u"}'
 check "inputs of the wrong type get 400 invalid_param" expect_error 400 invalid_param "inputs must be an object"
 jreq POST /v1/chat-messages "$KB" '{"inputs":{},"query":"x","user":"u","response_mode":"fast"}'
-check "an unknown response_mode gets 400 invalid_param" body_is '.code == "invalid_param" and .status == 400'
+check "an unknown response_mode gets 400 invalid_param" \
+    expect_error 400 invalid_param "response_mode must be 'blocking' or 'streaming'"
 jreq POST /v1/chat-messages "$KA" '{"inputs":{},"query":"x","user":"u"}'
 check "a required input left out gets '<var> is required in input form'" \
     expect_error 400 invalid_param "who is required in input form"
@@ -127,7 +131,8 @@ check "agent-chat streams agent_thought, agent_message and message_end" \
 # transport-level refusals
 STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $KB" \
     -H 'Content-Type: text/plain' --data-binary '{"inputs":{},"query":"x","user":"u"}' "$BASE/v1/chat-messages"); BODY=$(cat "$T/body")
-check "a body that is not declared JSON gets 415" body_is '.code == "unsupported_media_type" and .status == 415'
+check "a body that is not declared JSON gets 415" expect_error 415 unsupported_media_type \
+    "Did not attempt to load JSON data because the request Content-Type was not 'application/json'."
 jreq POST /v1/chat-messages "$KB" '{"inputs":{},"query":"x",'
 check "malformed JSON gets 400 bad_request" \
     expect_error 400 bad_request "Invalid JSON payload received or JSON payload is empty."
@@ -137,9 +142,11 @@ check "an empty JSON body gets 400 bad_request" \
 head -c 1200000 /dev/zero | tr '\0' 'a' > "$T/big"
 STATUS=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $KB" \
     -H 'Content-Type: application/json' --data-binary @"$T/big" "$BASE/v1/chat-messages"); BODY=$(cat "$T/body")
-check "a body over the limit gets a JSON 413" body_is '.status == 413 and .code == "request_entity_too_large"'
+check "a body over the limit gets a JSON 413" expect_error 413 request_entity_too_large \
+    "The data value transmitted exceeds the capacity limit."
 jreq POST /v1/chat-messages "$KB" "$(python3 -c 'print("["*5000 + "]"*5000)')"
-check "deeply nested JSON gets 400, not a crash" is_status 400
+check "deeply nested JSON gets 400, not a crash" \
+    expect_error 400 bad_request "Invalid JSON payload received or JSON payload is empty."
 
 check "prices come from the provider's configuration (per 1000 tokens)" last_event '
     .metadata.usage | .prompt_unit_price == "0.5" and .completion_unit_price == "2"
@@ -148,17 +155,16 @@ check "prices come from the provider's configuration (per 1000 tokens)" last_eve
 read -r N KN <<<"$(new_app chat --provider fake --model gpt-test)"
 jreq POST /v1/chat-messages "$KN" '{"inputs":{},"query":"name me","user":"u1"}'
 NC=$(printf '%s' "$BODY" | jq -r .conversation_id)
-for i in $(seq 40); do
-	[ "$(sql "SELECT name FROM conversations WHERE id = '$NC'")" != "New conversation" ] && break
-	sleep 0.05
-done
-check "a new conversation is named by the model after the answer" \
-    test "$(sql "SELECT name FROM conversations WHERE id = '$NC'")" = "Hello from the fake upstream."
+named() { [ "$(sql "SELECT name FROM conversations WHERE id = '$1'")" = "Hello from the fake upstream." ]; }
+check "a new conversation is named by the model after the answer" wait_for 20 named "$NC"
 jreq POST /v1/chat-messages "$KN" '{"inputs":{},"query":"name me","user":"u1","auto_generate_name":false}'
-NC=$(printf '%s' "$BODY" | jq -r .conversation_id)
-sleep 0.2
+NF=$(printf '%s' "$BODY" | jq -r .conversation_id)
+# a conversation started after it and named: by then its naming, had
+# there been one, would have run too
+jreq POST /v1/chat-messages "$KN" '{"inputs":{},"query":"name me","user":"u1"}'
+wait_for 20 named "$(printf '%s' "$BODY" | jq -r .conversation_id)"
 check "auto_generate_name false keeps Dify's default name" \
-    test "$(sql "SELECT name FROM conversations WHERE id = '$NC'")" = "New conversation"
+    test "$(sql "SELECT name FROM conversations WHERE id = '$NF'")" = "New conversation"
 
 read -r P KP <<<"$(new_app chat --provider fake --model slow-500-5)"
 sse /v1/chat-messages "$KP" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}'
@@ -167,7 +173,7 @@ check "a bare 'event: ping' frame comes while a slow answer streams" grep -q ' p
 read -r L KL <<<"$(new_app chat --provider fake --model slow-100-20 --max-active 1)"
 sse /v1/chat-messages "$KL" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}' &
 SPID=$!
-sleep 0.5
+wait_for 20 test -s "$T/sse"	# the first stream holds the slot
 sse2() { python3 "$ROOT/tests/tools/sse_client.py" "$BASE/v1/chat-messages" "$KL" '{"inputs":{},"query":"q","user":"u2","response_mode":"streaming"}' > "$T/sse2" 2>/dev/null; }
 sse2
 check "a second stream over the app's limit of 1 gets 429 too_many_requests" bash -c "

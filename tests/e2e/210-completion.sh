@@ -1,6 +1,7 @@
 #!/bin/bash
 # POST /v1/completion-messages and its stop endpoint.
 . "$(dirname "$0")/../lib.sh"
+plan 16
 start_fake_upstream
 start_server
 read -r A KA <<<"$(new_app completion --provider fake --model echo \
@@ -41,17 +42,18 @@ check "stop of an unknown task still answers success" body_is '. == {"result":"s
 jreq POST /v1/completion-messages/some-task/stop "$KA" '{}'
 check "stop needs the user" expect_error 400 invalid_param "Arg user must be provided."
 
-read -r S KS <<<"$(new_app completion --provider fake --model slow-100-40)"
+read -r S KS <<<"$(new_app completion --provider fake --model slow-100-100)"
 sse /v1/completion-messages "$KS" '{"inputs":{},"user":"u1","response_mode":"streaming"}' &
 SPID=$!
-for i in $(seq 50); do [ -s "$T/sse" ] && break; sleep 0.05; done
-sleep 0.3
+streamed() { [ "$(grep -c '"event":"message"' "$T/sse" 2>/dev/null)" -ge "$1" ]; }
+wait_for 20 streamed 3
 TASK=$(head -1 "$T/sse" | cut -d' ' -f2- | jq -r .task_id)
 jreq POST "/v1/completion-messages/$TASK/stop" "$KS" '{"user":"u1"}'
 check "stopping a running completion answers success" body_is '. == {"result":"success"}'
 wait $SPID
-check "the stopped stream ends with message_end long before its 4 s" \
-    bash -c "tail -1 '$T/sse' | grep -q message_end && [ \$(tail -1 '$T/sse' | cut -d' ' -f1 | cut -d. -f1) -lt 2 ]"
+# the whole answer is 100 deltas 100 ms apart (10 s)
+check "the stopped stream ends with message_end, most of its 100 deltas never sent" \
+    bash -c "tail -1 '$T/sse' | grep -q message_end && [ \$(grep -c '\"event\":\"message\"' '$T/sse') -lt 80 ]"
 M=$(tail -1 "$T/sse" | cut -d' ' -f2- | jq -r .message_id)
 check "the partial answer is stored with status normal" \
     test "$(sql "SELECT status, answer LIKE 'tok0 %' FROM messages WHERE id = '$M'")" = "normal|1"

@@ -4,6 +4,7 @@
 # a run of a given version, the run detail, what is stored, and every
 # error case of the run endpoints.
 . "$(dirname "$0")/../lib.sh"
+plan 45
 start_fake_upstream
 start_server
 read -r W KW <<<"$(new_app workflow --provider fake --model echo --pre-prompt "Conformance workflow.")"
@@ -98,8 +99,9 @@ read -r S KS <<<"$(new_app workflow --provider fake --model slow-100-10)"
 sse /v1/workflows/run "$KS" '{"inputs":{"query":"q"},"user":"u1","response_mode":"streaming"}'
 first=$(grep '"text_chunk"' "$T/sse" | head -1 | cut -d' ' -f1)
 last=$(tail -1 "$T/sse" | cut -d' ' -f1)
+# 10 deltas 100 ms apart: buffered, they would come together
 check "text chunks arrive as the model produces them ($first s, end at $last s)" \
-    awk -v f="$first" -v l="$last" 'BEGIN { exit !(l - f > 0.7 && f < 0.4) }'
+    awk -v f="$first" -v l="$last" 'BEGIN { exit !(l - f > 0.7) }'
 
 # ---- run detail ----
 req GET "/v1/workflows/run/$SRID" "$KW"
@@ -155,11 +157,12 @@ jreq POST /v1/workflows/run "$KW" "{\"inputs\":{\"query\":\"$(head -c 5000 /dev/
 check "a start input over its max_length is 400 invalid_param" \
     expect_error 400 invalid_param "query in input form must be less than 4096 characters"
 req POST /v1/workflows/run "$KW" -H "Content-Type: text/plain" --data-binary 'x'
-check "a body that is not JSON is 415" body_is '.code == "unsupported_media_type" and .status == 415'
+check "a body that is not JSON is 415" expect_error 415 unsupported_media_type \
+    "Did not attempt to load JSON data because the request Content-Type was not 'application/json'."
 req GET /v1/workflows/run "$KW"
 check "GET on the run route is 405" expect_error 405 method_not_allowed "The method is not allowed for the requested URL."
 jreq POST /v1/workflows/run "" '{"inputs":{},"user":"u1"}'
-check "no key is 401" body_is '.code == "unauthorized" and .status == 401'
+check "no key is 401" expect_error 401 unauthorized "Authorization header must be provided and start with 'Bearer'"
 read -r E KE <<<"$(new_app workflow --provider fake --model echo)"
 sql "DELETE FROM workflows WHERE app_id = '$E'"
 jreq POST /v1/workflows/run "$KE" '{"inputs":{},"user":"u1"}'
@@ -169,7 +172,7 @@ read -r L KL <<<"$(new_app workflow --provider fake --model slow-200-20 --max-ac
 : > "$T/sse"
 sse /v1/workflows/run "$KL" '{"inputs":{"query":"q"},"user":"u1","response_mode":"streaming"}' &
 SPID=$!
-for i in $(seq 100); do [ -s "$T/sse" ] && break; sleep 0.05; done
+wait_for 20 test -s "$T/sse"	# the first run holds the slot
 jreq POST /v1/workflows/run "$KL" '{"inputs":{"query":"q"},"user":"u2"}'
 check "over the app's limit of runs in flight: 429 too_many_requests" \
     expect_error 429 too_many_requests "Too many requests. Please try again later. The current maximum concurrent requests allowed for $L is 1."

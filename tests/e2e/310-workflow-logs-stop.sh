@@ -1,8 +1,10 @@
 #!/bin/bash
 # GET /v1/workflows/logs with each filter, paging and isolation, and
 # POST /v1/workflows/tasks/{task_id}/stop from a second connection: the
-# run ends "stopped" within 200 ms, its node executions kept.
+# run ends "stopped" at once (well within 2 s of a 6 s run), its node
+# executions kept.
 . "$(dirname "$0")/../lib.sh"
+plan 44
 start_fake_upstream
 start_server
 read -r W KW <<<"$(new_app workflow --provider fake --model echo)"
@@ -89,11 +91,12 @@ req GET "/v1/workflows/logs?limit=2&page=9" "$KW"
 check "a page past the end is empty" body_is '.data == [] and .total == 4 and .has_more == false'
 
 req GET "/v1/workflows/logs?status=running" "$KW"
-check "an unknown status is 400" body_is '.code == "invalid_param" and .status == 400'
+check "an unknown status is 400" \
+    expect_error 400 invalid_param "status must be one of succeeded, failed, stopped: running"
 req GET "/v1/workflows/logs?limit=101" "$KW"
-check "limit over 100 is 400" body_is '.code == "invalid_param" and .status == 400'
+check "limit over 100 is 400" expect_error 400 invalid_param "limit must be an integer between 1 and 100"
 req GET "/v1/workflows/logs?page=0" "$KW"
-check "page 0 is 400" body_is '.code == "invalid_param" and .status == 400'
+check "page 0 is 400" expect_error 400 invalid_param "page must be an integer between 1 and 99999"
 req GET "/v1/workflows/logs?created_at__before=yesterday" "$KW"
 check "a date that is not ISO 8601 is 400" \
     expect_error 400 invalid_param "created_at__before must be an ISO 8601 date-time"
@@ -109,12 +112,13 @@ start_stream() {	# start_stream USER [sse options]: a background stream
 	: > "$T/sse"
 	sse /v1/workflows/run "$KS" "{\"inputs\":{\"query\":\"q\"},\"user\":\"$1\",\"response_mode\":\"streaming\"}" "${@:2}" &
 	SPID=$!
-	for i in $(seq 100); do [ -s "$T/sse" ] && break; sleep 0.05; done
+	wait_for 20 test -s "$T/sse"
 	TASK=$(head -1 "$T/sse" | cut -d' ' -f2- | jq -r .task_id)
 	RUN=$(head -1 "$T/sse" | cut -d' ' -f2- | jq -r .workflow_run_id)
 }
+chunks() { [ "$(grep -c '"event":"text_chunk"' "$T/sse" 2>/dev/null)" -ge "$1" ]; }
 start_stream u1
-sleep 0.5
+wait_for 20 chunks 3
 t0=$(date +%s.%N)
 jreq POST "/v1/workflows/tasks/$TASK/stop" "$KS" '{"user":"u1"}'
 wait $SPID
@@ -122,8 +126,8 @@ t1=$(awk -v s="$(grep '^start ' "$T/sse.status" | cut -d' ' -f2)" -v r="$(tail -
 check "stop answers success" body_is '. == {"result":"success"}'
 check "the stream ends with workflow_finished: stopped, 'Stopped by user.'" last_event '
     .event == "workflow_finished" and .data.status == "stopped" and .data.error == "Stopped by user."'
-check "the stream ended within 200 ms of the stop request ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s)" \
-    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 0.2) }'
+check "the stream ended within 2 s of the stop request ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s)" \
+    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 2) }'
 check "text streamed before the stop, and no node_finished for the llm" bash -c "
     grep -q '\"text_chunk\"' '$T/sse' && ! grep -q '\"node_type\":\"llm\",\"title\":\"LLM\",\"index\":2,\"predecessor_node_id\":null,\"inputs\":{}' '$T/sse'"
 check "the run is stored stopped; the llm execution failed with the run's error" \
@@ -135,10 +139,13 @@ req GET "/v1/workflows/logs?status=stopped" "$KS"
 check "the stopped run is in the logs under status=stopped" body_is ".total == 1 and .data[0].workflow_run.id == \"$RUN\""
 
 start_stream u1
+wait_for 20 chunks 1
+n0=$(grep -c '"event":"text_chunk"' "$T/sse")
 jreq POST "/v1/workflows/tasks/$TASK/stop" "$KS" '{"user":"intruder"}'
 check "a stop by another end user answers success" body_is '. == {"result":"success"}'
-sleep 0.5
-check "... but the run goes on" bash -c "! grep -q workflow_finished '$T/sse'"
+# the owner's stop ends a run at once; ten more chunks show this did not
+goes_on() { wait_for 20 chunks $((n0 + 10)) && ! grep -q workflow_finished "$T/sse"; }
+check "... but the run goes on" goes_on
 jreq POST "/v1/workflows/tasks/$TASK/stop" "$KS" '{"user":"u1"}'
 wait $SPID
 
@@ -153,12 +160,11 @@ check "stop with a chatflow key is not_workflow_app" \
 # a blocking run is stopped the same way
 jreq POST /v1/workflows/run "$KS" '{"inputs":{"query":"q"},"user":"u1"}' > /dev/null &
 BPID=$!
-for i in $(seq 100); do
+llm_running() {	# the blocking run's task, once its LLM node has started
 	TASK=$(sql "SELECT id FROM tasks WHERE finished_at IS NULL LIMIT 1")
-	[ -n "$TASK" ] && break
-	sleep 0.05
-done
-sleep 0.3
+	[ -n "$TASK" ] && [ "$(sql "SELECT count(*) FROM workflow_runs r JOIN workflow_node_executions n ON n.workflow_run_id = r.id WHERE r.task_id = '$TASK' AND n.node_type = 'llm'")" = 1 ]
+}
+wait_for 20 llm_running
 jreq POST "/v1/workflows/tasks/$TASK/stop" "$KS" '{"user":"u1"}'
 wait $BPID
 check "a stopped blocking run is stored stopped" \
@@ -167,10 +173,8 @@ check "a stopped blocking run is stored stopped" \
 # a client that leaves: the run ends and is stored with a final status
 start_stream u1 --disconnect-after 6
 wait $SPID
-for i in $(seq 60); do
-	[ "$(sql "SELECT status FROM workflow_runs WHERE id = '$RUN'")" != running ] && break
-	sleep 0.1
-done
+ended() { [ "$(sql "SELECT status FROM workflow_runs WHERE id = '$RUN'")" != running ]; }
+wait_for 20 ended
 check "after the client leaves the run ends at once, stored as stopped" \
     test "$(sql "SELECT status, error FROM workflow_runs WHERE id = '$RUN'")" = "stopped|The client disconnected before the run finished."
 check "no task stays running" test "$(sql "SELECT count(*) FROM tasks WHERE finished_at IS NULL")" = 0

@@ -4,6 +4,7 @@
 # template versus straight from the LLM, joins, Jinja templates, env
 # variables, and error strategies, as Dify's own fixtures have them.
 . "$(dirname "$0")/../lib.sh"
+plan 21
 start_fake_upstream
 export DIFYCGI_ALLOW_PRIVATE_URLS=1	# file URLs below are on loopback
 start_server
@@ -166,7 +167,8 @@ check "request files become sys.files as Dify file objects" body_is '
     and .transfer_method == "remote_url" and .filename == "cat.png" and .extension == ".png"
     and .url == "http://127.0.0.1:9/cat.png" and .remote_url == "http://127.0.0.1:9/cat.png"'
 jreq POST /v1/workflows/run "$KFU" '{"inputs":{},"user":"u1","files":[{"type":"image","transfer_method":"carrier_pigeon"}]}'
-check "a file with an unknown transfer method is 400 invalid_param" body_is '.code == "invalid_param" and .status == 400'
+check "a file with an unknown transfer method is 400 invalid_param" \
+    expect_error 400 invalid_param "Invalid file transfer method: carrier_pigeon"
 jreq POST /v1/workflows/run "$KH" '{"inputs":{"query":"x"},"user":"u1","files":[{"type":"image","transfer_method":"remote_url","url":"http://127.0.0.1:9/cat.png"}]}'
 check "with file upload off, files are ignored" body_is '.data.status == "succeeded"'
 finish

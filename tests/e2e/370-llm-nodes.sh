@@ -5,6 +5,7 @@
 # tool-call, echo) and a local server for remote files; then the DSL
 # fixtures that use them, imported with dify-admin app import and run.
 . "$(dirname "$0")/../lib.sh"
+plan 49
 start_fake_upstream
 export DIFYCGI_ALLOW_PRIVATE_URLS=1
 # the fixtures' providers answer from the fake upstream
@@ -46,7 +47,7 @@ os.replace(sys.argv[1] + ".tmp", sys.argv[1])
 srv.serve_forever(poll_interval=0.1)
 EOF
 python3 "$T/srv.py" "$T/ts.port" & PIDS="$PIDS $!"
-for i in $(seq 200); do [ -s "$T/ts.port" ] && break; sleep 0.05; done
+wait_for 10 test -s "$T/ts.port" || { not_ok "the local server starts"; exit 1; }
 TS="http://127.0.0.1:$(cat "$T/ts.port")"
 start_server
 
@@ -228,11 +229,14 @@ check "... 'Improve writings' goes through the second classifier to 'Shorten'" b
     .data.status == \"succeeded\" and .data.outputs == {\"text\":\"$HELLO\"} and .data.total_steps == 6"
 check "... which chose 'Shorten '" test "$(node question-classifier "json_extract(outputs, '$.class_name')")" = "Shorten "
 
+# their HTTP requests (to www.example.com) go to the local server instead
 for f in tpl-customer-review ida29-review-analysis; do
-	imp $f
+	imp $f "s|https://www.example.com|$TS/example|g"
 	run '{"review":"negative review: a transportation issue"}'
-	check "$f: two classifiers route to the third HTTP request, which fails clearly without network" body_is '
-	    .data.status == "failed" and .data.error == "Request to https://www.example.com failed: cannot resolve the host www.example.com"'
+	check "$f: two classifiers route to the third HTTP request, whose answer is the output" body_is '
+	    .data.status == "succeeded" and .data.outputs == {"output":"Remote document text.\n"}'
+	check "... which asked the local server (GET /example)" \
+	    test "$(node http-request "json_extract(process_data, '$.request')" | head -1)" = $'GET /example HTTP/1.1\r'
 	check "... after Negative review and Transportation issue" \
 	    test "$(sql "SELECT group_concat(json_extract(outputs, '$.class_name'), '|') FROM (SELECT outputs FROM workflow_node_executions WHERE node_type = 'question-classifier' ORDER BY rowid DESC LIMIT 2)")" = "Transportation issue|Negative review "
 done
@@ -245,10 +249,12 @@ check "... the retrieval's result is []" test "$(node knowledge-retrieval "outpu
 run '{"input":"Long text.","summaryStyle":"General Overview"}'
 check "... and the General Overview branch skips it" body_is ".data.status == \"succeeded\" and .data.total_steps == 6"
 
-imp svcvit-text-to-card
+# its card API pointed first at a closed local port, then at the server
+CLOSED=$(free_port)
+imp svcvit-text-to-card "s|https://api.imgrender.cn/open/v1/pics|http://127.0.0.1:$CLOSED/open/v1/pics|"
 run '{"author":"Ann","body_text":"Short note"}'
-check "svcvit-text-to-card: runs to its HTTP POST, which fails clearly without network" body_is '
-    .data.status == "failed" and .data.error == "Request to https://api.imgrender.cn/open/v1/pics failed: cannot resolve the host api.imgrender.cn"'
+check "svcvit-text-to-card: runs to its HTTP POST, which fails clearly when nothing answers" body_is "
+    .data.status == \"failed\" and .data.error == \"Request to http://127.0.0.1:$CLOSED/open/v1/pics failed: Couldn't connect to server\""
 imp svcvit-text-to-card "s|https://api.imgrender.cn/open/v1/pics|$TS/card|"
 run '{"author":"Ann","body_text":"Short note"}'
 check "... pointed at a local server: HTTP POST of the template's JSON, then the parameter-extractor (prompt mode) reads the URL" body_is '

@@ -6,6 +6,7 @@
 # lead to loopback, private or link-local addresses refused, and fetched
 # only when allowed (DIFYCGI_ALLOW_PRIVATE_URLS=1, second half).
 . "$(dirname "$0")/../lib.sh"
+plan 49
 start_fake_upstream
 
 # a small web server for remote files, on loopback like everything here
@@ -45,7 +46,7 @@ s.serve_forever()
 PY
 python3 "$T/web.py" "$T/web.port" "$T/web.log" &
 PIDS="$PIDS $!"
-for i in $(seq 1 200); do [ -s "$T/web.port" ] && break; sleep 0.05; done
+wait_for 10 test -s "$T/web.port" || { not_ok "the local web server starts"; exit 1; }
 WEB="http://127.0.0.1:$(cat "$T/web.port")"
 : > "$T/web.log"
 start_server

@@ -3,6 +3,7 @@
 # endpoint that takes an id is tried with every other party's id: no
 # leaks (Dify's 404s), and the rows are unchanged.
 . "$(dirname "$0")/../lib.sh"
+plan 10
 start_fake_upstream
 start_server
 read -r A KA1 <<<"$(new_app chat --provider fake --model gpt-test --feature suggested_questions_after_answer=on)"
@@ -22,7 +23,10 @@ for party in A:x A:y B:x B:y; do
 	sql "INSERT INTO conversation_variables (id, conversation_id, app_id, name, value_type, value, created_at, updated_at) VALUES ('${VAR[$party]}', '${CONV[$party]}', '$appid', 'v', 'string', '\"s\"', 1, 1)"
 	jreq POST "/v1/messages/${MSG[$party]}/feedbacks" "${KEY[${app}1]}" "{\"rating\":\"like\",\"user\":\"$user\"}"
 done
-sleep 0.3	# conversation naming runs after each answer
+# conversation naming runs after each answer: all four named, nothing
+# changes the rows any more
+named() { [ "$(sql "SELECT count(*) FROM conversations WHERE name = 'Hello from the fake upstream.'")" = 4 ]; }
+wait_for 20 named
 snapshot() { sqlite3 "$DIFYCGI_DB" .dump | grep -a -v '^INSERT INTO end_users' | md5sum; }
 SNAP=$(snapshot)
 

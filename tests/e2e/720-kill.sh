@@ -3,6 +3,7 @@
 # interrupted message gets a final status once a process of the family
 # runs again, and no other conversation is affected.
 . "$(dirname "$0")/../lib.sh"
+plan 7
 start_fake_upstream
 start_server
 read -r A KA <<<"$(new_app chat --provider fake --model slow-100-100)"
@@ -13,7 +14,8 @@ BEFORE=$(sql "SELECT status, answer FROM messages WHERE id = '$OTHER'")
 
 sse /v1/chat-messages "$KA" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}' &
 SPID=$!
-for i in $(seq 100); do [ "$(grep -c message "$T/sse" 2>/dev/null)" -ge 8 ] && break; sleep 0.05; done
+streamed() { [ "$(grep -c message "$T/sse" 2>/dev/null)" -ge 8 ]; }
+wait_for 20 streamed
 MSG=$(head -1 "$T/sse" | cut -d' ' -f2- | jq -r .message_id)
 PID=$(sql "SELECT pid FROM tasks WHERE finished_at IS NULL")
 check "the running message is written as it streams" \

@@ -41,6 +41,9 @@ The request's "model" chooses the behaviour:
     stall             headers and a few deltas, then silence
     reset             headers and a few deltas, then a TCP reset
     huge              an 8 MiB answer (64 KiB deltas when streamed)
+    leak-key          a careless provider quoting the API key it was sent
+                      (the Authorization bearer) in its error text: HTTP
+                      500 when blocking, a mid-stream error when streamed
     tool-call         a call of the first tool in "tools" (arguments "{}"),
                       or, when the last message has role "tool", the text
                       "Tool result received: <its content>"; 400 without tools
@@ -379,6 +382,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_error_obj(status, err)
         if model == "hang":
             return self.wait_for_client_to_leave()
+        if model == "leak-key":
+            return self.leak_key(stream)
 
         ctx = {"id": next_id(), "created": int(time.time()),
                "model": model, "prompt_tokens": prompt_tokens,
@@ -668,6 +673,23 @@ class Handler(BaseHTTPRequestHandler):
         for p in split_words("Partial answer before"):
             self.event(self.chunk_obj(ctx, {"content": p}))
         self.event({"error": MIDSTREAM_ERROR})
+        self.end_stream()
+        self.close_connection = True
+
+    def leak_key(self, stream):
+        auth = self.headers.get("Authorization", "")
+        key = auth[7:] if auth.startswith("Bearer ") else auth
+        err = {"message": "The server had an error with API key %s, "
+               "sorry about that!" % key, "type": "server_error",
+               "param": None, "code": None}
+        if not stream:
+            return self.send_error_obj(500, err)
+        self.start_stream()
+        self.event({"id": next_id(), "object": "chat.completion.chunk",
+                    "created": int(time.time()), "model": "leak-key",
+                    "choices": [{"index": 0, "delta": {"role": "assistant",
+                                 "content": "Partial "}, "finish_reason": None}]})
+        self.event({"error": err})
         self.end_stream()
         self.close_connection = True
 
