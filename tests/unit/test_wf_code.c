@@ -948,6 +948,25 @@ mode_child(const struct sbx_mode *m)
 		CHECK(entries(d) == 2);
 		CHECK(getxattr(db, "user.x", NULL, 0) == -1 && errno == ENODATA);
 	}
+	snprintf(name, sizeof(name), "%s: javascript runs%s", m->name,
+	    m->no_ns ? "" : "; the data directory and the database are "
+	    "hidden from python (no such file)");
+	TEST(name) {
+		rc = run_code(&h, JS, "function main() { return {} }", "{}",
+		    NULL);
+		CHECK(rc == WF_OK);
+		harness_free(&h);
+		rc = run_code(&h, PY, "import os\ndef main(d, db):\n"
+		    "    os.stat(db)\n    return {}", "{}", inputs);
+		CHECK(m->no_ns ? rc == WF_OK : rc == WF_FAIL &&
+		    strstr(h.x.error, "FileNotFoundError") != NULL);
+		harness_free(&h);
+		rc = run_code(&h, PY, "import os\ndef main(d, db):\n"
+		    "    os.stat(d + '/sock')\n    return {}", "{}", inputs);
+		CHECK(m->no_ns ? rc == WF_OK : rc == WF_FAIL &&
+		    strstr(h.x.error, "FileNotFoundError") != NULL);
+		harness_free(&h);
+	}
 	snprintf(name, sizeof(name), "%s: the scratch directory's caps "
 	    "hold (files, bytes, one file's size) and it is removed",
 	    m->name);
