@@ -14,21 +14,35 @@
  * configuration, key, database handle or request of the server was ever in
  * its memory.  Still single-threaded and early, it locks itself in:
  *
- *   - as root: a network namespace of its own (only a down loopback) and a
- *     mount namespace in which the server's database, data and
- *     configuration directories are covered by empty tmpfs, every mount is
- *     read-only and the scratch directory is a small tmpfs; then it becomes
+ *   - namespaces: as root directly, as a service user inside a user
+ *     namespace of its own (which keeps its uid and gid, then drops every
+ *     capability): a network namespace (only a down loopback) and a mount
+ *     namespace in which the server's data directory, the database's
+ *     directory and the configuration file's directory (or, when that is
+ *     a system directory like /etc, the files themselves) are covered,
+ *     whatever their depth, every mount is read-only, and the scratch
+ *     directory is a tmpfs of 8 MB and 256 inodes; root then becomes
  *     "nobody";
  *   - Landlock, when the kernel has it: python may read the system library
  *     directories, execute the interpreter, and use the scratch directory,
  *     nothing else; javascript, which needs no file, gets no access at all;
  *     TCP is denied and, from ABI 6, signals and abstract sockets that
  *     leave the sandbox;
- *   - rlimits: CPU seconds, address space, file size, 64 open files and no
- *     new process (RLIMIT_NPROC 0);
+ *   - rlimits: CPU seconds, address space, 1 MB per file, 64 open files
+ *     and no new process (RLIMIT_NPROC 0);
  *   - a seccomp filter: no socket(2), ptrace, process_vm_*, io_uring, bpf,
- *     namespaces, mounts, keyrings, and no signal to another process;
+ *     namespaces, mounts, keyrings; no change to a file's mode, owner,
+ *     times or extended attributes, no inotify or fanotify, no System V
+ *     IPC or message queue; calls that name a process (signals, rlimits,
+ *     priorities, affinity, scheduling, SIGIO owner) reach only itself;
  *   - the scratch directory as working directory.
+ *
+ * Where no mount namespace can be had (a container that forbids it, user
+ * namespaces turned off) the scratch directory cannot be capped, so the
+ * filter also forbids creating any file; where neither a mount namespace
+ * nor Landlock hides the server's files (or Landlock would have to let
+ * python read them) the child refuses to run the code: its error says
+ * why, and the server logs it once.
  *
  * Then javascript runs in a Duktape heap (Debian's build has no execution
  * timeout hook, hence the process) whose allocator has a cap, and python3
@@ -1517,7 +1531,7 @@ hide_one(struct hides *h, const char *path, int file)
 	int	i;
 
 	if (strlen(path) >= PATH_MAX || strchr(path, '\n') != NULL)
-		path = "/";	/* cannot be sent: the child must not rely on it */
+		path = "/";	/* cannot be sent: nothing may rely on it */
 	for (i = 0; i < h->n; i++)
 		if (strcmp(h->path[i], path) == 0)
 			return;

@@ -863,7 +863,8 @@ entries(const char *dir)
 	if (d == NULL)
 		return -1;
 	while ((e = readdir(d)) != NULL)
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+		n += strcmp(e->d_name, ".") != 0 &&
+		    strcmp(e->d_name, "..") != 0;
 	closedir(d);
 	return n;
 }
@@ -876,7 +877,8 @@ entries(const char *dir)
 static int
 mode_child(const struct sbx_mode *m)
 {
-	char		 d[] = "/tmp/test-wf-code-data-XXXXXX", db[64], sock[64];
+	char		 d[] = "/tmp/test-wf-code-data-XXXXXX";
+	char		 db[64], sock[64];
 	char		 inputs[256], name[512], first[sizeof(
 			    ((struct wf_exec *)0)->error)], *nl;
 	struct stat	 d0, db0, sock0, st;
@@ -946,7 +948,8 @@ mode_child(const struct sbx_mode *m)
 		CHECK(stat(db, &st) == 0 && same_stat(&st, &db0));
 		CHECK(stat(sock, &st) == 0 && same_stat(&st, &sock0));
 		CHECK(entries(d) == 2);
-		CHECK(getxattr(db, "user.x", NULL, 0) == -1 && errno == ENODATA);
+		CHECK(getxattr(db, "user.x", NULL, 0) == -1 &&
+		    errno == ENODATA);
 	}
 	snprintf(name, sizeof(name), "%s: javascript runs%s", m->name,
 	    m->no_ns ? "" : "; the data directory and the database are "
