@@ -736,12 +736,12 @@ static const struct attack {
 static const struct attack scratch_rows[] = {
 	{ __LINE__, "import os, sys\ndef main(d, db):\n"
 	  "    print(os.getcwd(), file=sys.stderr)\n"
-	  "    for i in range(100000):\n"
+	  "    for i in range(5000):\n"
 	  "        open('f%d' % i, 'w').write('x')",
 	  "OSError: [Errno 28] No space left on device|" EPERM_TEXT },
 	{ __LINE__, "import os, sys\ndef main(d, db):\n"
 	  "    print(os.getcwd(), file=sys.stderr)\n"
-	  "    for i in range(100000):\n"
+	  "    for i in range(5000):\n"
 	  "        os.mkdir('d%d' % i)",
 	  "OSError: [Errno 28] No space left on device|" EPERM_TEXT },
 	{ __LINE__, "import os, sys\ndef main(d, db):\n"
@@ -750,13 +750,13 @@ static const struct attack scratch_rows[] = {
 	  "OSError: [Errno 27] File too large|" EPERM_TEXT },
 	{ __LINE__, "import os, sys\ndef main(d, db):\n"
 	  "    print(os.getcwd(), file=sys.stderr)\n"
-	  "    for i in range(1000):\n"
+	  "    for i in range(64):\n"
 	  "        open('m%d' % i, 'wb').write(b'x' * (1 << 20))",
 	  "OSError: [Errno 28] No space left on device|" EPERM_TEXT },
 	{ __LINE__, "import os, sys\ndef main(d, db):\n"
 	  "    print(os.getcwd(), file=sys.stderr)\n"
 	  "    fd = os.open('.', os.O_TMPFILE | os.O_WRONLY)\n"
-	  "    for i in range(1000):\n"
+	  "    for i in range(64):\n"
 	  "        os.write(fd, b'x' * (1 << 20))",
 	  "OSError: [Errno 27] File too large|" EPERM_TEXT },
 	{ __LINE__, "import os, sys\ndef main(d, db):\n"
