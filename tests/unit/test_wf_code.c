@@ -1022,7 +1022,7 @@ root_dirs_child(void)
 	char		 dbd[] = "/difycgi-test-db-XXXXXX";
 	char		 secret[64], db[64], inputs[256];
 	struct harness	 h;
-	int		 rc;
+	int		 rc, fd;
 
 	if (mkdtemp(d) == NULL || mkdtemp(dbd) == NULL ||
 	    chmod(d, 0755) == -1 || chmod(dbd, 0755) == -1)
@@ -1053,6 +1053,26 @@ root_dirs_child(void)
 		    "    os.stat(db)", "{}", inputs);
 		CHECK(rc == WF_FAIL);
 		CHECK(strstr(h.x.error, "FileNotFoundError") != NULL);
+		harness_free(&h);
+	}
+	unlink(db);
+	/* a database directly in "/", which cannot be covered: the file is */
+	snprintf(db, sizeof(db), "/difycgi-test-XXXXXX");
+	if ((fd = mkstemp(db)) == -1 || write(fd, "SQLite", 6) != 6 ||
+	    close(fd) == -1)
+		return 1;
+	setenv("DIFYCGI_DB", db, 1);
+	if (config_load() == -1)
+		return 1;
+	snprintf(inputs, sizeof(inputs), "{\"s\":\"%s\",\"db\":\"%s\"}",
+	    secret, db);
+	TEST("as root, a database file directly in / is covered by an empty "
+	    "file") {
+		rc = run_code(&h, PY, "import os, stat\ndef main(s, db):\n"
+		    "    return {'x': stat.S_ISCHR(os.stat(db).st_mode)}",
+		    "{\"x\":{\"type\":\"boolean\"}}", inputs);
+		CHECK(rc == WF_OK);
+		CHECK(STREQ(json_compact(h.x.outputs), "{\"x\":true}"));
 		harness_free(&h);
 	}
 	unlink(secret);
