@@ -21,7 +21,7 @@ if ! id -u "$U" >/dev/null 2>&1; then
 	U=difycgi-test-$$
 	useradd --system --no-create-home --shell /usr/sbin/nologin "$U" ||
 	    { echo "Bail out! cannot create a service user"; exit 1; }
-	trap '_s=$?; userdel "$U" 2>/dev/null; (exit $_s); cleanup' EXIT
+	trap '_s=$?; userdel -f "$U" 2>/dev/null; (exit $_s); cleanup' EXIT
 fi
 UID_U=$(id -u "$U")
 
