@@ -14,21 +14,35 @@
  * configuration, key, database handle or request of the server was ever in
  * its memory.  Still single-threaded and early, it locks itself in:
  *
- *   - as root: a network namespace of its own (only a down loopback) and a
- *     mount namespace in which the server's database, data and
- *     configuration directories are covered by empty tmpfs, every mount is
- *     read-only and the scratch directory is a small tmpfs; then it becomes
+ *   - namespaces: as root directly, as a service user inside a user
+ *     namespace of its own (which keeps its uid and gid, then drops every
+ *     capability): a network namespace (only a down loopback) and a mount
+ *     namespace in which the server's data directory, the database's
+ *     directory and the configuration file's directory (or, when that is
+ *     a system directory like /etc, the files themselves) are covered,
+ *     whatever their depth, every mount is read-only, and the scratch
+ *     directory is a tmpfs of 8 MB and 256 inodes; root then becomes
  *     "nobody";
  *   - Landlock, when the kernel has it: python may read the system library
  *     directories, execute the interpreter, and use the scratch directory,
  *     nothing else; javascript, which needs no file, gets no access at all;
  *     TCP is denied and, from ABI 6, signals and abstract sockets that
  *     leave the sandbox;
- *   - rlimits: CPU seconds, address space, file size, 64 open files and no
- *     new process (RLIMIT_NPROC 0);
+ *   - rlimits: CPU seconds, address space, 1 MB per file, 64 open files
+ *     and no new process (RLIMIT_NPROC 0);
  *   - a seccomp filter: no socket(2), ptrace, process_vm_*, io_uring, bpf,
- *     namespaces, mounts, keyrings, and no signal to another process;
+ *     namespaces, mounts, keyrings; no change to a file's mode, owner,
+ *     times or extended attributes, no inotify or fanotify, no System V
+ *     IPC or message queue; calls that name a process (signals, rlimits,
+ *     priorities, affinity, scheduling, SIGIO owner) reach only itself;
  *   - the scratch directory as working directory.
+ *
+ * Where no mount namespace can be had (a container that forbids it, user
+ * namespaces turned off) the scratch directory cannot be capped, so the
+ * filter also forbids creating any file; where neither a mount namespace
+ * nor Landlock hides the server's files (or Landlock would have to let
+ * python read them) the child refuses to run the code: its error says
+ * why, and the server logs it once.
  *
  * Then javascript runs in a Duktape heap (Debian's build has no execution
  * timeout hook, hence the process) whose allocator has a cap, and python3
@@ -48,6 +62,7 @@
 #include <sys/wait.h>
 
 #include <linux/audit.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/landlock.h>
 #include <linux/seccomp.h>
@@ -77,7 +92,7 @@
 #define SANDBOX_ARGV0	"difycgi-sandbox"
 #define PYTHON		"/usr/bin/python3"
 #define HEADER_MAX	8192
-#define HIDE_MAX	4
+#define HIDE_MAX	8
 #define PAYLOAD_MAX	((size_t)64 << 20)	/* code and inputs, bytes */
 #define STDERR_MAX	(64 * 1024)		/* kept of the child's stderr */
 #define NOTES_MAX	256
@@ -92,6 +107,23 @@
 #if __has_feature(address_sanitizer)
 #define UNDER_ASAN	1
 #endif
+#endif
+
+/* calls newer than the build's kernel headers (one number on every arch) */
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2		452
+#endif
+#ifndef SYS_setxattrat
+#define SYS_setxattrat		463
+#endif
+#ifndef SYS_removexattrat
+#define SYS_removexattrat	466
+#endif
+#ifndef SYS_open_tree_attr
+#define SYS_open_tree_attr	467
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME		0x80
 #endif
 
 /* Landlock rights newer than the build's kernel headers */
@@ -168,6 +200,7 @@ struct job {
 	long long ppid;
 	char	 scratch[PATH_MAX];
 	char	 hide[HIDE_MAX][PATH_MAX];
+	int	 hidefile[HIDE_MAX];	/* a file, not a directory */
 	int	 nhide;
 };
 
@@ -292,9 +325,12 @@ read_header(struct job *j)
 		} else if (strcmp(line, "scratch") == 0 &&
 		    strlen(v) < sizeof(j->scratch))
 			memcpy(j->scratch, v, strlen(v) + 1);
-		else if (strcmp(line, "hide") == 0 && j->nhide < HIDE_MAX &&
-		    strlen(v) < sizeof(j->hide[0]))
+		else if ((strcmp(line, "hide") == 0 ||
+		    strcmp(line, "hidefile") == 0) && j->nhide < HIDE_MAX &&
+		    v[0] == '/' && strlen(v) < sizeof(j->hide[0])) {
+			j->hidefile[j->nhide] = line[4] == 'f';
 			memcpy(j->hide[j->nhide++], v, strlen(v) + 1);
+		}
 	}
 	return j->lang[0] && j->scratch[0] && j->timeout_ms && j->memory_mb &&
 	    j->output_kb && j->ppid ? 0 : -1;
@@ -306,50 +342,113 @@ path_within(const char *path, const char *dir)
 {
 	size_t	n = strlen(dir);
 
+	if (strcmp(dir, "/") == 0)
+		return path[0] == '/';
 	return strncmp(path, dir, n) == 0 && (path[n] == '/' ||
 	    path[n] == '\0');
 }
 
+/* What the child could apply, decided before the code runs. */
+struct iso {
+	int	mounts;		/* a mount namespace of its own */
+	int	hidden;		/* every "hide" entry is covered */
+	int	readonly;	/* every mount but the scratch is read-only */
+	int	scratch;	/* the scratch directory is the capped tmpfs */
+	long	landlock;	/* the Landlock ABI applied, 0 for none */
+};
+
 /*
- * Root only: namespaces, the file system view, then uid/gid "nobody".
- * Appends what applied to "notes".
+ * Cover the directory "dir" with an empty read-only tmpfs.  When the
+ * scratch directory is inside it (the data directory is /tmp, TMPDIR is
+ * in the data directory) the tmpfs gets the path down to it, on which
+ * the scratch tmpfs is mounted later.  0 when covered or absent.
+ */
+static int
+cover_dir(const struct job *j, const char *dir)
+{
+	char		 path[PATH_MAX], *s;
+	unsigned long	 ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	if (strcmp(dir, "/") == 0)
+		return -1;	/* the root itself cannot be covered */
+	if (!path_within(j->scratch, dir)) {
+		if (mount("tmpfs", dir, "tmpfs", ro, "size=4k,nr_inodes=1,"
+		    "mode=0555") == -1)
+			return errno == ENOENT ? 0 : -1;
+		return 0;
+	}
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    "size=4k,nr_inodes=64,mode=0755") == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (strlen(j->scratch) <= strlen(dir))
+		return -1;
+	memcpy(path, j->scratch, strlen(j->scratch) + 1);
+	for (s = strchr(path + strlen(dir) + 1, '/'); s != NULL;
+	    s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+		return -1;
+	return mount(NULL, dir, NULL, MS_REMOUNT | ro, "size=4k,"
+	    "nr_inodes=64,mode=0755");
+}
+
+/*
+ * In a mount namespace of its own: the server's files covered, every
+ * mount read-only, the scratch directory a tmpfs of SCRATCH_TMPFS owned
+ * by uid/gid.
  */
 static void
-drop_root(const struct job *j, struct buf *notes)
+view(const struct job *j, uid_t uid, gid_t gid, struct iso *iso)
 {
 	struct mount_attr	 ma;
-	struct passwd		*pw = getpwnam("nobody");
-	uid_t			 uid = pw ? pw->pw_uid : 65534;
-	gid_t			 gid = pw ? pw->pw_gid : 65534;
 	char			 opts[128];
 	int			 i;
 
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+		child_die("mount private");
+	iso->mounts = 1;
+	iso->hidden = 1;
+	for (i = 0; i < j->nhide; i++) {
+		if (!j->hidefile[i]) {
+			if (cover_dir(j, j->hide[i]) == -1)
+				iso->hidden = 0;
+		} else if (mount("/dev/null", j->hide[i], NULL, MS_BIND,
+		    NULL) == -1 && errno != ENOENT)
+			iso->hidden = 0;
+	}
+	memset(&ma, 0, sizeof(ma));
+	ma.attr_set = MOUNT_ATTR_RDONLY;
+	iso->readonly = mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ma,
+	    sizeof(ma)) == 0;
+	snprintf(opts, sizeof(opts), "%s,uid=%u,gid=%u", SCRATCH_TMPFS,
+	    (unsigned)uid, (unsigned)gid);
+	if (mount("tmpfs", j->scratch, "tmpfs", MS_NOSUID | MS_NODEV, opts) ==
+	    -1)
+		child_die("mount scratch");
+	iso->scratch = 1;
+}
+
+/*
+ * Root: a network and a mount namespace of its own, then uid/gid
+ * "nobody", in no group.
+ */
+static void
+drop_root(const struct job *j, struct iso *iso, struct buf *notes)
+{
+	struct passwd	*pw = getpwnam("nobody");
+	uid_t		 uid = pw ? pw->pw_uid : 65534;
+	gid_t		 gid = pw ? pw->pw_gid : 65534;
+
 	buf_puts(notes, unshare(CLONE_NEWNET) == 0 ? " net=netns" :
 	    " net=seccomp");
-	if (unshare(CLONE_NEWNS) == -1) {
-		buf_puts(notes, " mounts=shared");
-		if (chown(j->scratch, uid, gid) == -1)
-			child_die("chown scratch");
-	} else {
-		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
-			child_die("mount private");
-		for (i = 0; i < j->nhide; i++)
-			if (!path_within(j->scratch, j->hide[i]) &&
-			    mount("tmpfs", j->hide[i], "tmpfs", MS_RDONLY |
-			    MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,"
-			    "nr_inodes=1,mode=0555") == -1 && errno != ENOENT)
-				buf_printf(notes, " hide=%s", strerror(errno));
-		memset(&ma, 0, sizeof(ma));
-		ma.attr_set = MOUNT_ATTR_RDONLY;
-		buf_puts(notes, mount_setattr(AT_FDCWD, "/", AT_RECURSIVE,
-		    &ma, sizeof(ma)) == 0 ? " mounts=readonly" :
-		    " mounts=private");
-		snprintf(opts, sizeof(opts), "%s,uid=%u,gid=%u", SCRATCH_TMPFS,
-		    (unsigned)uid, (unsigned)gid);
-		if (mount("tmpfs", j->scratch, "tmpfs", MS_NOSUID | MS_NODEV,
-		    opts) == -1)
-			child_die("mount scratch");
-	}
+	if (unshare(CLONE_NEWNS) == 0)
+		view(j, uid, gid, iso);
+	else if (chown(j->scratch, uid, gid) == -1)
+		child_die("chown scratch");
 	if (setgroups(0, NULL) == -1 || setgid(gid) == -1 ||
 	    setuid(uid) == -1)
 		child_die("become nobody");
@@ -358,6 +457,79 @@ drop_root(const struct job *j, struct buf *notes)
 		_exit(1);
 	}
 	buf_puts(notes, " uid=nobody");
+}
+
+static int
+write_text(const char *path, const char *text)
+{
+	int	fd, rc;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -1;
+	return close(fd) == 0 ? rc : -1;
+}
+
+/*
+ * A service user: a user namespace where it keeps its own uid and gid,
+ * so that it may have a network and a mount namespace of its own like
+ * root's sandbox; then no capability is left.  Without user namespaces
+ * (a container, a sysctl) nothing changes.
+ */
+static void
+user_ns(const struct job *j, struct iso *iso, struct buf *notes)
+{
+	struct __user_cap_header_struct	 ch;
+	struct __user_cap_data_struct	 cd[2];
+	char				 map[64];
+	uid_t				 uid = getuid();
+	gid_t				 gid = getgid();
+
+	if (unshare(CLONE_NEWUSER) == -1) {
+		buf_puts(notes, " net=seccomp");
+		goto out;
+	}
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+	if (write_text("/proc/self/uid_map", map) == -1 ||
+	    write_text("/proc/self/setgroups", "deny") == -1) {
+		buf_puts(notes, " net=seccomp");
+		goto out;
+	}
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+	if (write_text("/proc/self/gid_map", map) == -1) {
+		buf_puts(notes, " net=seccomp");
+		goto out;
+	}
+	buf_puts(notes, unshare(CLONE_NEWNET) == 0 ? " net=netns" :
+	    " net=seccomp");
+	if (unshare(CLONE_NEWNS) == 0)
+		view(j, uid, gid, iso);
+	memset(&ch, 0, sizeof(ch));
+	memset(cd, 0, sizeof(cd));
+	ch.version = _LINUX_CAPABILITY_VERSION_3;
+	if (syscall(SYS_capset, &ch, cd) == -1)
+		child_die("drop capabilities");
+	buf_puts(notes, " userns=on");
+out:
+	buf_puts(notes, " uid=server");
+}
+
+/* What python reads and executes; "/" and its parents are system ones. */
+static const char *const runtime[] = { PYTHON, "/usr/lib", "/usr/lib64",
+    "/lib", "/lib64", "/usr/share/zoneinfo", "/etc/ld.so.cache",
+    "/etc/localtime", "/dev/urandom", "/dev/null", NULL };
+
+/* Whether a "hide" entry is, or holds, or is inside what python reads. */
+static int
+runtime_overlaps(const char *path)
+{
+	int	i;
+
+	for (i = 0; runtime[i] != NULL; i++)
+		if (path_within(path, runtime[i]) ||
+		    path_within(runtime[i], path))
+			return 1;
+	return 0;
 }
 
 static void
@@ -384,12 +556,9 @@ ll_allow(int rfd, uint64_t handled, const char *path, uint64_t access)
  * The file system the code may see: python's installation read-only and
  * the scratch directory; javascript nothing.  Needs no_new_privs.
  */
-static void
+static long
 landlock(const struct job *j, int python, struct buf *notes)
 {
-	static const char *const libs[] = { "/usr/lib", "/usr/lib64", "/lib",
-	    "/lib64", "/usr/share/zoneinfo", "/etc/ld.so.cache",
-	    "/etc/localtime", "/dev/urandom", NULL };
 	struct ll_ruleset	 rs;
 	uint64_t		 rx, all;
 	size_t			 size = sizeof(rs.fs);
@@ -400,7 +569,7 @@ landlock(const struct job *j, int python, struct buf *notes)
 	    LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 1) {
 		buf_puts(notes, " fs=unrestricted");
-		return;
+		return 0;
 	}
 	memset(&rs, 0, sizeof(rs));
 	rs.fs = (1ULL << 13) - 1;		/* ABI 1: EXECUTE .. MAKE_SYM */
@@ -424,9 +593,9 @@ landlock(const struct job *j, int python, struct buf *notes)
 	if (python) {
 		rx = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE |
 		    LANDLOCK_ACCESS_FS_READ_DIR;
-		for (i = 0; libs[i] != NULL; i++)
-			ll_allow(rfd, rs.fs, libs[i], rx);
-		ll_allow(rfd, rs.fs, PYTHON, rx);
+		for (i = 0; runtime[i] != NULL; i++)
+			if (strcmp(runtime[i], "/dev/null") != 0)
+				ll_allow(rfd, rs.fs, runtime[i], rx);
 		ll_allow(rfd, rs.fs, "/dev/null", LANDLOCK_ACCESS_FS_READ_FILE |
 		    LANDLOCK_ACCESS_FS_WRITE_FILE);
 		all = rs.fs & ~LANDLOCK_ACCESS_FS_EXECUTE &
@@ -439,6 +608,7 @@ landlock(const struct job *j, int python, struct buf *notes)
 		child_die("landlock");
 	close(rfd);
 	buf_printf(notes, " fs=landlock%ld", abi);
+	return abi;
 }
 
 static void
@@ -494,7 +664,14 @@ rlimits(const struct job *j, int python, size_t vm)
 #endif
 }
 
-/* seccomp: the calls untrusted code never needs. */
+/*
+ * seccomp: the calls untrusted code never needs.  Besides what reaches
+ * the kernel's internals, everything that changes a file without opening
+ * it (modes, owners, times, extended attributes: Landlock does not cover
+ * them, and a service user owns the data directory), that watches files,
+ * and that leaves an object behind after the run (System V IPC, message
+ * queues), each failing with EPERM.
+ */
 static const int denied[] = {
 	SYS_socket, SYS_socketpair, SYS_ptrace, SYS_process_vm_readv,
 	SYS_process_vm_writev, SYS_io_uring_setup, SYS_io_uring_enter,
@@ -503,20 +680,47 @@ static const int denied[] = {
 	SYS_pivot_root, SYS_chroot, SYS_unshare, SYS_setns, SYS_pidfd_open,
 	SYS_pidfd_getfd, SYS_pidfd_send_signal, SYS_kcmp, SYS_process_madvise,
 	SYS_open_by_handle_at, SYS_name_to_handle_at, SYS_fanotify_init,
-	SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_kexec_load,
-	SYS_kexec_file_load, SYS_reboot, SYS_swapon, SYS_swapoff, SYS_acct,
-	SYS_syslog, SYS_quotactl, SYS_mount_setattr, SYS_move_mount,
-	SYS_open_tree, SYS_fsopen, SYS_fsmount, SYS_fspick
+	SYS_fanotify_mark, SYS_init_module, SYS_finit_module,
+	SYS_delete_module, SYS_kexec_load, SYS_kexec_file_load, SYS_reboot,
+	SYS_swapon, SYS_swapoff, SYS_acct, SYS_syslog, SYS_quotactl,
+	SYS_quotactl_fd, SYS_mount_setattr, SYS_move_mount, SYS_open_tree,
+	SYS_open_tree_attr, SYS_fsopen, SYS_fsconfig, SYS_fsmount, SYS_fspick,
+	SYS_migrate_pages, SYS_move_pages,
+	/* a file's metadata */
+	SYS_fchmod, SYS_fchmodat, SYS_fchmodat2, SYS_fchown, SYS_fchownat,
+	SYS_utimensat, SYS_setxattr, SYS_lsetxattr, SYS_fsetxattr,
+	SYS_setxattrat, SYS_removexattr, SYS_lremovexattr, SYS_fremovexattr,
+	SYS_removexattrat, SYS_truncate, SYS_mknodat,
+#ifdef SYS_chmod
+	SYS_chmod, SYS_chown, SYS_lchown, SYS_utime, SYS_utimes,
+	SYS_futimesat, SYS_mknod,
+#endif
+	/* watching files */
+	SYS_inotify_init1, SYS_inotify_add_watch,
+#ifdef SYS_inotify_init
+	SYS_inotify_init,
+#endif
+	/* objects that outlive the run */
+	SYS_shmget, SYS_shmat, SYS_shmctl, SYS_shmdt, SYS_semget, SYS_semop,
+	SYS_semtimedop, SYS_semctl, SYS_msgget, SYS_msgsnd, SYS_msgrcv,
+	SYS_msgctl, SYS_mq_open, SYS_mq_unlink, SYS_mq_timedsend,
+	SYS_mq_timedreceive, SYS_mq_notify, SYS_mq_getsetattr
 };
 
-/* signals only to the sandbox itself: the first argument must be its pid */
-static const int signalling[] = {
-	SYS_kill, SYS_tkill, SYS_tgkill, SYS_rt_sigqueueinfo,
-	SYS_rt_tgsigqueueinfo
+/*
+ * Without a capped scratch tmpfs (no mount namespace) no file may be
+ * created at all: the scratch directory is then a directory of the real
+ * file system, where bytes and files could not be counted.
+ */
+static const int creating[] = {
+	SYS_mkdirat, SYS_linkat, SYS_symlinkat, SYS_renameat, SYS_renameat2,
+	SYS_openat2,
+#ifdef SYS_mkdir
+	SYS_creat, SYS_mkdir, SYS_link, SYS_symlink, SYS_rename,
+#endif
 };
 
-#define NDENIED		(sizeof(denied) / sizeof(denied[0]))
-#define NSIGNALLING	(sizeof(signalling) / sizeof(signalling[0]))
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 #if defined(__x86_64__)
 #define SECCOMP_ARCH	AUDIT_ARCH_X86_64
@@ -525,58 +729,169 @@ static const int signalling[] = {
 #endif
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define ARG0_LOW	offsetof(struct seccomp_data, args[0])
+#define ARG_LOW(i)	(offsetof(struct seccomp_data, args[0]) + 8 * (i))
 #else
-#define ARG0_LOW	(offsetof(struct seccomp_data, args[0]) + 4)
+#define ARG_LOW(i)	(offsetof(struct seccomp_data, args[0]) + 8 * (i) + 4)
 #endif
 
-#define F_STMT(c, k)		((struct sock_filter)BPF_STMT((c), (k)))
-#define F_JUMP(c, k, t, f)	\
-	((struct sock_filter)BPF_JUMP((c), (k), (t), (f)))
-#define RET_ERRNO		(SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA))
+#define FILTER_MAX	512
+#define RET_ERRNO	(SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA))
+#define NEW_NS		(CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWNET | \
+	CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | \
+	CLONE_NEWTIME)
+#define ANY		UINT32_MAX	/* no "which" argument */
+/* O_TMPFILE without the O_DIRECTORY it includes */
+#define TMPFILE_BIT	((uint32_t)(O_TMPFILE & ~O_DIRECTORY))
+
+struct bpf {
+	struct sock_filter	f[FILTER_MAX];
+	unsigned int		n;
+};
 
 static void
-seccomp(struct buf *notes)
+op(struct bpf *b, uint16_t code, uint32_t k, uint8_t jt, uint8_t jf)
+{
+	if (b->n >= FILTER_MAX) {
+		child_say("sandbox: seccomp filter too long");
+		_exit(1);
+	}
+	b->f[b->n].code = code;
+	b->f[b->n].jt = jt;
+	b->f[b->n].jf = jf;
+	b->f[b->n++].k = k;
+}
+
+/*
+ * Each block starts with the call's number in the accumulator; one that
+ * matches ends in a return, one that does not jumps past itself.
+ */
+static void
+deny(struct bpf *b, int nr, int err)
+{
+	op(b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1);
+	op(b, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t)err, 0, 0);
+}
+
+/*
+ * Call "nr" only on the sandbox itself: argument "arg" is its pid (or 0,
+ * "myself", when zero_ok), and argument "which", unless ANY, is
+ * "which_is" (PRIO_PROCESS, IOPRIO_WHO_PROCESS).
+ */
+static void
+self_only(struct bpf *b, int nr, uint32_t which, uint32_t which_is,
+    unsigned int arg, int zero_ok, uint32_t self)
+{
+	uint8_t	len = (uint8_t)(4 + (which != ANY ? 2 : 0) + (zero_ok ? 1 : 0));
+
+	op(b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, len);
+	if (which != ANY) {
+		op(b, BPF_LD | BPF_W | BPF_ABS, (uint32_t)ARG_LOW(which), 0,
+		    0);
+		op(b, BPF_JMP | BPF_JEQ | BPF_K, which_is, 0,
+		    (uint8_t)(zero_ok ? 3 : 2));
+	}
+	op(b, BPF_LD | BPF_W | BPF_ABS, (uint32_t)ARG_LOW(arg), 0, 0);
+	if (zero_ok)
+		op(b, BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 0);
+	op(b, BPF_JMP | BPF_JEQ | BPF_K, self, 1, 0);
+	op(b, BPF_RET | BPF_K, RET_ERRNO, 0, 0);
+	op(b, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
+}
+
+/* Call "nr" unless argument "arg" has a bit of "mask". */
+static void
+without_bits(struct bpf *b, int nr, unsigned int arg, uint32_t mask)
+{
+	op(b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 4);
+	op(b, BPF_LD | BPF_W | BPF_ABS, (uint32_t)ARG_LOW(arg), 0, 0);
+	op(b, BPF_JMP | BPF_JSET | BPF_K, mask, 0, 1);
+	op(b, BPF_RET | BPF_K, RET_ERRNO, 0, 0);
+	op(b, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
+}
+
+/* Call "nr" unless argument "arg" is one of the n "values". */
+static void
+not_values(struct bpf *b, int nr, unsigned int arg, const uint32_t *values,
+    unsigned int n)
+{
+	unsigned int	i;
+
+	op(b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, (uint8_t)(n + 3));
+	op(b, BPF_LD | BPF_W | BPF_ABS, (uint32_t)ARG_LOW(arg), 0, 0);
+	for (i = 0; i < n; i++)
+		op(b, BPF_JMP | BPF_JEQ | BPF_K, values[i],
+		    (uint8_t)(n - i), 0);
+	op(b, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
+	op(b, BPF_RET | BPF_K, RET_ERRNO, 0, 0);
+}
+
+/*
+ * The filter.  Calls that name a process reach only the sandbox itself,
+ * since a service user's sandbox shares its uid with the server (and
+ * root's "nobody" with other sandboxes): signals, rlimits, priorities,
+ * CPU affinity and scheduling, I/O priority, SIGIO ownership.  No new
+ * namespace by clone(2); clone3(2), whose flags it cannot read, says
+ * ENOSYS so that the C library falls back to clone(2).  "no_create" adds
+ * the ban on creating files.  Returns -1 when this architecture has no
+ * filter.
+ */
+static int
+seccomp(int no_create)
 {
 #ifdef SECCOMP_ARCH
-	struct sock_filter	 f[8 + 2 * NDENIED + 5 * NSIGNALLING];
+	static const uint32_t	 fown[] = { F_SETOWN, F_SETOWN_EX, F_SETSIG };
+	static struct bpf	 b;
 	struct sock_fprog	 prog;
-	unsigned int		 n = 0, i;
 	uint32_t		 self = (uint32_t)getpid();
+	unsigned int		 i;
 
-	f[n++] = F_STMT(BPF_LD | BPF_W | BPF_ABS,
-	    offsetof(struct seccomp_data, arch));
-	f[n++] = F_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH, 1, 0);
-	f[n++] = F_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	f[n++] = F_STMT(BPF_LD | BPF_W | BPF_ABS,
-	    offsetof(struct seccomp_data, nr));
+	b.n = 0;
+	op(&b, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch),
+	    0, 0);
+	op(&b, BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH, 1, 0);
+	op(&b, BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS, 0, 0);
+	op(&b, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr),
+	    0, 0);
 #if defined(__x86_64__)
 	/* the x32 ABI's numbers alias others: none of them */
-	f[n++] = F_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
-	f[n++] = F_STMT(BPF_RET | BPF_K, RET_ERRNO);
+	op(&b, BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
+	op(&b, BPF_RET | BPF_K, RET_ERRNO, 0, 0);
 #endif
-	for (i = 0; i < NDENIED; i++) {
-		f[n++] = F_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-		    (uint32_t)denied[i], 0, 1);
-		f[n++] = F_STMT(BPF_RET | BPF_K, RET_ERRNO);
+	for (i = 0; i < NELEM(denied); i++)
+		deny(&b, denied[i], EPERM);
+	deny(&b, SYS_clone3, ENOSYS);
+	without_bits(&b, SYS_clone, 0, NEW_NS);
+	self_only(&b, SYS_kill, ANY, 0, 0, 0, self);
+	self_only(&b, SYS_tkill, ANY, 0, 0, 0, self);
+	self_only(&b, SYS_tgkill, ANY, 0, 0, 0, self);
+	self_only(&b, SYS_rt_sigqueueinfo, ANY, 0, 0, 0, self);
+	self_only(&b, SYS_rt_tgsigqueueinfo, ANY, 0, 0, 0, self);
+	self_only(&b, SYS_prlimit64, ANY, 0, 0, 1, self);
+	self_only(&b, SYS_setpriority, 0, PRIO_PROCESS, 1, 1, self);
+	self_only(&b, SYS_ioprio_set, 0, 1 /* IOPRIO_WHO_PROCESS */, 1, 1,
+	    self);
+	self_only(&b, SYS_sched_setaffinity, ANY, 0, 0, 1, self);
+	self_only(&b, SYS_sched_setscheduler, ANY, 0, 0, 1, self);
+	self_only(&b, SYS_sched_setparam, ANY, 0, 0, 1, self);
+	self_only(&b, SYS_sched_setattr, ANY, 0, 0, 1, self);
+	not_values(&b, SYS_fcntl, 1, fown, NELEM(fown));
+	if (no_create) {
+		for (i = 0; i < NELEM(creating); i++)
+			deny(&b, creating[i], EPERM);
+		without_bits(&b, SYS_openat, 2, O_CREAT | TMPFILE_BIT);
+#ifdef SYS_open
+		without_bits(&b, SYS_open, 1, O_CREAT | TMPFILE_BIT);
+#endif
 	}
-	for (i = 0; i < NSIGNALLING; i++) {
-		/* a match runs the next 4; otherwise nr is still loaded */
-		f[n++] = F_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-		    (uint32_t)signalling[i], 0, 4);
-		f[n++] = F_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LOW);
-		f[n++] = F_JUMP(BPF_JMP | BPF_JEQ | BPF_K, self, 0, 1);
-		f[n++] = F_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-		f[n++] = F_STMT(BPF_RET | BPF_K, RET_ERRNO);
-	}
-	f[n++] = F_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	prog.len = (unsigned short)n;
-	prog.filter = f;
+	op(&b, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
+	prog.len = (unsigned short)b.n;
+	prog.filter = b.f;
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == -1)
 		child_die("seccomp");
-	buf_puts(notes, " seccomp=on");
+	return 0;
 #else
-	buf_puts(notes, " seccomp=off");
+	(void)no_create;
+	return -1;
 #endif
 }
 
@@ -1033,9 +1348,11 @@ child_main(void)
 	    (char *)py_wrapper, NULL };
 	static char *const no_env[] = { NULL };
 	struct job	 j;
+	struct iso	 iso;
 	struct buf	 notes;
+	const char	*refuse = NULL;
 	size_t		 vm;
-	int		 python;
+	int		 python, i, no_create;
 
 	if (read_header(&j) == -1) {
 		child_say("sandbox: bad job header");
@@ -1045,23 +1362,47 @@ child_main(void)
 	/* the server's thread may be gone before we got here */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != j.ppid)
 		return 1;
+	memset(&iso, 0, sizeof(iso));
 	buf_init(&notes, NOTES_MAX);
 	buf_puts(&notes, "sandbox:");
 	if (geteuid() == 0)
-		drop_root(&j, &notes);
+		drop_root(&j, &iso, &notes);
 	else
-		buf_puts(&notes, " net=seccomp uid=server");
+		user_ns(&j, &iso, &notes);
+	buf_puts(&notes, iso.readonly ? " mounts=readonly" : iso.mounts ?
+	    " mounts=private" : " mounts=shared");
 	if (chdir(j.scratch) == -1)
 		child_die("chdir scratch");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		child_die("no_new_privs");
 	vm = python ? 0 : vm_size();
-	landlock(&j, python, &notes);
+	iso.landlock = landlock(&j, python, &notes);
+	/*
+	 * The server's files must be out of reach: covered in the mount
+	 * namespace, or else outside what Landlock lets the code open.
+	 */
+	if (!iso.hidden) {
+		if (iso.landlock == 0)
+			refuse = "no mount namespace and no Landlock";
+		for (i = 0; python && refuse == NULL && i < j.nhide; i++)
+			if (runtime_overlaps(j.hide[i]))
+				refuse = "they are where python's files are";
+	}
+	/* writes go only to the capped scratch tmpfs, or nowhere */
+	no_create = !(iso.scratch && (iso.readonly || iso.landlock > 0));
+	buf_puts(&notes, no_create ? " scratch=none" : " scratch=tmpfs");
 	rlimits(&j, python, vm);
-	seccomp(&notes);
+	if (refuse == NULL && seccomp(no_create) == -1)
+		refuse = "no seccomp filter for this architecture";
+	buf_puts(&notes, refuse == NULL ? " seccomp=on" : " refused");
 	buf_puts(&notes, "\n");
 	write_all(3, notes.p, notes.len);
 	buf_free(&notes);
+	if (refuse != NULL) {
+		child_say("sandbox: the server's files cannot be hidden from "
+		    "the code here (%s)", refuse);
+		return 1;
+	}
 	if (!python)
 		return js_main(&j);
 	execve(PYTHON, py_argv, no_env);
@@ -1165,32 +1506,81 @@ signal_name(int sig)
 	}
 }
 
+/* Whether the directory "dir" is "/" or holds what python needs. */
+static int
+system_dir(const char *dir)
+{
+	int	i;
+
+	for (i = 0; runtime[i] != NULL; i++)
+		if (path_within(runtime[i], dir))
+			return 1;
+	return 0;
+}
+
+struct hides {
+	char	path[HIDE_MAX][PATH_MAX];
+	int	file[HIDE_MAX];
+	int	n;
+};
+
+/* Add "path" (absolute, as it is: it may not exist) unless there. */
+static void
+hide_one(struct hides *h, const char *path, int file)
+{
+	int	i;
+
+	if (strlen(path) >= PATH_MAX || strchr(path, '\n') != NULL)
+		path = "/";	/* cannot be sent: nothing may rely on it */
+	for (i = 0; i < h->n; i++)
+		if (strcmp(h->path[i], path) == 0)
+			return;
+	if (h->n >= HIDE_MAX)
+		return;
+	memcpy(h->path[h->n], path, strlen(path) + 1);
+	h->file[h->n++] = file;
+}
+
 /*
- * Add the directory "path" (or, for a file, the one holding it) to the
- * directories root's sandbox covers, unless it is a top-level one ("/",
- * "/tmp", "/etc") the code's own runtime may need, or already there.
+ * What the sandbox must hide of "path", the data directory or (file) the
+ * database or configuration file: a directory wherever it is, "/" too
+ * (which the child cannot cover, so it relies on Landlock or refuses);
+ * a file's directory, or, when that is a system directory ("/", "/etc"),
+ * the file itself and, for the database, SQLite's files beside it.  A
+ * relative path is taken from the server's working directory, symbolic
+ * links resolved.
  */
 static void
-add_hide(char hide[HIDE_MAX][PATH_MAX], int *nh, const char *path, int file)
+add_hide(struct hides *h, const char *path, int file, int sqlite)
 {
-	char	*slash, *p = hide[*nh];
-	int	 i, parts = 0;
+	static const char *const side[] = { "-wal", "-shm", "-journal" };
+	char	 real[PATH_MAX], dir[PATH_MAX], name[PATH_MAX + 16], *slash;
+	size_t	 i;
 
-	if (*nh >= HIDE_MAX || path == NULL || path[0] != '/' ||
-	    strlen(path) >= PATH_MAX || strchr(path, '\n') != NULL)
+	if (path == NULL || path[0] == '\0')
 		return;
-	memcpy(p, path, strlen(path) + 1);
-	if (file && (slash = strrchr(p, '/')) != NULL)
-		*slash = '\0';
-	for (i = 0; p[i] != '\0'; i++)
-		if (p[i] == '/' && p[i + 1] != '/' && p[i + 1] != '\0')
-			parts++;
-	if (parts < 2)
+	if (realpath(path, real) == NULL) {
+		/* not there (the server could not start): as it is */
+		if (path[0] != '/' || strlen(path) >= sizeof(real))
+			path = "/";
+		memcpy(real, path, strlen(path) + 1);
+	}
+	if (!file) {
+		hide_one(h, real, 0);
 		return;
-	for (i = 0; i < *nh; i++)
-		if (strcmp(hide[i], p) == 0)
-			return;
-	(*nh)++;
+	}
+	memcpy(dir, real, strlen(real) + 1);
+	slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+	if (!system_dir(dir)) {
+		hide_one(h, dir, 0);
+		return;
+	}
+	hide_one(h, real, 1);
+	for (i = 0; sqlite && i < NELEM(side); i++) {
+		snprintf(name, sizeof(name), "%s%s", real, side[i]);
+		hide_one(h, name, 1);
+	}
 }
 
 /* The job header and payload the child reads from its stdin. */
@@ -1199,20 +1589,24 @@ job_text(struct buf *job, const char *lang, const char *code,
     const char *input, int timeout_ms, int memory_mb, int output_kb,
     const char *scratch)
 {
-	char		 hide[HIDE_MAX][PATH_MAX];
-	struct buf	 h;
-	int		 i, nh = 0;
+	struct hides		*hides;
+	struct buf		 h;
+	int			 i;
 
 	/* where the server keeps its database, files and configuration */
-	add_hide(hide, &nh, cfg->db_path, 1);
-	add_hide(hide, &nh, cfg->data_dir, 0);
-	add_hide(hide, &nh, config_get("DIFYCGI_CONFIG"), 1);
+	hides = xmalloc(sizeof(*hides));
+	memset(hides, 0, sizeof(*hides));
+	add_hide(hides, cfg->data_dir, 0, 0);
+	add_hide(hides, cfg->db_path, 1, 1);
+	add_hide(hides, config_get("DIFYCGI_CONFIG"), 1, 0);
 	buf_init(&h, HEADER_MAX);
 	buf_printf(&h, "lang %s\ntimeout_ms %d\nmemory_mb %d\noutput_kb %d\n"
 	    "ppid %ld\nscratch %s\n", lang, timeout_ms, memory_mb, output_kb,
 	    (long)getpid(), scratch);
-	for (i = 0; i < nh; i++)
-		buf_printf(&h, "hide %s\n", hide[i]);
+	for (i = 0; i < hides->n; i++)
+		buf_printf(&h, "%s %s\n", hides->file[i] ? "hidefile" : "hide",
+		    hides->path[i]);
+	free(hides);
 	buf_printf(job, "%08zx\n", h.len);
 	buf_append(job, h.p, h.len);
 	buf_printf(job, "%zu\n", strlen(code));
@@ -1394,12 +1788,15 @@ sandbox_run(const char *lang, const char *code, const char *input,
 		*nl = '\0';
 		if (notes != NULL)
 			buf_puts(notes, res.p + 9);
-		if ((strstr(res.p, "unrestricted") != NULL ||
-		    strstr(res.p, "seccomp=off") != NULL) &&
+		if (strstr(res.p, " refused") != NULL &&
 		    atomic_exchange(&warned, 1) == 0)
-			log_warn("code sandbox: %s (files outside the "
-			    "sandbox are protected only by permissions)",
-			    res.p + 9);
+			log_warn("code sandbox: %s: code nodes cannot run "
+			    "here (the server's files could not be hidden "
+			    "from them)", res.p + 9);
+		else if (strstr(res.p, "scratch=none") != NULL &&
+		    atomic_exchange(&warned, 1) == 0)
+			log_warn("code sandbox: %s (no mount namespace: the "
+			    "code may create no file)", res.p + 9);
 		buf_append(out, nl + 1, res.len - (size_t)(nl + 1 - res.p));
 	} else
 		buf_append(out, res.p ? res.p : "", res.len);

@@ -6,10 +6,22 @@
  * fork, no signal to the server).  Prints what the sandbox could apply
  * here and the cost of a run in each language.
  */
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -548,6 +560,587 @@ test_isolation(void)
 	}
 }
 
+/* ---- the sandbox in each mode it can run in ---- */
+
+/*
+ * Attacks on the server's data directory (d) and database (db) from the
+ * code, through every call that changes a file's metadata and the calls
+ * that reach other processes of the server's user.  Each must fail the
+ * node with the error in "want" (alternatives separated by "|").
+ */
+#define EPERM_TEXT	"PermissionError: [Errno 1]"
+#define ANY_ERRNO	"Error: [Errno"
+#define PY_SYSCALL	"import ctypes, os, platform\n" \
+	"libc = ctypes.CDLL(None, use_errno=True)\n" \
+	"X86 = platform.machine() == 'x86_64'\n" \
+	"def ck(r):\n" \
+	"    if r == -1:\n" \
+	"        e = ctypes.get_errno()\n" \
+	"        raise OSError(e, os.strerror(e))\n" \
+	"    return r\n" \
+	"def sc(nr, *a):\n" \
+	"    return ck(libc.syscall(nr, *a))\n"
+
+static const struct attack {
+	int		 line;
+	const char	*code;
+	const char	*want;
+} attacks[] = {
+	{ __LINE__, "import os\ndef main(d, db):\n    os.chmod(d, 0)",
+	  EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n    os.chmod(db, 0)",
+	  EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    fd = os.open(d, os.O_PATH)\n"
+	  "    os.chmod('dify.db', 0, dir_fd=fd)", EPERM_TEXT },
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"	/* fchmodat2 */
+	  "    sc(452, -100, db.encode(), 0, 0)", EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n    os.fchmod(3, 0o600)",
+	  EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.chown(d, os.getuid(), os.getgid())", EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.chown(db, -1, os.getgid())", EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.lchown(db, os.getuid(), -1)", EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    fd = os.open(d, os.O_PATH)\n"
+	  "    os.chown('dify.db', os.getuid(), -1, dir_fd=fd)", EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.fchown(3, os.getuid(), -1)", EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n    os.utime(d, (0, 0))",
+	  EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n    os.utime(db)",
+	  EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    fd = os.open(d, os.O_PATH)\n"
+	  "    os.utime(fd, (0, 0))", EPERM_TEXT },
+	/* x86_64's older calls: chmod chown lchown utime utimes futimesat */
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"
+	  "    b = db.encode()\n"
+	  "    if not X86:\n"
+	  "        raise PermissionError(1, 'not x86_64')\n"
+	  "    for nr, a in ((90, (b, 0)), (92, (b, os.getuid(), -1)),\n"
+	  "            (94, (b, os.getuid(), -1)), (132, (b, None)),\n"
+	  "            (235, (b, None)), (261, (-100, b, None))):\n"
+	  "        try:\n"
+	  "            sc(nr, *a)\n"
+	  "        except PermissionError:\n"
+	  "            continue\n"
+	  "        raise SystemExit('syscall %d allowed' % nr)\n"
+	  "    raise PermissionError(1, 'all denied')", EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.setxattr(db, 'user.x', b'1')", EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.setxattr(d, 'user.x', b'1', follow_symlinks=False)",
+	  EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.removexattr(db, 'user.x')", EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.removexattr(d, 'user.x', follow_symlinks=False)",
+	  EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.setxattr(3, 'user.x', b'1')", EPERM_TEXT },
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"	/* setxattrat */
+	  "    sc(463, -100, db.encode(), 0, b'user.x', None, 0)",
+	  EPERM_TEXT },
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"	/* removexattrat */
+	  "    sc(466, -100, db.encode(), 0, b'user.x')", EPERM_TEXT },
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"
+	  "    ck(libc.inotify_init1(0))", EPERM_TEXT },
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"
+	  "    ck(libc.inotify_add_watch(0, d.encode(), 0xfff))", EPERM_TEXT },
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"
+	  "    if X86:\n"
+	  "        sc(253)\n"				/* inotify_init */
+	  "    raise PermissionError(1, 'not x86_64')", EPERM_TEXT },
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"
+	  "    ck(libc.fanotify_mark(0, 1, ctypes.c_uint64(0x3b), -100,\n"
+	  "        d.encode()))", EPERM_TEXT },
+	/* the rest of what a path can do, outside the scratch directory */
+	{ __LINE__, "import os\ndef main(d, db):\n    os.truncate(db, 0)",
+	  ANY_ERRNO },
+	{ __LINE__, "import os\ndef main(d, db):\n    os.link(db, 'x')",
+	  ANY_ERRNO },
+	{ __LINE__, "import os\ndef main(d, db):\n    os.rename(db, 'x')",
+	  ANY_ERRNO },
+	{ __LINE__, "import os\ndef main(d, db):\n    os.unlink(db)",
+	  ANY_ERRNO },
+	{ __LINE__, "import os\ndef main(d, db):\n    os.rmdir(d + '/sock')",
+	  ANY_ERRNO },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.mkfifo(d + '/fifo')", ANY_ERRNO },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.mknod(d + '/node')", ANY_ERRNO },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.symlink('/', d + '/link')", ANY_ERRNO },
+	{ __LINE__, "import os\ndef main(d, db):\n    os.mkdir(d + '/m')",
+	  ANY_ERRNO },
+	{ __LINE__, "def main(d, db):\n    open(d + '/new', 'w')",
+	  ANY_ERRNO },
+	{ __LINE__, "def main(d, db):\n    open(db, 'r+b').write(b'x')",
+	  ANY_ERRNO },
+	/* the server's processes, which may run as the same user */
+	{ __LINE__, "import os, resource\ndef main(d, db):\n"
+	  "    resource.prlimit(os.getppid(), resource.RLIMIT_CORE)",
+	  EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    p = os.getpriority(os.PRIO_PROCESS, os.getppid())\n"
+	  "    os.setpriority(os.PRIO_PROCESS, os.getppid(), p)",
+	  EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    g = os.getpgid(os.getppid())\n"
+	  "    os.setpriority(os.PRIO_PGRP, g, os.getpriority(os.PRIO_PGRP, "
+	  "g))", EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.sched_setaffinity(os.getppid(),\n"
+	  "        os.sched_getaffinity(os.getppid()))", EPERM_TEXT },
+	{ __LINE__, "import os\ndef main(d, db):\n"
+	  "    os.sched_setscheduler(os.getppid(), os.SCHED_OTHER,\n"
+	  "        os.sched_param(0))", EPERM_TEXT },
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"	/* ioprio_set */
+	  "    sc(251 if X86 else 30, 3, os.getuid(), 0)", EPERM_TEXT },
+	{ __LINE__, "import fcntl, os\ndef main(d, db):\n"
+	  "    fcntl.fcntl(3, fcntl.F_SETOWN, os.getppid())", EPERM_TEXT },
+	/* objects that outlive the run */
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"
+	  "    i = libc.shmget(0, 4096, 0o1600)\n"
+	  "    if i == -1:\n"
+	  "        e = ctypes.get_errno()\n"
+	  "        raise OSError(e, os.strerror(e))\n"
+	  "    libc.shmctl(i, 0, None)", EPERM_TEXT },
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"
+	  "    i = libc.msgget(0, 0o1600)\n"
+	  "    if i == -1:\n"
+	  "        e = ctypes.get_errno()\n"
+	  "        raise OSError(e, os.strerror(e))\n"
+	  "    libc.msgctl(i, 0, None)", EPERM_TEXT },
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"
+	  "    i = libc.semget(0, 1, 0o1600)\n"
+	  "    if i == -1:\n"
+	  "        e = ctypes.get_errno()\n"
+	  "        raise OSError(e, os.strerror(e))\n"
+	  "    libc.semctl(i, 0, 0)", EPERM_TEXT },
+	{ __LINE__, PY_SYSCALL "def main(d, db):\n"
+	  "    ck(libc.mq_open(b'/difycgi-test', os.O_CREAT | os.O_RDWR,\n"
+	  "        0o600, None))\n"
+	  "    libc.mq_unlink(b'/difycgi-test')", EPERM_TEXT },
+};
+
+/*
+ * What a run may write: its scratch directory, capped in bytes, files and
+ * the size of one file.  Each row tries to go past a cap; the node must
+ * fail with "want" and the scratch directory (printed first, on stderr)
+ * be gone afterwards.
+ */
+static const struct attack scratch_rows[] = {
+	{ __LINE__, "import os, sys\ndef main(d, db):\n"
+	  "    print(os.getcwd(), file=sys.stderr)\n"
+	  "    for i in range(5000):\n"
+	  "        open('f%d' % i, 'w').write('x')",
+	  "OSError: [Errno 28] No space left on device|" EPERM_TEXT },
+	{ __LINE__, "import os, sys\ndef main(d, db):\n"
+	  "    print(os.getcwd(), file=sys.stderr)\n"
+	  "    for i in range(5000):\n"
+	  "        os.mkdir('d%d' % i)",
+	  "OSError: [Errno 28] No space left on device|" EPERM_TEXT },
+	{ __LINE__, "import os, sys\ndef main(d, db):\n"
+	  "    print(os.getcwd(), file=sys.stderr)\n"
+	  "    open('big', 'wb').write(b'x' * (64 << 20))",
+	  "OSError: [Errno 27] File too large|" EPERM_TEXT },
+	{ __LINE__, "import os, sys\ndef main(d, db):\n"
+	  "    print(os.getcwd(), file=sys.stderr)\n"
+	  "    for i in range(64):\n"
+	  "        open('m%d' % i, 'wb').write(b'x' * (1 << 20))",
+	  "OSError: [Errno 28] No space left on device|" EPERM_TEXT },
+	{ __LINE__, "import os, sys\ndef main(d, db):\n"
+	  "    print(os.getcwd(), file=sys.stderr)\n"
+	  "    fd = os.open('.', os.O_TMPFILE | os.O_WRONLY)\n"
+	  "    for i in range(64):\n"
+	  "        os.write(fd, b'x' * (1 << 20))",
+	  "OSError: [Errno 27] File too large|" EPERM_TEXT },
+	{ __LINE__, "import os, sys\ndef main(d, db):\n"
+	  "    print(os.getcwd(), file=sys.stderr)\n"
+	  "    for p in ('/tmp', '/var/tmp', '/dev/shm', d):\n"
+	  "        try:\n"
+	  "            open(p + '/difycgi-x', 'w')\n"
+	  "        except OSError:\n"
+	  "            continue\n"
+	  "        raise SystemExit(p + ' is writable')\n"
+	  "    raise PermissionError(1, 'nowhere to write')", EPERM_TEXT },
+};
+
+/* Whether "err" contains one of the '|'-separated pieces of "want". */
+static int
+has_any(const char *err, const char *want)
+{
+	char	 piece[256];
+	size_t	 n;
+
+	while (err != NULL && *want != '\0') {
+		n = strcspn(want, "|");
+		snprintf(piece, sizeof(piece), "%.*s", (int)n, want);
+		if (strstr(err, piece) != NULL)
+			return 1;
+		want += n;
+		if (*want == '|')
+			want++;
+	}
+	return 0;
+}
+
+struct sbx_mode {
+	const char	*name;
+	int		 unpriv;	/* run as an unprivileged user */
+	int		 no_ns;		/* the kernel refuses namespaces */
+	int		 no_landlock;	/* the kernel has no Landlock */
+};
+
+/*
+ * A seccomp filter on this process, inherited by every sandbox it starts:
+ * unshare(2) fails (a container that allows no namespaces) and Landlock
+ * is missing (an older kernel), as asked.
+ */
+static int
+deny_features(int no_ns, int no_landlock)
+{
+	struct sock_filter	 f[8];
+	struct sock_fprog	 prog;
+	unsigned short		 n = 0;
+
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	    offsetof(struct seccomp_data, nr));
+	if (no_ns) {
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ |
+		    BPF_K, SYS_unshare, 0, 1);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+		    SECCOMP_RET_ERRNO | EPERM);
+	}
+	if (no_landlock) {
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ |
+		    BPF_K, SYS_landlock_create_ruleset, 0, 1);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+		    SECCOMP_RET_ERRNO | ENOSYS);
+	}
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	    SECCOMP_RET_ALLOW);
+	prog.len = n;
+	prog.filter = f;
+	if (n == 2)
+		return 0;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == -1 ? -1 : 0;
+}
+
+static int
+make_file(const char *path, const char *text, mode_t mode)
+{
+	int	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	if (fd == -1 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		return -1;
+	return close(fd) == 0 && chmod(path, mode) == 0 ? 0 : -1;
+}
+
+static int
+same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_mode == b->st_mode && a->st_uid == b->st_uid &&
+	    a->st_gid == b->st_gid && a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static int
+entries(const char *dir)
+{
+	DIR		*d = opendir(dir);
+	struct dirent	*e;
+	int		 n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 &&
+		    strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+/*
+ * In a child process of the test (a mode of its own): a data directory
+ * with a database and a socket directory, owned by whoever runs it, then
+ * every attack and every scratch cap.  Returns the failures.
+ */
+static int
+mode_child(const struct sbx_mode *m)
+{
+	char		 d[] = "/tmp/test-wf-code-data-XXXXXX";
+	char		 db[64], sock[64];
+	char		 inputs[256], name[512], first[sizeof(
+			    ((struct wf_exec *)0)->error)], *nl;
+	struct stat	 d0, db0, sock0, st;
+	struct harness	 h;
+	struct buf	 out, err, notes;
+	size_t		 i;
+	int		 rc, refused;
+
+	if (deny_features(m->no_ns, m->no_landlock) == -1 ||
+	    mkdtemp(d) == NULL || chmod(d, 0755) == -1)
+		return 1;
+	snprintf(db, sizeof(db), "%s/dify.db", d);
+	snprintf(sock, sizeof(sock), "%s/sock", d);
+	if (make_file(db, "SQLite format 3", 0644) == -1 ||
+	    mkdir(sock, 0700) == -1)
+		return 1;
+	setenv("DIFYCGI_DATA_DIR", d, 1);
+	setenv("DIFYCGI_DB", db, 1);
+	setenv("DIFYCGI_CODE_TIMEOUT_MS", "5000", 1);
+	if (config_load() == -1)
+		return 1;
+	stat(d, &d0);
+	stat(db, &db0);
+	stat(sock, &sock0);
+	buf_init(&out, 1 << 20);
+	buf_init(&err, 1 << 20);
+	buf_init(&notes, 1024);
+	rc = sandbox_run(PY, "def main():\n    return {}", "{}", 5000, 256,
+	    64, NULL, NULL, &out, &err, &notes);
+	printf("# sandbox %s:%s\n", m->name, buf_cstr(&notes));
+	refused = m->no_ns && m->no_landlock;
+	if (refused) {
+		snprintf(name, sizeof(name), "%s: code is refused, the "
+		    "server's files could not be hidden from it", m->name);
+		TEST(name) {
+			rc = run_code(&h, PY, "def main():\n    return {}",
+			    "{}", NULL);
+			CHECK(rc == WF_FAIL);
+			CHECK(strstr(h.x.error, "sandbox: ") != NULL);
+			printf("#   %s\n", h.x.error);
+			harness_free(&h);
+			rc = run_code(&h, JS, "function main() { return {} }",
+			    "{}", NULL);
+			CHECK(rc == WF_FAIL);
+			CHECK(strstr(h.x.error, "sandbox: ") != NULL);
+			harness_free(&h);
+		}
+		goto out;
+	}
+	snprintf(inputs, sizeof(inputs), "{\"d\":\"%s\",\"db\":\"%s\"}", d, db);
+	snprintf(name, sizeof(name), "%s: the code cannot change the data "
+	    "directory, the database or the server's processes", m->name);
+	TEST(name) {
+		CHECK(rc == 0 && err.len == 0);
+		for (i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
+			rc = run_code(&h, PY, attacks[i].code, "{}", inputs);
+			CHECK_ROW(rc == WF_FAIL, attacks[i].line);
+			CHECK_ROW(has_any(h.x.error, attacks[i].want),
+			    attacks[i].line);
+			if (rc != WF_FAIL || !has_any(h.x.error,
+			    attacks[i].want))
+				printf("#   line %d: %s\n", attacks[i].line,
+				    rc == WF_FAIL ? h.x.error : "succeeded");
+			harness_free(&h);
+		}
+		CHECK(stat(d, &st) == 0 && same_stat(&st, &d0));
+		CHECK(stat(db, &st) == 0 && same_stat(&st, &db0));
+		CHECK(stat(sock, &st) == 0 && same_stat(&st, &sock0));
+		CHECK(entries(d) == 2);
+		CHECK(getxattr(db, "user.x", NULL, 0) == -1 &&
+		    errno == ENODATA);
+	}
+	snprintf(name, sizeof(name), "%s: javascript runs%s", m->name,
+	    m->no_ns ? "" : "; the data directory and the database are "
+	    "hidden from python (no such file)");
+	TEST(name) {
+		rc = run_code(&h, JS, "function main() { return {} }", "{}",
+		    NULL);
+		CHECK(rc == WF_OK);
+		harness_free(&h);
+		rc = run_code(&h, PY, "import os\ndef main(d, db):\n"
+		    "    os.stat(db)\n    return {}", "{}", inputs);
+		CHECK(m->no_ns ? rc == WF_OK : rc == WF_FAIL &&
+		    strstr(h.x.error, "FileNotFoundError") != NULL);
+		harness_free(&h);
+		rc = run_code(&h, PY, "import os\ndef main(d, db):\n"
+		    "    os.stat(d + '/sock')\n    return {}", "{}", inputs);
+		CHECK(m->no_ns ? rc == WF_OK : rc == WF_FAIL &&
+		    strstr(h.x.error, "FileNotFoundError") != NULL);
+		harness_free(&h);
+	}
+	snprintf(name, sizeof(name), "%s: the scratch directory's caps "
+	    "hold (files, bytes, one file's size) and it is removed",
+	    m->name);
+	TEST(name) {
+		for (i = 0; i < sizeof(scratch_rows) / sizeof(scratch_rows[0]);
+		    i++) {
+			rc = run_code(&h, PY, scratch_rows[i].code, "{}",
+			    inputs);
+			CHECK_ROW(rc == WF_FAIL, scratch_rows[i].line);
+			CHECK_ROW(has_any(h.x.error, scratch_rows[i].want),
+			    scratch_rows[i].line);
+			if (rc != WF_FAIL || !has_any(h.x.error,
+			    scratch_rows[i].want))
+				printf("#   line %d: %s\n",
+				    scratch_rows[i].line, rc == WF_FAIL ?
+				    h.x.error : "succeeded");
+			/* the first line is the scratch directory */
+			memcpy(first, h.x.error, sizeof(first));
+			first[sizeof(first) - 1] = '\0';
+			if ((nl = strchr(first, '\n')) != NULL)
+				*nl = '\0';
+			CHECK_ROW(strncmp(first, "/tmp/difycgi-code-", 18) == 0,
+			    scratch_rows[i].line);
+			CHECK_ROW(access(first, F_OK) == -1,
+			    scratch_rows[i].line);
+			harness_free(&h);
+		}
+	}
+out:
+	buf_free(&out);
+	buf_free(&err);
+	buf_free(&notes);
+	chmod(d, 0755);
+	chmod(db, 0644);
+	unlink(db);
+	rmdir(sock);
+	rmdir(d);
+	return unit_failed_total;
+}
+
+/*
+ * Root only: a data directory directly under "/" and a database in a
+ * directory of its own, also directly under "/", are hidden from the code
+ * (they exist, the code sees no such file).
+ */
+static int
+root_dirs_child(void)
+{
+	char		 d[] = "/difycgi-test-XXXXXX";
+	char		 dbd[] = "/difycgi-test-db-XXXXXX";
+	char		 secret[64], db[64], inputs[256];
+	struct harness	 h;
+	int		 rc, fd;
+
+	if (mkdtemp(d) == NULL || mkdtemp(dbd) == NULL ||
+	    chmod(d, 0755) == -1 || chmod(dbd, 0755) == -1)
+		return 1;
+	snprintf(secret, sizeof(secret), "%s/secret", d);
+	snprintf(db, sizeof(db), "%s/dify.db", dbd);
+	if (make_file(secret, "secret", 0644) == -1 ||
+	    make_file(db, "SQLite format 3", 0644) == -1)
+		return 1;
+	setenv("DIFYCGI_DATA_DIR", d, 1);
+	setenv("DIFYCGI_DB", db, 1);
+	if (config_load() == -1)
+		return 1;
+	snprintf(inputs, sizeof(inputs), "{\"s\":\"%s\",\"db\":\"%s\"}",
+	    secret, db);
+	TEST("as root, a data directory and a database directory directly "
+	    "under / are hidden from the code") {
+		rc = run_code(&h, PY, "import os\ndef main(s, db):\n"
+		    "    os.stat(s)", "{}", inputs);
+		CHECK(rc == WF_FAIL);
+		CHECK(strstr(h.x.error, "FileNotFoundError") != NULL);
+		if (rc != WF_FAIL || strstr(h.x.error, "FileNotFoundError") ==
+		    NULL)
+			printf("#   %s: %s\n", d, rc == WF_FAIL ? h.x.error :
+			    "visible");
+		harness_free(&h);
+		rc = run_code(&h, PY, "import os\ndef main(s, db):\n"
+		    "    os.stat(db)", "{}", inputs);
+		CHECK(rc == WF_FAIL);
+		CHECK(strstr(h.x.error, "FileNotFoundError") != NULL);
+		harness_free(&h);
+	}
+	unlink(db);
+	/* a database directly in "/", which cannot be covered: the file is */
+	snprintf(db, sizeof(db), "/difycgi-test-XXXXXX");
+	if ((fd = mkstemp(db)) == -1 || write(fd, "SQLite", 6) != 6 ||
+	    close(fd) == -1)
+		return 1;
+	setenv("DIFYCGI_DB", db, 1);
+	if (config_load() == -1)
+		return 1;
+	snprintf(inputs, sizeof(inputs), "{\"s\":\"%s\",\"db\":\"%s\"}",
+	    secret, db);
+	TEST("as root, a database file directly in / is covered by an empty "
+	    "file") {
+		rc = run_code(&h, PY, "import os, stat\ndef main(s, db):\n"
+		    "    return {'x': stat.S_ISCHR(os.stat(db).st_mode)}",
+		    "{\"x\":{\"type\":\"boolean\"}}", inputs);
+		CHECK(rc == WF_OK);
+		CHECK(STREQ(json_compact(h.x.outputs), "{\"x\":true}"));
+		harness_free(&h);
+	}
+	unlink(secret);
+	unlink(db);
+	rmdir(d);
+	rmdir(dbd);
+	return unit_failed_total;
+}
+
+/* Become www-data (or nobody), as a service would run. */
+static int
+become_unprivileged(void)
+{
+	struct passwd	*pw = getpwnam("www-data");
+
+	if (pw == NULL)
+		pw = getpwnam("nobody");
+	if (pw == NULL)
+		return -1;
+	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		return -1;
+	/* LeakSanitizer's tracer needs a dumpable process */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	return 0;
+}
+
+/*
+ * Every mode the sandbox can find itself in: as root and as a service
+ * user, with and without namespaces, with and without Landlock, each in a
+ * child process of its own (its own configuration and seccomp filter).
+ */
+static void
+test_modes(void)
+{
+	static const struct sbx_mode modes[] = {
+		{ "as this user", 0, 0, 0 },
+		{ "as this user without namespaces", 0, 1, 0 },
+		{ "as this user without namespaces or Landlock", 0, 1, 1 },
+		{ "unprivileged", 1, 0, 0 },
+		{ "unprivileged without namespaces", 1, 1, 0 },
+		{ "unprivileged without namespaces or Landlock", 1, 1, 1 },
+	};
+	size_t	i;
+	pid_t	pid;
+	int	status;
+
+	for (i = 0; i <= sizeof(modes) / sizeof(modes[0]); i++) {
+		if (i < sizeof(modes) / sizeof(modes[0]) ?
+		    modes[i].unpriv && geteuid() != 0 : geteuid() != 0)
+			continue;
+		fflush(stdout);
+		if ((pid = fork()) == 0) {
+			if (i == sizeof(modes) / sizeof(modes[0]))
+				_exit(root_dirs_child() ? 1 : 0);
+			if (modes[i].unpriv && become_unprivileged() == -1)
+				_exit(1);
+			_exit(mode_child(&modes[i]) ? 1 : 0);
+		}
+		if (pid == -1 || waitpid(pid, &status, 0) != pid ||
+		    !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			printf("# mode %zu: the test's child failed (%d)\n", i,
+			    status);
+			unit_failed_total++;
+		}
+	}
+}
+
 /* The isolation applied here, and the cost of a run in each language. */
 static void
 report(void)
@@ -610,6 +1203,7 @@ main(void)
 	test_checks();
 	test_failures(db);
 	test_isolation();
+	test_modes();
 	report();
 	unlink(db);
 	rmdir(dir);

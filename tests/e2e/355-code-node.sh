@@ -2,12 +2,32 @@
 # The code node through lighttpd: Start -> Code (python3) -> Code
 # (javascript) -> End with typed outputs, blocking and streaming; a failing
 # node (its traceback as the error, retries, a default value), the time
-# limit, a stop while the code runs; and the fixtures that use code
+# limit, a stop while the code runs; a data directory directly under /
+# hidden from the code; and the fixtures that use code
 # (dify-iteration-flatten, dify-parallel-code, svcvit-couplet) imported
-# with dify-admin app import and run.
+# with dify-admin app import and run.  As a service user: 356-code-node-nonroot.
 . "$(dirname "$0")/../lib.sh"
+plan 20
 FIX="$FIXTURES"
 export DIFYCGI_CODE_TIMEOUT_MS=3000
+
+# wait_for SECONDS COMMAND...: poll until the command succeeds
+wait_for() {
+	_n=$(($1 * 20)); shift
+	while [ "$_n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.05
+		_n=$((_n - 1))
+	done
+	return 1
+}
+
+# the data directory at the root of the file system, as /data or /srv
+# would be (the database stays in $T); removed on exit
+DD=$(mktemp -d /difycgi-test-XXXXXX) || exit 1
+trap '_s=$?; rm -rf "$DD"; (exit $_s); cleanup' EXIT
+echo secret > "$DD/secret"
+export DIFYCGI_DATA_DIR="$DD"
 
 # a provider whose model answers the couplet fixture's JSON, streamed or not
 cat > "$T/couplet.py" <<'EOF'
@@ -48,7 +68,8 @@ s.serve_forever()
 EOF
 python3 "$T/couplet.py" "$T/couplet.port" &
 PIDS="$PIDS $!"
-for i in $(seq 100); do [ -s "$T/couplet.port" ] && break; sleep 0.05; done
+wait_for 20 test -s "$T/couplet.port" || {
+	echo "Bail out! the couplet provider did not start"; exit 1; }
 export DIFYCGI_PROVIDER_TONGYI_BASE_URL="http://127.0.0.1:$(cat "$T/couplet.port")/v1"
 start_fake_upstream
 start_server
@@ -155,8 +176,8 @@ jreq POST /v1/workflows/run "$KL" '{"inputs":{},"user":"u1"}'
 t1=$(date +%s.%N)
 check "an endless loop ends at DIFYCGI_CODE_TIMEOUT_MS (3 s) with dify-sandbox's words" body_is '
     .data.status == "failed" and .data.error == "error: timeout\nerror: signal: killed\n"'
-check "... and no later than a second after it ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s)" \
-    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 2.9 && b - a < 4.5) }'
+check "... not before it, and well before the default 10 s ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s)" \
+    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 2.9 && b - a < 9) }'
 
 graph1 "$T/net.json" $'import socket\ndef main():\n    socket.create_connection(("127.0.0.1", '"$PORT"$'), 1)\n    return {"x": "connected"}'
 read -r N KN <<<"$(new_app workflow --provider fake --model echo --graph "$T/net.json")"
@@ -169,6 +190,11 @@ jreq POST /v1/workflows/run "$KB" '{"inputs":{},"user":"u1"}'
 check "python cannot read the database" body_is '
     .data.status == "failed" and (.data.error | test("(PermissionError|FileNotFoundError): \\[Errno"))
     and (.data.error | contains("SQLite") | not)'
+graph1 "$T/dd.json" $'import os\ndef main():\n    return {"x": str(os.stat("'"$DD"$'/secret").st_size)}'
+read -r H KH <<<"$(new_app workflow --provider fake --model echo --graph "$T/dd.json")"
+jreq POST /v1/workflows/run "$KH" '{"inputs":{},"user":"u1"}'
+check "a data directory directly under / ($DD) is hidden from the code: no such file" body_is '
+    .data.status == "failed" and (.data.error | contains("FileNotFoundError: [Errno 2]"))'
 
 # ---- a stop while the code runs ----
 cat > "$T/slow.json" <<'EOF'
@@ -182,20 +208,23 @@ read -r S KS <<<"$(new_app workflow --provider fake --model echo --graph "$T/slo
 : > "$T/sse"
 sse /v1/workflows/run "$KS" '{"inputs":{},"user":"u1","response_mode":"streaming"}' &
 SPID=$!
-for i in $(seq 100); do grep -q '"node_type":"code"' "$T/sse" 2>/dev/null && break; sleep 0.05; done
+wait_for 20 grep -q '"node_type":"code"' "$T/sse"
 TASK=$(head -1 "$T/sse" | cut -d' ' -f2- | jq -r .task_id)
 t0=$(date +%s.%N)
 jreq POST "/v1/workflows/tasks/$TASK/stop" "$KS" '{"user":"u1"}'
 wait $SPID
 t1=$(date +%s.%N)
-check "a stop ends the run while javascript loops, within a second ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s)" \
-    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 1) }'
+check "a stop ends the run while javascript loops, before its 3 s limit would ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s)" \
+    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 3) }'
 check "the stream ends with workflow_finished: stopped" last_event '
     .event == "workflow_finished" and .data.status == "stopped" and .data.error == "Stopped by user."'
 
 # ---- fixtures that use code, imported as Dify exports them ----
 if [ ! -d "$FIX" ] || ! "$ADMIN" app import --help >/dev/null 2>&1; then
-	ok "fixtures with code nodes run # SKIP no importer or fixtures"
+	for f in dify-iteration-flatten "dify-parallel-code, switch 1" \
+	    "dify-parallel-code, switch 0" svcvit-couplet; do
+		not_ok "$f: no fixtures in $FIX or no dify-admin app import"
+	done
 	finish
 	exit
 fi
