@@ -2,6 +2,7 @@
 # App metadata endpoints for every mode: /info, /parameters, /meta, /site,
 # the 404/405 bodies and the common headers.
 . "$(dirname "$0")/../lib.sh"
+plan 47
 start_server
 for mode in completion chat agent-chat workflow advanced-chat; do
 	read -r id key <<<"$(new_app $mode --description "about $mode" --tag t1 --tag t2 \
