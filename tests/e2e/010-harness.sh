@@ -79,7 +79,7 @@ python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
 print(s.getsockname()[1], flush=True); time.sleep(100)' > "$T/port" &
 PIDS="$PIDS $!"
-while [ ! -s "$T/port" ]; do sleep 0.05; done
+wait_for 10 test -s "$T/port" || exit 1
 curl -s "http://127.0.0.1:$(cat "$T/port")/"
 check "curl gives up on a server that never answers (exit 28)" [ $? = 28 ]
 finish
