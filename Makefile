@@ -19,7 +19,7 @@ PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CF
 PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
 
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread $(PKG_CFLAGS) \
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib $(PKG_CFLAGS) \
 	   $(XCFLAGS)
 LDLIBS	+= $(PKG_LIBS) -lpthread -lm
 
@@ -32,7 +32,7 @@ else
 BUILD	?= build
 endif
 
-LIB_SRC	 = $(sort $(wildcard lib/*.c))
+LIB_SRC	 = $(sort $(wildcard lib/*.c lib/*/*.c))
 LIB_OBJ	 = $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o) $(BUILD)/lib/migrations.o
 LIB	 = $(BUILD)/libdify.a
 PROGS	 = $(patsubst cgi-bin/%.c,$(BUILD)/cgi-bin/%.fcgi,$(wildcard cgi-bin/*.c))
@@ -43,7 +43,7 @@ REPLAYS	 = $(FUZZERS:%=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
 CI_FUZZ_SECONDS ?= 20
 SQL	 = $(sort $(wildcard sql/*.sql))
-HDRS	 = $(wildcard lib/*.h)
+HDRS	 = $(wildcard lib/*.h lib/*/*.h)
 
 .PHONY: all test check run install uninstall clean lint deps bench bench-streams bench-growth fuzz fuzz-lib
 
