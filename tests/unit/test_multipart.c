@@ -6,8 +6,8 @@
  * base64, RFC 5987 names, the public-address rule behind the SSRF
  * checks, and the text of documents.
  */
-#include "../../lib/multipart.c"
-#include "../../lib/files.c"
+#include "../../lib/http/multipart.c"
+#include "../../lib/files/files.c"
 #include "unit.h"
 
 /* What the callbacks saw, as text: "name|filename|type|data;" per part. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../lib/db_conversation.c"
+#include "../../lib/store/db_conversation.c"
 #include "unit.h"
 
 /* 1 when the plan of "sql" reads through indexes only. */

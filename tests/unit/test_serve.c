@@ -5,7 +5,7 @@
  */
 #include <stdlib.h>
 
-#include "../../lib/serve.c"
+#include "../../lib/http/serve.c"
 #include "unit.h"
 
 #define APP_A	"aaaaaaaa-0000-4000-8000-000000000000"

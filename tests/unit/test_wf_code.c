@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../lib/wf_code.c"
+#include "../../lib/workflow/wf_code.c"
 #include "unit.h"
 
 /* set: the engine is stopped before the node runs */

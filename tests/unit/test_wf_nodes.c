@@ -7,9 +7,9 @@
  * graphs with these nodes and a fake model. */
 #include <stdlib.h>
 
-#include "../../lib/wf_nodes_http.c"
-#include "../../lib/wf_nodes_llm.c"
-#include "../../lib/wf_nodes_list.c"
+#include "../../lib/workflow/wf_nodes_http.c"
+#include "../../lib/workflow/wf_nodes_llm.c"
+#include "../../lib/workflow/wf_nodes_list.c"
 #include "unit.h"
 
 /* ---- a bare engine: a pool of values and a run, no graph ---- */
