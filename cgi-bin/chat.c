@@ -1,5 +1,7 @@
 /* chat.c: chat messages.  Mirrors Dify service_api/app/completion.py
  * (ChatApi, ChatStopApi): chat, agent-chat and advanced-chat apps. */
+#include <string.h>
+
 #include "api.h"
 
 static int	create(struct req *, struct resp *);
@@ -20,6 +22,11 @@ main(int argc, char *argv[])
 static int
 create(struct req *rq, struct resp *rs)
 {
+	/* the end user comes before the mode check, as in Dify */
+	if (auth_end_user(rq, rs, 'j', 1) == -1)
+		return -1;
+	if (strcmp(rq->app.mode, "advanced-chat") == 0)
+		return chatflow_messages(rq, rs);
 	return gen_chat_messages(rq, rs);
 }
 

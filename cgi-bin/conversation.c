@@ -53,7 +53,7 @@ chat_user(struct req *rq, struct resp *rs, char where, int required)
 {
 	if (auth_end_user(rq, rs, where, required) == -1)
 		return -1;
-	if (!gen_mode_is_chat(rq->app.mode))
+	if (!app_mode_is_chat(rq->app.mode))
 		return resp_error(rs, ERR_NOT_CHAT_APP);
 	return 0;
 }

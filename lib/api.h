@@ -125,6 +125,25 @@ int	 ct_equal(const void *, const void *, size_t);
 int	 utf8_valid(const char *, size_t);
 int	 parse_int(const char *, long long min, long long max, long long *);
 
+/* ---- pyval.c: JSON values with Python's semantics (Dify's) ---- */
+
+/* Python's repr() of a JSON value: {'a': 1}, True, None, 2.5. */
+void	 wf_py_repr(struct buf *, json_object *);
+/* Python's ==: numbers and booleans by value, containers deeply. */
+int	 wf_py_eq(json_object *, json_object *);
+/* Python's str(): strings as they are, the rest as repr(). */
+void	 wf_py_str(struct buf *, json_object *);
+/* json.dumps(v, ensure_ascii=False[, indent]); indent 0 = one line. */
+void	 wf_py_json(struct buf *, json_object *, int indent);
+/* Python truthiness: "", 0, 0.0, [], {}, null and false are false. */
+int	 wf_truthy(json_object *);
+/* Python's float repr: 2.5, 1.0, 1e+16. */
+void	 wf_py_float(struct buf *, double);
+/* Whether a value is a number or a boolean (Python's bool is an int). */
+int	 py_is_num(json_object *);
+/* Its value as a double. */
+double	 py_num(json_object *);
+
 /* ---- errors.c: every Dify error the API gives, in one table ---- */
 
 enum err {
@@ -441,8 +460,6 @@ struct app_new {
 int	 db_app_create(struct db *, const struct app_new *, char id[UUID_LEN + 1]);
 int	 db_app_get(struct db *, struct pool *, const char *id, struct app *);
 int	 db_app_delete(struct db *, const char *id);
-/* Drop this thread's cache of parsed app rows (db_close does). */
-void	 db_app_cache_clear(void);
 /* Drop the JSON objects an app row holds. */
 void	 app_release(struct app *);
 int	 db_app_set_config(struct db *, const char *id, json_object *config);

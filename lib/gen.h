@@ -200,10 +200,10 @@ int	 gen_chat_messages(struct req *, struct resp *);
 int	 gen_completion_messages(struct req *, struct resp *);
 int	 gen_stop(struct req *, struct resp *, int chat);
 /*
- * POST /chat-messages for advanced-chat apps, after the end user and mode
- * checks: the chatflow engine (lib/chatflow.c).
+ * POST /chat-messages for advanced-chat apps, after the end user check:
+ * the chatflow engine (lib/chatflow/chatflow.c).
  */
-int	 gen_chatflow(struct req *, struct resp *);
+int	 chatflow_messages(struct req *, struct resp *);
 /*
  * Name a new conversation from its first query with the app's model,
  * off the request's thread (serve_defer): the client and the worker do
@@ -215,20 +215,20 @@ void	 gen_name_later(struct req *, const char *conversation_id,
 /* Generate a conversation title from its first query; "" on failure. */
 char	*gen_conversation_title(struct req *, const char *query);
 /* Price strings as Dify writes them ("0.0012890"). */
-void	 gen_usage_json(json_object *, const char *provider, int ptok,
+void	 usage_json(json_object *, const char *provider, int ptok,
 	    int ctok, double latency, char total_price[32]);
-int	 gen_mode_is_chat(const char *mode);
+int	 app_mode_is_chat(const char *mode);
 /* response_mode of the body: absent/null blocking; 0, or -1 with a 400. */
-int	 gen_response_mode(struct req *, struct resp *, int *streaming);
+int	 task_response_mode(struct req *, struct resp *, int *streaming);
 /* The app's limit of generations in flight (0: none). */
-int	 gen_max_active(const struct app *);
+int	 task_max_active(const struct app *);
 /*
  * Take a slot for a new task (a fresh task_id): within the app's share
  * of this process's threads (serve_hold), then within its limit of
- * tasks across processes (gen_max_active).  0, or -1 with Dify's 429
+ * tasks across processes (task_max_active).  0, or -1 with Dify's 429
  * too_many_requests (or a 500) in "rs".
  */
-int	 gen_task_start(struct req *, struct resp *, const struct scope *,
+int	 task_start(struct req *, struct resp *, const struct scope *,
 	    const char *kind, char task_id[UUID_LEN + 1]);
 
 #endif

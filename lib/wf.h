@@ -29,22 +29,10 @@ enum wf_render {
 	WF_MARKDOWN		/* answer and end streams: segment.markdown */
 };
 
-/* Python's repr() of a JSON value: {'a': 1}, True, None, 2.5. */
-void	 wf_py_repr(struct buf *, json_object *);
-/* Python's ==: numbers and booleans by value, containers deeply. */
-int	 wf_py_eq(json_object *, json_object *);
-/* Python's str(): strings as they are, the rest as repr(). */
-void	 wf_py_str(struct buf *, json_object *);
-/* json.dumps(v, ensure_ascii=False[, indent]); indent 0 = one line. */
-void	 wf_py_json(struct buf *, json_object *, int indent);
 /* A variable's rendering in text or markdown (spec 3.6). */
 void	 wf_render(struct buf *, json_object *, enum wf_render);
-/* Python truthiness: "", 0, 0.0, [], {}, null and false are false. */
-int	 wf_truthy(json_object *);
 /* Whether a value is a Dify file object. */
 int	 wf_is_file(json_object *);
-/* Python's float repr: 2.5, 1.0, 1e+16. */
-void	 wf_py_float(struct buf *, double);
 
 /* ---- wf_pool.c: the variable pool and {{#...#}} templates ---- */
 

@@ -184,13 +184,6 @@ appinfo_meta(const struct app *a)
 	return o;
 }
 
-int
-app_mode_is_workflow(const char *mode)
-{
-	return strcmp(mode, "workflow") == 0 ||
-	    strcmp(mode, "advanced-chat") == 0;
-}
-
 /*
  * Whether an app can serve: a published workflow for workflow modes, a
  * model configuration for the others.

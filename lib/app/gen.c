@@ -63,83 +63,6 @@ struct naming {
 #define NAMING_QUERY_MAX	2000	/* Dify cuts longer queries */
 #define NAMING_QUERY_KEEP	300	/* to their ends */
 
-int
-gen_mode_is_chat(const char *mode)
-{
-	return strcmp(mode, "chat") == 0 || strcmp(mode, "agent-chat") == 0 ||
-	    strcmp(mode, "advanced-chat") == 0;
-}
-
-/* ---- usage and prices ---- */
-
-/* A provider setting: DIFYCGI_PROVIDER_<NAME>_<what>. */
-static const char *
-provider_conf(const char *provider, const char *what)
-{
-	char	name[160];
-	size_t	i, n;
-
-	n = (size_t)snprintf(name, sizeof(name), "DIFYCGI_PROVIDER_%s_%s",
-	    provider, what);
-	if (n >= sizeof(name))
-		return NULL;
-	for (i = 17; i < n; i++)
-		name[i] = name[i] == '-' ? '_' :
-		    (char)toupper((unsigned char)name[i]);
-	return config_get(name);
-}
-
-static double
-price_of(const char *s)
-{
-	char	*end;
-	double	 d;
-
-	if (s == NULL)
-		return 0;
-	d = strtod(s, &end);
-	return *end == '\0' && d >= 0 ? d : 0;
-}
-
-void
-gen_usage_json(json_object *usage, const char *provider, int ptok, int ctok,
-    double latency, char total_price[32])
-{
-	const char	*pu = provider_conf(provider, "PROMPT_PRICE");
-	const char	*cu = provider_conf(provider, "COMPLETION_PRICE");
-	const char	*cur = provider_conf(provider, "CURRENCY");
-	double		 pp, cp;
-	char		 s[32];
-
-	/* unit prices are per 1000 tokens, as Dify's price_unit 0.001 */
-	pp = ptok * price_of(pu) * 0.001;
-	cp = ctok * price_of(cu) * 0.001;
-	json_object_object_add(usage, "prompt_tokens", json_object_new_int(ptok));
-	json_object_object_add(usage, "prompt_unit_price",
-	    json_object_new_string(pu ? pu : "0"));
-	json_object_object_add(usage, "prompt_price_unit",
-	    json_object_new_string("0.001"));
-	snprintf(s, sizeof(s), "%.7f", pp);
-	json_object_object_add(usage, "prompt_price", json_object_new_string(s));
-	json_object_object_add(usage, "completion_tokens",
-	    json_object_new_int(ctok));
-	json_object_object_add(usage, "completion_unit_price",
-	    json_object_new_string(cu ? cu : "0"));
-	json_object_object_add(usage, "completion_price_unit",
-	    json_object_new_string("0.001"));
-	snprintf(s, sizeof(s), "%.7f", cp);
-	json_object_object_add(usage, "completion_price",
-	    json_object_new_string(s));
-	json_object_object_add(usage, "total_tokens",
-	    json_object_new_int(ptok + ctok));
-	snprintf(total_price, 32, "%.7f", pp + cp);
-	json_object_object_add(usage, "total_price",
-	    json_object_new_string(total_price));
-	json_object_object_add(usage, "currency",
-	    json_object_new_string(cur ? cur : "USD"));
-	json_object_object_add(usage, "latency", json_object_new_double(latency));
-}
-
 /* ---- events ---- */
 
 static json_object *
@@ -342,37 +265,6 @@ build_messages(struct gen *g, json_object *inputs, const char *query,
 }
 
 /* ---- the pipeline ---- */
-
-int
-gen_response_mode(struct req *rq, struct resp *rs, int *streaming)
-{
-	json_object	*v = json_get(rq->body, "response_mode");
-	const char	*s;
-
-	*streaming = 0;
-	if (v == NULL)
-		return 0;
-	s = json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
-	if (strcmp(s, "streaming") == 0)
-		*streaming = 1;
-	else if (strcmp(s, "blocking") != 0)
-		return resp_error_msg(rs, ERR_INVALID_PARAM,
-		    "response_mode must be 'blocking' or 'streaming'");
-	return 0;
-}
-
-int
-gen_max_active(const struct app *a)
-{
-	json_object	*v = json_get(a->config, "max_active_requests");
-
-	if (v != NULL && json_object_is_type(v, json_type_int))
-		return json_object_get_int(v);
-	if (a->max_active_requests > 0)
-		return a->max_active_requests;
-	return cfg->max_active_requests;
-}
 
 /*
  * A long query is cut to its ends for naming, as Dify does (over 2000
@@ -773,7 +665,7 @@ generate(struct gen *g, struct llm_msg *msgs, int nmsgs)
 		ctok = upstream_estimate_tokens(answer);
 	}
 	usage = json_object_new_object();
-	gen_usage_json(usage, g->provider, ptok, ctok, latency, price);
+	usage_json(usage, g->provider, ptok, ctok, latency, price);
 
 	memset(&me, 0, sizeof(me));
 	me.answer = answer;
@@ -855,12 +747,10 @@ generation(struct req *rq, struct resp *rs, int chat)
 	/* the end user comes before the mode check, as in Dify */
 	if (auth_end_user(rq, rs, 'j', 1) == -1)
 		return -1;
-	if (chat && !gen_mode_is_chat(rq->app.mode))
+	if (chat && !app_mode_is_chat(rq->app.mode))
 		return resp_error(rs, ERR_NOT_CHAT_APP);
 	if (!chat && strcmp(rq->app.mode, "completion") != 0)
 		return resp_error(rs, ERR_APP_UNAVAILABLE);
-	if (chat && strcmp(rq->app.mode, "advanced-chat") == 0)
-		return gen_chatflow(rq, rs);
 	if (input_check(rq, rs, fields) == -1)
 		return -1;
 
@@ -869,7 +759,7 @@ generation(struct req *rq, struct resp *rs, int chat)
 	g.rs = rs;
 	g.chat = chat;
 	g.agent = strcmp(rq->app.mode, "agent-chat") == 0;
-	if (gen_response_mode(rq, rs, &g.streaming) == -1)
+	if (task_response_mode(rq, rs, &g.streaming) == -1)
 		return -1;
 
 	/* query: required for chat; NUL characters stripped, as Dify does */
@@ -930,7 +820,7 @@ generation(struct req *rq, struct resp *rs, int chat)
 		return -1;
 	}
 
-	if (gen_task_start(rq, rs, &g.sc, chat ? "chat" : "completion",
+	if (task_start(rq, rs, &g.sc, chat ? "chat" : "completion",
 	    g.task_id) == -1) {
 		json_object_put(inputs);
 		files_use_free(&fu);
@@ -976,43 +866,6 @@ internal:
 	return resp_error(rs, ERR_INTERNAL);
 }
 
-/* Dify's refusal of a request past an app's active-request limit. */
-static int
-too_many(struct req *rq, struct resp *rs, int n)
-{
-	return resp_error_msg(rs, ERR_TOO_MANY_REQUESTS, pool_printf(
-	    &rq->pool, "Too many requests. Please try again later. The "
-	    "current maximum concurrent requests allowed for %s is %d.",
-	    rq->app.id, n));
-}
-
-int
-gen_task_start(struct req *rq, struct resp *rs, const struct scope *sc,
-    const char *kind, char task_id[UUID_LEN + 1])
-{
-	int	n = gen_max_active(&rq->app), rc, share;
-
-	/* first this process's threads, known exactly without the database;
-	 * the hold lasts until the request ends */
-	switch (serve_hold(rq->app.id, &share)) {
-	case SERVE_HOLD_APP:
-		log_info("app %s: holds its share of %d threads here; "
-		    "refused", rq->app.id, share);
-		return too_many(rq, rs, share);
-	case SERVE_HOLD_FULL:
-		log_info("app %s: every thread for generations is busy; "
-		    "refused", rq->app.id);
-		return too_many(rq, rs, share);
-	}
-	uuid_new(task_id);
-	rc = db_task_start(rq->db, task_id, sc, kind, NULL, n);
-	if (rc == DB_CONFLICT)
-		return too_many(rq, rs, n);
-	if (rc != 0)
-		return resp_error(rs, ERR_INTERNAL);
-	return 0;
-}
-
 int
 gen_chat_messages(struct req *rq, struct resp *rs)
 {
@@ -1033,7 +886,7 @@ gen_stop(struct req *rq, struct resp *rs, int chat)
 
 	if (auth_end_user(rq, rs, 'j', 1) == -1)
 		return -1;
-	if (chat && !gen_mode_is_chat(rq->app.mode))
+	if (chat && !app_mode_is_chat(rq->app.mode))
 		return resp_error(rs, ERR_NOT_CHAT_APP);
 	if (!chat && strcmp(rq->app.mode, "completion") != 0)
 		return resp_error(rs, ERR_APP_UNAVAILABLE);

@@ -262,7 +262,7 @@ finish_message(struct req *rq, struct chat *c, struct wf_run *r,
 	char			 price[32];
 
 	u = json_object_new_object();
-	gen_usage_json(u, r->provider ? r->provider : "", r->prompt_tokens,
+	usage_json(u, r->provider ? r->provider : "", r->prompt_tokens,
 	    r->completion_tokens, latency, price);
 	json_object_put(u);
 	memset(&me, 0, sizeof(me));
@@ -284,7 +284,7 @@ finish_message(struct req *rq, struct chat *c, struct wf_run *r,
 }
 
 int
-gen_chatflow(struct req *rq, struct resp *rs)
+chatflow_messages(struct req *rq, struct resp *rs)
 {
 	static const struct field fields[] = {
 		{ "inputs", F_OBJECT, F_REQUIRED, 0 },
@@ -312,7 +312,7 @@ gen_chatflow(struct req *rq, struct resp *rs)
 	double			 latency;
 
 	if (input_check(rq, rs, fields) == -1 ||
-	    gen_response_mode(rq, rs, &streaming) == -1 ||
+	    task_response_mode(rq, rs, &streaming) == -1 ||
 	    (query = query_of(rq, rs)) == NULL)
 		return -1;
 	sc.app_id = rq->app.id;
@@ -332,7 +332,7 @@ gen_chatflow(struct req *rq, struct resp *rs)
 		return -1;
 	}
 
-	if (gen_task_start(rq, rs, &sc, "chat", task_id) == -1) {
+	if (task_start(rq, rs, &sc, "chat", task_id) == -1) {
 		json_object_put(inputs);
 		json_object_put(files);
 		json_object_put(mfiles);

@@ -107,6 +107,8 @@ auth_end_user(struct req *rq, struct resp *rs, char where, int required)
 	json_object	*v;
 	size_t		 len = 0;
 
+	if (rq->user.id != NULL)	/* a handler above already did */
+		return 0;
 	if (where == 'j') {
 		/* req_json refuses a NUL or lone surrogate anywhere */
 		if (req_json(rq, rs) == -1)

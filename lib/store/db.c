@@ -135,7 +135,6 @@ db_close(struct db *db)
 
 	if (db == NULL)
 		return;
-	db_app_cache_clear();	/* the thread's parsed apps go with it */
 	for (i = 0; i < db->ncache; i++)
 		sqlite3_finalize(db->cache[i].st);
 	sqlite3_close(db->h);

@@ -2,6 +2,7 @@
  * db_app.c: storage of apps, their API keys (as SHA-256 digests) and
  * their end users.  Strings handed out come from the caller's pool.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,8 +91,15 @@ struct app_cached {
 static __thread struct app_cached	app_cache[APP_CACHE];
 static __thread unsigned		app_clock;
 
-void
-db_app_cache_clear(void)
+/*
+ * The cache is the thread's: a worker thread's parsed apps are dropped
+ * when it exits (a key destructor), the main thread's stay reachable.
+ */
+static pthread_key_t	app_cache_key;
+static pthread_once_t	app_cache_once = PTHREAD_ONCE_INIT;
+
+static void
+app_cache_clear(void)
 {
 	int	i;
 
@@ -101,6 +109,20 @@ db_app_cache_clear(void)
 		json_object_put(app_cache[i].site);
 		memset(&app_cache[i], 0, sizeof(app_cache[i]));
 	}
+}
+
+static void
+app_cache_exit(void *unused)
+{
+	(void)unused;
+	app_cache_clear();
+}
+
+static void
+app_cache_key_make(void)
+{
+	if (pthread_key_create(&app_cache_key, app_cache_exit) != 0)
+		log_error("app cache: no thread key");
 }
 
 static void
@@ -129,6 +151,8 @@ app_json_cols(sqlite3_stmt *st, struct app *a)
 	a->site = db_col_json(st, 13);
 	if (a->config == NULL || strlen(id) > UUID_LEN)
 		return;
+	pthread_once(&app_cache_once, app_cache_key_make);
+	pthread_setspecific(app_cache_key, app_cache);
 	json_object_put(victim->tags);
 	json_object_put(victim->config);
 	json_object_put(victim->site);
@@ -483,4 +507,18 @@ db_workflow_latest_id(struct db *db, struct pool *p, const char *app_id,
 out:
 	db_stmt_release(st);
 	return rc;
+}
+
+int
+app_mode_is_chat(const char *mode)
+{
+	return strcmp(mode, "chat") == 0 || strcmp(mode, "agent-chat") == 0 ||
+	    strcmp(mode, "advanced-chat") == 0;
+}
+
+int
+app_mode_is_workflow(const char *mode)
+{
+	return strcmp(mode, "workflow") == 0 ||
+	    strcmp(mode, "advanced-chat") == 0;
 }

@@ -186,7 +186,7 @@ wf_api_run(struct req *rq, struct resp *rs)
 	if (strcmp(rq->app.mode, "workflow") != 0)
 		return resp_error(rs, ERR_NOT_WORKFLOW_APP);
 	if (input_check(rq, rs, fields) == -1 ||
-	    gen_response_mode(rq, rs, &streaming) == -1)
+	    task_response_mode(rq, rs, &streaming) == -1)
 		return -1;
 	if (wid != NULL && !uuid_valid(wid))
 		return resp_error_msg(rs, ERR_BAD_REQUEST, pool_printf(
@@ -215,7 +215,7 @@ wf_api_run(struct req *rq, struct resp *rs)
 
 	sc.app_id = rq->app.id;
 	sc.end_user_id = rq->user.id;
-	if (gen_task_start(rq, rs, &sc, "workflow", task_id) == -1) {
+	if (task_start(rq, rs, &sc, "workflow", task_id) == -1) {
 		json_object_put(inputs);
 		json_object_put(files);
 		wf_def_free(&def);

@@ -24,70 +24,6 @@ fail(char *err, size_t errlen, const char *msg)
 	return CMP_ERR;
 }
 
-static int
-is_num(json_object *v)
-{
-	return json_object_is_type(v, json_type_int) ||
-	    json_object_is_type(v, json_type_double) ||
-	    json_object_is_type(v, json_type_boolean);
-}
-
-static double
-num(json_object *v)
-{
-	if (json_object_is_type(v, json_type_double))
-		return json_object_get_double(v);
-	return (double)json_object_get_int64(v);
-}
-
-/* Python's ==: numbers (and booleans) by value, containers deeply. */
-int
-wf_py_eq(json_object *a, json_object *b)
-{
-	size_t	i, n;
-
-	if (a == NULL || b == NULL)
-		return a == b;
-	if (is_num(a) && is_num(b)) {
-		if (json_object_is_type(a, json_type_double) ||
-		    json_object_is_type(b, json_type_double))
-			return num(a) == num(b);
-		return json_object_get_int64(a) == json_object_get_int64(b);
-	}
-	if (json_object_get_type(a) != json_object_get_type(b))
-		return 0;
-	switch (json_object_get_type(a)) {
-	case json_type_string:
-		return json_object_get_string_len(a) ==
-		    json_object_get_string_len(b) &&
-		    memcmp(json_object_get_string(a), json_object_get_string(b),
-		    (size_t)json_object_get_string_len(a)) == 0;
-	case json_type_array:
-		n = json_object_array_length(a);
-		if (n != json_object_array_length(b))
-			return 0;
-		for (i = 0; i < n; i++)
-			if (!wf_py_eq(json_object_array_get_idx(a, i),
-			    json_object_array_get_idx(b, i)))
-				return 0;
-		return 1;
-	case json_type_object:
-		if (json_object_object_length(a) !=
-		    json_object_object_length(b))
-			return 0;
-		json_object_object_foreach(a, k, va) {
-			json_object	*vb;
-
-			if (!json_object_object_get_ex(b, k, &vb) ||
-			    !wf_py_eq(va, vb))
-				return 0;
-		}
-		return 1;
-	default:
-		return 1;
-	}
-}
-
 /* Python's "x in container" for a string or a list; -1 on a TypeError. */
 static int
 py_in(json_object *x, json_object *c, char *err, size_t errlen)
@@ -186,8 +122,8 @@ py_float(json_object *v, double *out, char *err, size_t errlen)
 	const char	*s;
 	char		*end;
 
-	if (is_num(v)) {
-		*out = num(v);
+	if (py_is_num(v)) {
+		*out = py_num(v);
 		return 0;
 	}
 	if (!json_object_is_type(v, json_type_string)) {
@@ -307,7 +243,7 @@ wf_cond_compare(const char *op, json_object *actual, json_object *expected,
 	if (strcmp(op, "=") == 0 || strcmp(op, "≠") == 0) {
 		if (actual == NULL)
 			return 0;
-		if (!is_num(actual))
+		if (!py_is_num(actual))
 			return fail(err, errlen, "Invalid actual value type: "
 			    "number or boolean");
 		if (json_object_is_type(actual, json_type_boolean)) {
@@ -321,7 +257,7 @@ wf_cond_compare(const char *op, json_object *actual, json_object *expected,
 	    strcmp(op, "≥") == 0 || strcmp(op, "≤") == 0) {
 		if (actual == NULL)
 			return 0;
-		if (!is_num(actual))
+		if (!py_is_num(actual))
 			return fail(err, errlen, "Invalid actual value type: "
 			    "number");
 		return numeric(op, actual, expected, err, errlen);

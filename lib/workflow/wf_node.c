@@ -915,7 +915,7 @@ usage_of(const char *provider, int ptok, int ctok, double latency,
 {
 	json_object	*u = json_object_new_object();
 
-	gen_usage_json(u, provider, ptok, ctok, latency, price);
+	usage_json(u, provider, ptok, ctok, latency, price);
 	json_object_object_add(u, "time_to_first_token", NULL);
 	json_object_object_add(u, "time_to_generate", NULL);
 	return u;

@@ -138,7 +138,7 @@ usage_and_metadata(struct call *c, struct wf_exec *x)
 	json_object	*u = json_object_new_object();
 	char		 price[32];
 
-	gen_usage_json(u, c->provider != NULL ? c->provider : "", c->ptok,
+	usage_json(u, c->provider != NULL ? c->provider : "", c->ptok,
 	    c->ctok, c->latency, price);
 	json_object_object_add(u, "time_to_first_token", NULL);
 	json_object_object_add(u, "time_to_generate", NULL);

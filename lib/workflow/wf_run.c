@@ -801,7 +801,7 @@ wf_run_usage(struct wf_run *r, double latency)
 	json_object	*u = json_object_new_object();
 	char		 price[32];
 
-	gen_usage_json(u, r->provider ? r->provider : "", r->prompt_tokens,
+	usage_json(u, r->provider ? r->provider : "", r->prompt_tokens,
 	    r->completion_tokens, latency, price);
 	json_object_object_add(u, "time_to_first_token", r->first_token_s >= 0 ?
 	    json_object_new_double(r->first_token_s) : NULL);

@@ -1,10 +1,7 @@
 /*
- * wf_value.c: workflow values printed as Dify prints them.  Dify's values
- * are Python objects, so what a user sees is Python's: repr() of dicts
- * and lists ({'a': 1}, [True, None]), floats in their shortest form
- * (2.5, 1.0, 1e+16), json.dumps with ensure_ascii=False.  A variable's
- * "text" and "markdown" renderings follow core/variables/segments.py
- * (spec workflow.md 3.6).
+ * wf_value.c: a workflow variable's "text" and "markdown" renderings, as
+ * core/variables/segments.py gives them (spec workflow.md 3.6), over the
+ * Python forms of lib/core/pyval.c.
  */
 #include <math.h>
 #include <stdio.h>
@@ -14,311 +11,12 @@
 #include "api.h"
 #include "wf.h"
 
-#define DEPTH_MAX	64
-
-void
-wf_py_float(struct buf *b, double d)
-{
-	char	s[40], digits[24];
-	int	p, exp, nd = 0, i;
-	char	*e;
-
-	if (isnan(d)) {
-		buf_puts(b, "nan");
-		return;
-	}
-	if (isinf(d)) {
-		buf_puts(b, d < 0 ? "-inf" : "inf");
-		return;
-	}
-	if (d == 0) {
-		buf_puts(b, signbit(d) ? "-0.0" : "0.0");
-		return;
-	}
-	/* the shortest digits that read back as the same double */
-	for (p = 1; p <= 17; p++) {
-		snprintf(s, sizeof(s), "%.*e", p - 1, d);
-		if (strtod(s, NULL) == d)
-			break;
-	}
-	e = strchr(s, 'e');
-	exp = (int)strtol(e + 1, NULL, 10);
-	for (i = 0; s + i < e; i++)
-		if (s[i] >= '0' && s[i] <= '9')
-			digits[nd++] = s[i];
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	digits[nd] = '\0';
-	if (d < 0)
-		buf_puts(b, "-");
-	if (exp < -4 || exp >= 16) {
-		buf_printf(b, "%c", digits[0]);
-		if (nd > 1)
-			buf_printf(b, ".%s", digits + 1);
-		buf_printf(b, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
-	} else if (exp >= nd - 1) {
-		buf_puts(b, digits);
-		for (i = nd - 1; i < exp; i++)
-			buf_puts(b, "0");
-		buf_puts(b, ".0");
-	} else if (exp >= 0) {
-		buf_append(b, digits, (size_t)exp + 1);
-		buf_printf(b, ".%s", digits + exp + 1);
-	} else {
-		buf_puts(b, "0.");
-		for (i = -1; i > exp; i--)
-			buf_puts(b, "0");
-		buf_puts(b, digits);
-	}
-}
-
-static void
-py_int(struct buf *b, json_object *v)
-{
-	buf_printf(b, "%lld", (long long)json_object_get_int64(v));
-}
-
-/* Python's repr of a str: quotes chosen as Python chooses them. */
-static void
-repr_string(struct buf *b, const char *s, size_t n)
-{
-	char	q = '\'';
-	size_t	i;
-
-	if (memchr(s, '\'', n) != NULL && memchr(s, '"', n) == NULL)
-		q = '"';
-	buf_append(b, &q, 1);
-	for (i = 0; i < n; i++) {
-		unsigned char	c = (unsigned char)s[i];
-
-		if (c == (unsigned char)q || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c == '\n')
-			buf_puts(b, "\\n");
-		else if (c == '\r')
-			buf_puts(b, "\\r");
-		else if (c == '\t')
-			buf_puts(b, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			buf_printf(b, "\\x%02x", c);
-		else
-			buf_append(b, &s[i], 1);
-	}
-	buf_append(b, &q, 1);
-}
-
-static void
-repr(struct buf *b, json_object *v, int depth)
-{
-	size_t	i, n;
-	int	first = 1;
-
-	if (depth > DEPTH_MAX) {
-		buf_puts(b, "...");
-		return;
-	}
-	switch (json_object_get_type(v)) {
-	case json_type_null:
-		buf_puts(b, "None");
-		break;
-	case json_type_boolean:
-		buf_puts(b, json_object_get_boolean(v) ? "True" : "False");
-		break;
-	case json_type_int:
-		py_int(b, v);
-		break;
-	case json_type_double:
-		wf_py_float(b, json_object_get_double(v));
-		break;
-	case json_type_string:
-		repr_string(b, json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
-		break;
-	case json_type_array:
-		buf_puts(b, "[");
-		n = json_object_array_length(v);
-		for (i = 0; i < n; i++) {
-			if (i > 0)
-				buf_puts(b, ", ");
-			repr(b, json_object_array_get_idx(v, i), depth + 1);
-		}
-		buf_puts(b, "]");
-		break;
-	case json_type_object:
-		buf_puts(b, "{");
-		json_object_object_foreach(v, k, val) {
-			if (!first)
-				buf_puts(b, ", ");
-			first = 0;
-			repr_string(b, k, strlen(k));
-			buf_puts(b, ": ");
-			repr(b, val, depth + 1);
-		}
-		buf_puts(b, "}");
-		break;
-	}
-}
-
-void
-wf_py_repr(struct buf *b, json_object *v)
-{
-	repr(b, v, 0);
-}
-
-void
-wf_py_str(struct buf *b, json_object *v)
-{
-	if (json_object_is_type(v, json_type_string))
-		buf_append(b, json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
-	else
-		repr(b, v, 0);
-}
-
-static void
-json_string(struct buf *b, const char *s, size_t n)
-{
-	size_t	i;
-
-	buf_puts(b, "\"");
-	for (i = 0; i < n; i++) {
-		unsigned char	c = (unsigned char)s[i];
-
-		switch (c) {
-		case '"':	buf_puts(b, "\\\""); break;
-		case '\\':	buf_puts(b, "\\\\"); break;
-		case '\n':	buf_puts(b, "\\n"); break;
-		case '\r':	buf_puts(b, "\\r"); break;
-		case '\t':	buf_puts(b, "\\t"); break;
-		case '\b':	buf_puts(b, "\\b"); break;
-		case '\f':	buf_puts(b, "\\f"); break;
-		default:
-			if (c < 0x20)
-				buf_printf(b, "\\u%04x", c);
-			else
-				buf_append(b, &s[i], 1);
-		}
-	}
-	buf_puts(b, "\"");
-}
-
-static void
-newline(struct buf *b, int indent, int level)
-{
-	buf_puts(b, "\n");
-	buf_printf(b, "%*s", indent * level, "");
-}
-
-static void
-pyjson(struct buf *b, json_object *v, int indent, int level)
-{
-	size_t	i, n;
-	int	first = 1;
-	double	d;
-
-	if (level > DEPTH_MAX) {
-		buf_puts(b, "null");
-		return;
-	}
-	switch (json_object_get_type(v)) {
-	case json_type_null:
-		buf_puts(b, "null");
-		break;
-	case json_type_boolean:
-		buf_puts(b, json_object_get_boolean(v) ? "true" : "false");
-		break;
-	case json_type_int:
-		py_int(b, v);
-		break;
-	case json_type_double:
-		d = json_object_get_double(v);
-		if (isnan(d))
-			buf_puts(b, "NaN");
-		else if (isinf(d))
-			buf_puts(b, d < 0 ? "-Infinity" : "Infinity");
-		else
-			wf_py_float(b, d);
-		break;
-	case json_type_string:
-		json_string(b, json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
-		break;
-	case json_type_array:
-		n = json_object_array_length(v);
-		if (n == 0) {
-			buf_puts(b, "[]");
-			break;
-		}
-		buf_puts(b, "[");
-		for (i = 0; i < n; i++) {
-			if (i > 0)
-				buf_puts(b, indent ? "," : ", ");
-			if (indent)
-				newline(b, indent, level + 1);
-			pyjson(b, json_object_array_get_idx(v, i), indent,
-			    level + 1);
-		}
-		if (indent)
-			newline(b, indent, level);
-		buf_puts(b, "]");
-		break;
-	case json_type_object:
-		if (json_object_object_length(v) == 0) {
-			buf_puts(b, "{}");
-			break;
-		}
-		buf_puts(b, "{");
-		json_object_object_foreach(v, k, val) {
-			if (!first)
-				buf_puts(b, indent ? "," : ", ");
-			first = 0;
-			if (indent)
-				newline(b, indent, level + 1);
-			json_string(b, k, strlen(k));
-			buf_puts(b, ": ");
-			pyjson(b, val, indent, level + 1);
-		}
-		if (indent)
-			newline(b, indent, level);
-		buf_puts(b, "}");
-		break;
-	}
-}
-
-void
-wf_py_json(struct buf *b, json_object *v, int indent)
-{
-	pyjson(b, v, indent, 0);
-}
-
 int
 wf_is_file(json_object *v)
 {
 	const char	*id = json_str(v, "dify_model_identity");
 
 	return id != NULL && strcmp(id, "__dify__file__") == 0;
-}
-
-int
-wf_truthy(json_object *v)
-{
-	switch (json_object_get_type(v)) {
-	case json_type_null:
-		return 0;
-	case json_type_boolean:
-		return json_object_get_boolean(v);
-	case json_type_int:
-		return json_object_get_int64(v) != 0;
-	case json_type_double:
-		return json_object_get_double(v) != 0;
-	case json_type_string:
-		return json_object_get_string_len(v) != 0;
-	case json_type_array:
-		return json_object_array_length(v) != 0;
-	case json_type_object:
-		return json_object_object_length(v) != 0;
-	}
-	return 0;
 }
 
 static int
@@ -363,7 +61,7 @@ wf_render(struct buf *b, json_object *v, enum wf_render mode)
 	case json_type_boolean:
 	case json_type_int:
 	case json_type_double:
-		repr(b, v, 0);
+		wf_py_repr(b, v);
 		return;
 	case json_type_object:
 		if (wf_is_file(v)) {
@@ -371,7 +69,7 @@ wf_render(struct buf *b, json_object *v, enum wf_render mode)
 				file_markdown(b, v);
 			return;
 		}
-		pyjson(b, v, mode == WF_MARKDOWN ? 2 : 0, 0);
+		wf_py_json(b, v, mode == WF_MARKDOWN ? 2 : 0);
 		return;
 	case json_type_array:
 		n = json_object_array_length(v);
@@ -381,9 +79,9 @@ wf_render(struct buf *b, json_object *v, enum wf_render mode)
 			if (wf_is_file(json_object_array_get_idx(v, 0)))
 				return;
 			if (all_strings(v))
-				pyjson(b, v, 0, 0);
+				wf_py_json(b, v, 0);
 			else
-				repr(b, v, 0);
+				wf_py_repr(b, v);
 			return;
 		}
 		for (i = 0; i < n; i++) {
