@@ -476,6 +476,8 @@ struct api_key {
 	int		 revoked;
 };
 
+/* The hash a key is stored and looked up by (SHA-256). */
+void	 db_key_hash(const char *key, uint8_t out[32]);
 /* Store a key's hash; "key" is the plaintext, which the caller wipes. */
 int	 db_key_create(struct db *, const char *app_id, const char *key,
 	    char id[UUID_LEN + 1]);
@@ -506,7 +508,6 @@ int	 db_end_user_get(struct db *, struct pool *, const char *app_id,
 
 /* Generate "app-" + 24 alphanumerics into out[29]. */
 void	 auth_key_new(char out[29]);
-void	 auth_key_hash(const char *key, uint8_t out[32]);
 /*
  * Resolve the Authorization header to rq->app.  0, or -1 with Dify's
  * 401/403 body in "rs".

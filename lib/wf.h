@@ -365,9 +365,31 @@ struct wf_run_row {
 	int		 is_anonymous;
 };
 
-int	 db_wf_run_create(struct db *, const struct wf_run *,
+/* A run as stored: what the engine's struct wf_run records. */
+struct wf_run_rec {
+	const char	*run_id;
+	const char	*app_id;
+	const char	*workflow_id;
+	const char	*version;
+	const char	*end_user_id;
+	const char	*conversation_id;
+	const char	*message_id;
+	const char	*task_id;
+	int64_t		 created_at;
+	/* at the end */
+	const char	*status;
+	json_object	*outputs;	/* borrowed */
+	const char	*error;
+	double		 elapsed;
+	int		 total_tokens;
+	int		 total_steps;
+	int		 exceptions_count;
+	int64_t		 finished_at;
+};
+
+int	 db_wf_run_create(struct db *, const struct wf_run_rec *,
 	    json_object *inputs);
-int	 db_wf_run_finish(struct db *, const struct wf_run *);
+int	 db_wf_run_finish(struct db *, const struct wf_run_rec *);
 int	 db_wf_run_get(struct db *, struct pool *, const char *app_id,
 	    const char *id, struct wf_run_row *);
 

@@ -29,16 +29,6 @@ auth_key_new(char out[29])
 	out[28] = '\0';
 }
 
-void
-auth_key_hash(const char *key, uint8_t out[32])
-{
-	struct sha256	s;
-
-	sha256_init(&s);
-	sha256_update(&s, key, strlen(key));
-	sha256_final(&s, out);
-}
-
 int
 auth_request(struct req *rq, struct resp *rs)
 {
@@ -67,7 +57,7 @@ auth_request(struct req *rq, struct resp *rs)
 
 		memcpy(key, tok, n);
 		key[n] = '\0';
-		auth_key_hash(key, hash);
+		db_key_hash(key, hash);
 		explicit_bzero(key, sizeof(key));
 	}
 	rc = db_key_lookup(rq->db, &rq->pool, hash, &app_id);

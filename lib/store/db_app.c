@@ -265,6 +265,17 @@ db_app_set_config(struct db *db, const char *id, json_object *config)
 	return rc;
 }
 
+/* A key as stored: its SHA-256, never the key itself. */
+void
+db_key_hash(const char *key, uint8_t out[32])
+{
+	struct sha256	s;
+
+	sha256_init(&s);
+	sha256_update(&s, key, strlen(key));
+	sha256_final(&s, out);
+}
+
 int
 db_key_create(struct db *db, const char *app_id, const char *key,
     char id[UUID_LEN + 1])
@@ -275,7 +286,7 @@ db_key_create(struct db *db, const char *app_id, const char *key,
 	int		 rc = -1;
 
 	uuid_new(id);
-	auth_key_hash(key, hash);
+	db_key_hash(key, hash);
 	/*
 	 * "app-" and 8 of the 24 random characters: 62^8 prefixes, so two
 	 * keys share one only among millions, and 16 characters (95 bits)

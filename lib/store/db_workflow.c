@@ -130,7 +130,8 @@ wf_def_free(struct wf_def *w)
 }
 
 int
-db_wf_run_create(struct db *db, const struct wf_run *r, json_object *inputs)
+db_wf_run_create(struct db *db, const struct wf_run_rec *r,
+    json_object *inputs)
 {
 	sqlite3_stmt	*st = db_stmt(db, SQL_RUN_INSERT);
 	int		 rc = -1;
@@ -145,7 +146,7 @@ db_wf_run_create(struct db *db, const struct wf_run *r, json_object *inputs)
 }
 
 int
-db_wf_run_finish(struct db *db, const struct wf_run *r)
+db_wf_run_finish(struct db *db, const struct wf_run_rec *r)
 {
 	sqlite3_stmt	*st = db_stmt(db, SQL_RUN_FINISH);
 	int		 rc = -1;

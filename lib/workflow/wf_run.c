@@ -1947,10 +1947,35 @@ load_vars(struct wf_engine *e)
 	}
 }
 
+/* What the store keeps of a run. */
+static void
+run_rec(const struct wf_run *r, struct wf_run_rec *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->run_id = r->run_id;
+	w->app_id = r->app_id;
+	w->workflow_id = r->workflow_id;
+	w->version = r->version;
+	w->end_user_id = r->end_user_id;
+	w->conversation_id = r->conversation_id;
+	w->message_id = r->message_id;
+	w->task_id = r->task_id;
+	w->created_at = r->created_at;
+	w->status = r->status;
+	w->outputs = r->outputs;
+	w->error = r->error;
+	w->elapsed = r->elapsed;
+	w->total_tokens = r->total_tokens;
+	w->total_steps = r->total_steps;
+	w->exceptions_count = r->exceptions_count;
+	w->finished_at = r->finished_at;
+}
+
 int
 wf_run_graph(struct wf_run *r)
 {
 	struct wf_engine	 e;
+	struct wf_run_rec	 rec;
 	json_object		*start_out;
 	char			 err[512];
 	int			 k, rc;
@@ -1988,7 +2013,8 @@ wf_run_graph(struct wf_run *r)
 	}
 	sys_vars(&e, r->started_inputs, start_out);
 	e.start_out = start_out;	/* what the start node publishes */
-	if (r->db != NULL && db_wf_run_create(r->db, r,
+	run_rec(r, &rec);
+	if (r->db != NULL && db_wf_run_create(r->db, &rec,
 	    r->started_inputs) == -1) {
 		r->error = "The run could not be stored.";
 		r->status = "failed";
@@ -2041,7 +2067,8 @@ wf_run_graph(struct wf_run *r)
 		if (strcmp(r->status, "failed") == 0 ||
 		    strcmp(r->status, "stopped") == 0)
 			db_wf_nodes_abandon(r->db, r->run_id, r->error);
-		if (db_wf_run_finish(r->db, r) == -1)
+		run_rec(r, &rec);
+		if (db_wf_run_finish(r->db, &rec) == -1)
 			log_error("run %s: not finished in the database",
 			    r->run_id);
 	}

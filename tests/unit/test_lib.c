@@ -270,7 +270,7 @@ test_hash(void)
 				alnum = 0;
 		CHECK(alnum);
 		CHECK(strcmp(key, key2) != 0);
-		auth_key_hash(key, d);
+		db_key_hash(key, d);
 		CHECK(!ct_equal(d, (uint8_t[32]){ 0 }, 32));
 		CHECK(ct_equal(d, d, 32));
 	}
