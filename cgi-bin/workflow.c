@@ -2,7 +2,6 @@
  * (WorkflowRunApi, WorkflowRunByIdApi, WorkflowRunDetailApi,
  * WorkflowTaskStopApi, WorkflowAppLogApi). */
 #include "api.h"
-#include "wf.h"
 
 static const struct route routes[] = {
 	{ "POST", "/v1/workflows/run",			wf_api_run,	0 },

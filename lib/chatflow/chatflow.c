@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "wf.h"
 
 #define QUERY_MAX_BYTES		(256 * 1024)
 #define DEFAULT_NAME		"New conversation"

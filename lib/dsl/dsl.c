@@ -20,7 +20,6 @@
 #include <yaml.h>
 
 #include "api.h"
-#include "wf.h"
 
 /*
  * Dify's node types.  Import accepts exactly these (anything else, e.g.

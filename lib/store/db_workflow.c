@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "wf.h"
 
 static const char SQL_WF_BY_ID[] =
     "SELECT id, version, graph, features, environment_variables, "

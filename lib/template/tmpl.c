@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "wf.h"
 
 #define DEPTH_MAX	48		/* nesting of blocks and expressions */
 #define STEPS_MAX	500000		/* evaluation steps per render */

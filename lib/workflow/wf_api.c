@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "api.h"
-#include "wf.h"
 
 #define KEYWORD_CHARS	30
 

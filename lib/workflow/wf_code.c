@@ -43,7 +43,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "wf.h"
 
 #define CODE_TIMEOUT_MS		10000
 #define CODE_MEMORY_MB		256
@@ -57,11 +56,6 @@
 #define MAX_STRING_ARRAY	30
 #define MAX_OBJECT_ARRAY	30
 #define CODE_MAX_BYTES		(1 << 20)
-
-/* sandbox.c (no header: this file is its only user) */
-int	 sandbox_run(const char *lang, const char *code, const char *input,
-	    int timeout_ms, int memory_mb, int output_kb, int (*tick)(void *),
-	    void *arg, struct buf *out, struct buf *err, struct buf *notes);
 
 static int
 config_int(const char *name, int dflt, int min, int max)

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "wf.h"
 
 enum { CMP_FALSE = 0, CMP_TRUE = 1, CMP_ERR = -1 };
 

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "wf.h"
 
 #define TT_OUTPUT_MAX		400000	/* template-transform, characters */
 #define MEMORY_TURNS_MAX	500

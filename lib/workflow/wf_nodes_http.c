@@ -35,7 +35,6 @@
 #include <curl/curl.h>
 
 #include "api.h"
-#include "wf.h"
 
 #define HTTP_REDIRECTS_MAX	10
 #define HTTP_HEADERS_MAX	256

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "wf.h"
 
 #define DOC_BYTES_MAX		(16 * 1024 * 1024)
 

@@ -17,7 +17,6 @@
 #include <strings.h>
 
 #include "api.h"
-#include "wf.h"
 
 #define MEMORY_TURNS_MAX	500
 #define AGENT_ROUNDS_MAX	20

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "wf.h"
 
 void
 wf_pool_init(struct wf_pool *wp)

@@ -24,7 +24,6 @@
 #include <time.h>
 
 #include "api.h"
-#include "wf.h"
 
 #define STEPS_MAX		500
 #define POLL_INTERVAL_S		0.1

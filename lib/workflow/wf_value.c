@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "wf.h"
 
 int
 wf_is_file(json_object *v)

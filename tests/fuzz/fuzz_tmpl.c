@@ -31,7 +31,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "wf.h"
 
 #define SMALL_OUT_MAX	64
 

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 
 #include "api.h"
-#include "wf.h"
 #include "unit.h"
 
 static const struct {

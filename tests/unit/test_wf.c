@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include "api.h"
-#include "wf.h"
 #include "unit.h"
 
 /* ---- values ---- */

@@ -1,5 +1,5 @@
 /*
- * upstream.h: model providers.  An OpenAI-compatible chat-completions
+ * model.h: the door of lib/model/, model providers.  An OpenAI-compatible chat-completions
  * client over libcurl (blocking and streaming), and the built-in offline
  * provider.  Providers are configured on the server and referenced by
  * name from an app's model config; their keys never leave this module.
@@ -31,8 +31,11 @@
  * API key never appears in a message or a log line.  A mid-stream
  * error leaves what arrived before it in res->text.
  */
-#ifndef UPSTREAM_H
-#define UPSTREAM_H
+#ifndef MODEL_H
+#define MODEL_H
+
+#include "http/http.h"
+
 
 #define UPSTREAM_TEXT_MAX	(4 * 1024 * 1024)	/* res->text cap */
 #define UPSTREAM_LINE_MAX	(1024 * 1024)	/* one line of a stream */
@@ -167,5 +170,54 @@ int	 upstream_parse_answer(struct llm_result *, const char *provider,
 /* Map a provider's HTTP error reply to a Dify error in res (table above). */
 void	 upstream_http_error(struct llm_result *, const char *provider,
 	    long status, const char *body, size_t len);
+
+
+/* ---- prompt.c ---- */
+
+/*
+ * Validate "given" against the app's user_input_form (Dify's rules of
+ * spec 4.3) into a new object of the declared variables with defaults.
+ * Returns the object, or NULL with a 400 in "rs".
+ */
+json_object *prompt_inputs(json_object *form, json_object *given,
+	    struct resp *rs);
+/* Fill {{variable}} placeholders from "inputs"; result from "p". */
+char	*prompt_fill(struct pool *, const char *tpl, json_object *inputs);
+
+
+/* ---- usage.c ---- */
+
+/* Price strings as Dify writes them ("0.0012890"). */
+void	 usage_json(json_object *, const char *provider, int ptok,
+	    int ctok, double latency, char total_price[32]);
+
+/* ---- upstream_audio.c: speech over the app's model provider ---- */
+
+#define UPSTREAM_NO_SPEECH	2	/* the provider has no such model */
+
+/*
+ * Transcribe the audio file at "path" ("mime" as declared) with the
+ * provider's speech-to-text model (DIFYCGI_PROVIDER_<NAME>_STT_MODEL,
+ * default whisper-1; "none" for none): POST {base}/audio/transcriptions.
+ * Returns 0 with the text in res->text, UPSTREAM_NO_SPEECH (the offline
+ * provider, or none configured), or -1 with res->err and res->errmsg as
+ * upstream_chat sets them.
+ */
+int	 upstream_transcribe(const char *provider, const char *path,
+	    const char *mime, struct llm_result *res);
+/*
+ * Synthesize "text" with "voice" (the provider's
+ * DIFYCGI_PROVIDER_<NAME>_TTS_VOICE, else "alloy", when NULL) and the
+ * provider's text-to-speech model (DIFYCGI_PROVIDER_<NAME>_TTS_MODEL,
+ * default tts-1; "none" for none): POST {base}/audio/speech, in pieces
+ * of at most 4000 bytes cut at sentence ends.  The audio goes to
+ * "on_audio" as it arrives, with the provider's Content-Type; on_audio
+ * returning -1 stops (client gone: res->stopped).  Returns 0, 1 when
+ * stopped, UPSTREAM_NO_SPEECH, or -1 with res->err set; res->text holds
+ * nothing.
+ */
+int	 upstream_speech(const char *provider, const char *text,
+	    const char *voice, int (*on_audio)(void *arg, const char *ctype,
+	    const char *, size_t), void *arg, struct llm_result *res);
 
 #endif

@@ -1,26 +1,21 @@
 /*
- * wf.h: the workflow engine (spec workflow.md sections 3-10).  A Dify
+ * workflow.h: the door of lib/workflow/, the workflow engine (spec workflow.md sections 3-10).  A Dify
  * graph as stored in the workflows table is run node by node over a
  * variable pool; events go to a sink (the SSE writer when streaming, a
  * collector when blocking); runs and node executions are stored.  Module
  * prefixes: wf_value (renderings of values as Python prints them),
  * wf_pool (the variable pool and {{#selector#}} templates), wf_cond
  * (if-else conditions), wf_run (the engine), wf_node (node executors),
- * wf_api (the workflow endpoints), db_wf (storage), tmpl (Jinja2 subset).
+ * wf_api (the workflow endpoints) (storage is db_wf in lib/store/, templates lib/template/).
  */
-#ifndef WF_H
-#define WF_H
+#ifndef WORKFLOW_H
+#define WORKFLOW_H
 
-/* ---- tmpl.c: the Jinja2 subset of template-transform and jinja2 prompts */
-
-#define TMPL_OUTPUT_MAX		(1024 * 1024)
-/*
- * Render Jinja2 "src" (len bytes) with the variables of object "vars"
- * (borrowed; NULL for none) into "out" (appended; its cap bounds the
- * output).  Returns 0, or -1 with a message in err[errlen].
- */
-int	 tmpl_render(const char *src, size_t len, json_object *vars,
-	    struct buf *out, char *err, size_t errlen);
+#include "model/model.h"
+#include "files/files.h"
+#include "tool/tool.h"
+#include "task/task.h"
+#include "template/template.h"
 
 /* ---- wf_value.c: values as Dify (Python) prints them ---- */
 
@@ -326,117 +321,6 @@ int	 wf_run_tool(struct wf_engine *, struct wf_node *, struct wf_exec *);
  */
 int	 wf_file_bytes(struct wf_run *, json_object *f, size_t max,
 	    struct buf *out, char *err, size_t errlen);
-
-/* ---- db_workflow.c ---- */
-
-struct wf_def {
-	const char	*id;
-	const char	*version;
-	json_object	*graph;		/* owned: wf_def_free */
-	json_object	*features;
-	json_object	*env;
-	json_object	*conv;
-	int64_t		 created_at;
-};
-
-/* A workflow of an app by id, or its latest when id is NULL. */
-int	 db_wf_get(struct db *, struct pool *, const char *app_id,
-	    const char *id, struct wf_def *);
-void	 wf_def_free(struct wf_def *);
-
-struct wf_run_row {
-	const char	*id;
-	const char	*workflow_id;
-	const char	*version;
-	const char	*status;
-	const char	*inputs;	/* JSON text */
-	json_object	*outputs;	/* owned by the caller */
-	const char	*error;
-	double		 elapsed_time;
-	int		 total_tokens;
-	int		 total_steps;
-	int		 exceptions_count;
-	const char	*triggered_from;
-	int64_t		 created_at;
-	int64_t		 finished_at;	/* 0 while running */
-	/* logs */
-	const char	*end_user_id;
-	const char	*session_id;
-	int		 is_anonymous;
-};
-
-/* A run as stored: what the engine's struct wf_run records. */
-struct wf_run_rec {
-	const char	*run_id;
-	const char	*app_id;
-	const char	*workflow_id;
-	const char	*version;
-	const char	*end_user_id;
-	const char	*conversation_id;
-	const char	*message_id;
-	const char	*task_id;
-	int64_t		 created_at;
-	/* at the end */
-	const char	*status;
-	json_object	*outputs;	/* borrowed */
-	const char	*error;
-	double		 elapsed;
-	int		 total_tokens;
-	int		 total_steps;
-	int		 exceptions_count;
-	int64_t		 finished_at;
-};
-
-int	 db_wf_run_create(struct db *, const struct wf_run_rec *,
-	    json_object *inputs);
-int	 db_wf_run_finish(struct db *, const struct wf_run_rec *);
-int	 db_wf_run_get(struct db *, struct pool *, const char *app_id,
-	    const char *id, struct wf_run_row *);
-
-struct wf_log_filter {
-	const char	*keyword;	/* at most 30 characters used */
-	const char	*status;
-	int64_t		 before, after;	/* 0: none */
-	const char	*session_id;
-	long long	 page, limit;
-};
-/* Runs of a workflow app for /workflows/logs, newest first. */
-int	 db_wf_logs(struct db *, struct pool *, const char *app_id,
-	    const struct wf_log_filter *, long long *total,
-	    int (*fn)(const struct wf_run_row *, void *), void *);
-
-struct wf_node_row {
-	const char	*id;
-	const char	*run_id;
-	int		 index;
-	const char	*node_id;
-	const char	*node_type;
-	const char	*title;
-	const char	*predecessor;
-	json_object	*inputs, *process_data, *outputs, *metadata;
-	const char	*status;
-	const char	*error;
-	double		 elapsed_time;
-	int64_t		 created_at;
-	int64_t		 finished_at;
-};
-int	 db_wf_node_start(struct db *, const char *app_id,
-	    const struct wf_node_row *);
-int	 db_wf_node_finish(struct db *, const struct wf_node_row *);
-/* Mark node executions still running as failed with "error". */
-int	 db_wf_nodes_abandon(struct db *, const char *run_id,
-	    const char *error);
-
-/*
- * The conversation variables of a conversation as {name: value} and
- * {name: id}, creating from "decls" the rows it lacks.  0 or -1.
- */
-int	 db_wf_conv_load(struct db *, const char *app_id,
-	    const char *conversation_id, json_object *decls,
-	    json_object *values, json_object *ids);
-/* Record the run that answered a chatflow message. */
-int	 db_wf_message_run(struct db *, const char *message_id,
-	    const char *run_id);
 
 /* ---- wf_api.c: the workflow endpoints (workflow.fcgi) ---- */
 

@@ -1,5 +1,5 @@
 /*
- * files.h: uploaded files, files named in generation requests, remote
+ * files.h: the door of lib/files/: uploaded files, files named in generation requests, remote
  * URLs, and speech.  Modules and prefixes: multipart_ (multipart.c, a
  * streaming multipart/form-data parser), files_ (files.c: upload forms,
  * file types, storage, signed URLs, previews, the "files" of chat and
@@ -16,74 +16,7 @@
 #ifndef FILES_H
 #define FILES_H
 
-/* ---- multipart.c ---- */
-
-#define MP_BOUNDARY_MAX	70		/* RFC 2046 */
-#define MP_HEADER_MAX	8192		/* the header block of one part */
-#define MP_PARTS_MAX	64
-
-enum mp_err {
-	MP_OK,
-	MP_ERR_BOUNDARY,	/* not multipart/form-data, or no boundary */
-	MP_ERR_SYNTAX,		/* a malformed delimiter line or header */
-	MP_ERR_HEADER_TOO_LARGE,
-	MP_ERR_TOO_MANY_PARTS,
-	MP_ERR_TRUNCATED,	/* the body ended before the last delimiter */
-	MP_ERR_CALLBACK,	/* a callback returned -1 */
-	MP_ERR__MAX
-};
-
-/* What a part's headers say; strings live until the next part starts. */
-struct mp_part {
-	const char	*name;		/* Content-Disposition name, or NULL */
-	/* filename* (decoded) or filename; NULL: a field, not a file */
-	const char	*filename;
-	const char	*content_type;	/* lowercased, no parameters, or "" */
-	int		 index;		/* 0 for the first part */
-};
-
-struct multipart {
-	/*
-	 * Callbacks: a part begins (headers parsed), its bytes (in pieces of
-	 * any size, possibly none), its end.  Returning -1 stops the parse
-	 * with MP_ERR_CALLBACK.
-	 */
-	int		(*on_part)(void *arg, const struct mp_part *);
-	int		(*on_data)(void *arg, const char *, size_t);
-	int		(*on_end)(void *arg);
-	void		*arg;
-
-	char		 delim[4 + MP_BOUNDARY_MAX + 1];	/* CRLF--b */
-	size_t		 dlen;
-	size_t		 match;		/* delimiter bytes held back */
-	int		 state;
-	int		 tail;		/* after a delimiter: "--" or CRLF */
-	int		 lwsp;		/* transport padding seen */
-	int		 in_part;
-	int		 nparts;
-	struct buf	 head;		/* the header block being read */
-	struct buf	 vals;		/* decoded header values of the part */
-	enum mp_err	 err;
-};
-
-/*
- * Start parsing a body whose Content-Type is "content_type" (its boundary
- * parameter, quoted or not).  Returns 0, or -1 with mp->err set to
- * MP_ERR_BOUNDARY; multipart_free() is needed either way.
- */
-int	 multipart_init(struct multipart *, const char *content_type);
-/*
- * Parse "n" more bytes, split anywhere.  Returns 0 (more welcome), 1 when
- * the closing delimiter was seen (anything after it is ignored), or -1
- * with mp->err set; after 1 or -1 later calls return the same.
- */
-int	 multipart_feed(struct multipart *, const char *, size_t);
-/* The body has ended: 0 when it was complete, else -1 (MP_ERR_TRUNCATED). */
-int	 multipart_end(struct multipart *);
-void	 multipart_free(struct multipart *);
-const char *multipart_strerror(enum mp_err);
-
-/* ---- files.c: Dify's file errors, in one table ---- */
+#include "model/model.h"
 
 /* ---- files.c: file types ---- */
 
@@ -168,20 +101,8 @@ int	 files_form_user(struct req *, struct resp *,
  */
 int	 files_upload_check(struct req *, struct resp *, struct files_form *);
 
-/* ---- files.c and db_files.c: stored files ---- */
+/* ---- files.c: stored files ---- */
 
-struct upload_file {
-	const char	*id;
-	const char	*app_id;
-	const char	*end_user_id;
-	const char	*name;
-	long long	 size;
-	const char	*extension;	/* lowercased, no dot, may be "" */
-	const char	*mime_type;
-	const char	*storage_key;	/* relative to cfg->data_dir */
-	const char	*hash;
-	int64_t		 created_at;
-};
 
 /*
  * Move the checked form's file into the app's directory under a new id
@@ -202,34 +123,6 @@ int	 files_app_remove(const char *app_id, long long *nfiles,
 	    long long *bytes);
 /* The 201 body of an upload (spec 8.1). */
 json_object *files_upload_json(struct req *, const struct upload_file *);
-
-int	 db_upload_file_create(struct db *, const struct upload_file *);
-/*
- * A file of the app (and of the end user unless "end_user_id" is NULL):
- * DB_OK, DB_NOT_FOUND or -1.
- */
-int	 db_upload_file_get(struct db *, struct pool *, const char *app_id,
-	    const char *end_user_id, const char *id, struct upload_file *);
-/*
- * A file by id alone, for signed URLs, whose signature is the only
- * capability needed: DB_OK, DB_NOT_FOUND or -1.
- */
-int	 db_upload_file_by_id(struct db *, struct pool *, const char *id,
-	    struct upload_file *);
-/*
- * Whether a message references the file in its message_files: DB_OK when
- * one of this app does, DB_CONFLICT when only another app's does,
- * DB_NOT_FOUND when none does, -1 on error.
- */
-int	 db_upload_file_referenced(struct db *, const char *app_id,
-	    const char *file_id);
-/*
- * The answer of a message of the app and end user: DB_OK, DB_NOT_FOUND
- * (none, or another user's or app's) or -1.
- */
-int	 db_message_answer(struct db *, struct pool *, const char *app_id,
-	    const char *end_user_id, const char *message_id,
-	    const char **answer);
 
 /* ---- files.c: signed URLs and serving files ---- */
 
@@ -316,34 +209,5 @@ int	 files_fetch_url(const char *url, size_t max, struct buf *out,
  */
 int	 files_extract_text(const char *extension, const char *mime_type,
 	    const char *data, size_t len, struct buf *out);
-
-/* ---- upstream_audio.c: speech over the app's model provider ---- */
-
-#define UPSTREAM_NO_SPEECH	2	/* the provider has no such model */
-
-/*
- * Transcribe the audio file at "path" ("mime" as declared) with the
- * provider's speech-to-text model (DIFYCGI_PROVIDER_<NAME>_STT_MODEL,
- * default whisper-1; "none" for none): POST {base}/audio/transcriptions.
- * Returns 0 with the text in res->text, UPSTREAM_NO_SPEECH (the offline
- * provider, or none configured), or -1 with res->err and res->errmsg as
- * upstream_chat sets them.
- */
-int	 upstream_transcribe(const char *provider, const char *path,
-	    const char *mime, struct llm_result *res);
-/*
- * Synthesize "text" with "voice" (the provider's
- * DIFYCGI_PROVIDER_<NAME>_TTS_VOICE, else "alloy", when NULL) and the
- * provider's text-to-speech model (DIFYCGI_PROVIDER_<NAME>_TTS_MODEL,
- * default tts-1; "none" for none): POST {base}/audio/speech, in pieces
- * of at most 4000 bytes cut at sentence ends.  The audio goes to
- * "on_audio" as it arrives, with the provider's Content-Type; on_audio
- * returning -1 stops (client gone: res->stopped).  Returns 0, 1 when
- * stopped, UPSTREAM_NO_SPEECH, or -1 with res->err set; res->text holds
- * nothing.
- */
-int	 upstream_speech(const char *provider, const char *text,
-	    const char *voice, int (*on_audio)(void *arg, const char *ctype,
-	    const char *, size_t), void *arg, struct llm_result *res);
 
 #endif
