@@ -47,8 +47,14 @@ HDRS	 = $(wildcard lib/*.h lib/*/*.h)
 
 .PHONY: all test check run install uninstall clean lint deps bench bench-streams bench-growth fuzz fuzz-lib
 
-all: deps-check $(LIB) $(PROGS) $(TOOLS) $(UNITS) $(REPLAYS) \
+all: deps-check layers $(LIB) $(PROGS) $(TOOLS) $(UNITS) $(REPLAYS) \
     $(BUILD)/tests/leaky.fcgi
+
+# lib/ is one folder per subsystem, each behind its own header, layers
+# one way (tools/check-layers.sh): a violation fails the build
+layers:
+	@sh tools/check-layers.sh
+.PHONY: layers
 
 deps-check:
 	@$(MAKE) --no-print-directory deps
@@ -179,9 +185,9 @@ check: test
 run: all
 	@BUILD=$(BUILD) exec sh tools/run.sh
 
-lint:
+lint: layers
 	@! grep -nE '\b(atoi|sprintf|strcpy|strcat|strtok|sscanf|gets)\(' \
-	    lib/*.c cgi-bin/*.c tools/*.c || { echo "banned call"; exit 1; }
+	    lib/*/*.c cgi-bin/*.c tools/*.c || { echo "banned call"; exit 1; }
 
 # install: programs, dify-admin and sql/; the spawn-fcgi wrapper and the
 # systemd units; every server config filled in for these paths by

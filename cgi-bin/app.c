@@ -4,7 +4,7 @@
  * /v1/end-users/{end_user_id}. */
 #include <unistd.h>
 
-#include "api.h"
+#include "app/app.h"
 
 static int	index_root(struct req *, struct resp *);
 static int	health(struct req *, struct resp *);

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "api.h"
+#include "files/files.h"
 
 static int	audio_to_text(struct req *, struct resp *);
 static int	text_to_audio(struct req *, struct resp *);

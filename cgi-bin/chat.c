@@ -2,7 +2,8 @@
  * (ChatApi, ChatStopApi): chat, agent-chat and advanced-chat apps. */
 #include <string.h>
 
-#include "api.h"
+#include "app/app.h"
+#include "chatflow/chatflow.h"
 
 static int	create(struct req *, struct resp *);
 static int	stop(struct req *, struct resp *);

@@ -1,6 +1,6 @@
 /* completion.c: completion messages.  Mirrors Dify
  * service_api/app/completion.py (CompletionApi, CompletionStopApi). */
-#include "api.h"
+#include "app/app.h"
 
 static int	create(struct req *, struct resp *);
 static int	stop(struct req *, struct resp *);

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api.h"
+#include "app/app.h"
 
 static int	list_conversations(struct req *, struct resp *);
 static int	delete_conversation(struct req *, struct resp *);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api.h"
+#include "files/files.h"
 
 static int	upload(struct req *, struct resp *);
 static int	preview(struct req *, struct resp *);

@@ -1,7 +1,7 @@
 /* workflow.c: workflow runs.  Mirrors Dify service_api/app/workflow.py
  * (WorkflowRunApi, WorkflowRunByIdApi, WorkflowRunDetailApi,
  * WorkflowTaskStopApi, WorkflowAppLogApi). */
-#include "api.h"
+#include "workflow/workflow.h"
 
 static const struct route routes[] = {
 	{ "POST", "/v1/workflows/run",			wf_api_run,	0 },

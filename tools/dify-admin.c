@@ -12,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "app/app.h"
+#include "workflow/workflow.h"
+#include "dsl/dsl.h"
 
 static struct db	*db;
 static struct pool	 pool;

@@ -6,7 +6,8 @@
  */
 #include <string.h>
 
-#include "api.h"
+#include "app/app.h"
+#include "store/store.h"
 
 static json_object *
 str_or_null(const char *s)

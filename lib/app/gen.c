@@ -17,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "app/app.h"
+#include "files/files.h"
+#include "task/task.h"
+#include "tool/tool.h"
 
 #define QUERY_MAX_BYTES		(256 * 1024)
 #define POLL_INTERVAL_S		0.1

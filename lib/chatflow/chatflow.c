@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api.h"
+#include "chatflow/chatflow.h"
+#include "app/app.h"
+#include "workflow/workflow.h"
 
 #define QUERY_MAX_BYTES		(256 * 1024)
 #define DEFAULT_NAME		"New conversation"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "core/core.h"
 
 void
 buf_init(struct buf *b, size_t max)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "core/core.h"
 
 #define FILE_MAX_ENTRIES	256
 

@@ -22,6 +22,12 @@
 #define NAME_MAX_BYTES	255
 #define JSON_MAX_DEPTH	64
 
+/* a key and its value, both borrowed */
+struct kv {
+	const char	*key;
+	const char	*val;
+};
+
 /* ---- buf.c: growable byte buffer with a hard cap ---- */
 
 struct buf {

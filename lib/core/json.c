@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "core/core.h"
 
 json_object *
 json_get(json_object *o, const char *key)

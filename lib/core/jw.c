@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api.h"
+#include "core/core.h"
 
 void
 jw_str(struct buf *b, const char *s)
@@ -76,20 +76,4 @@ jw_col_raw(struct buf *b, sqlite3_stmt *st, int i, const char *dflt)
 	const char	*s = (const char *)sqlite3_column_text(st, i);
 
 	buf_puts(b, s != NULL ? s : dflt);
-}
-
-int
-resp_json_text(struct resp *rs, int status, struct buf *body)
-{
-	json_object_put(rs->body);
-	rs->body = NULL;
-	buf_append(body, "\n", 1);
-	rs->status = status;
-	rs->content_type = "application/json";
-	rs->owned_raw = body->p;
-	rs->raw = body->p;
-	rs->raw_len = body->len;
-	body->p = NULL;
-	body->len = body->cap = 0;
-	return 0;
 }

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 
-#include "api.h"
+#include "core/core.h"
 
 static const char	*progname = "difycgi";
 static __thread char	 reqid[9];

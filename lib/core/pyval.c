@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "core/core.h"
 
 #define DEPTH_MAX	64
 

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <sys/random.h>
 
-#include "api.h"
+#include "core/core.h"
 
 void
 random_bytes(void *p, size_t n)

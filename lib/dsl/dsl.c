@@ -19,7 +19,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "api.h"
+#include "dsl/dsl.h"
+#include "workflow/workflow.h"
 
 /*
  * Dify's node types.  Import accepts exactly these (anything else, e.g.

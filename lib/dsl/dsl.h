@@ -4,10 +4,13 @@
  * each naming its node), applying the migrations Dify's editor applies to
  * old graphs, storing the result as an app, and writing an app back out.
  * Mirrors api/services/app_dsl_service.py and the editor's
- * web/app/components/workflow/utils/workflow-init.ts.  Included by api.h.
+ * web/app/components/workflow/utils/workflow-init.ts.  The door of
+ * lib/dsl/, above the store and the workflow engine it checks against.
  */
 #ifndef DSL_H
 #define DSL_H
+
+#include "store/store.h"
 
 #define DSL_VERSION	"0.6.0"		/* what export writes */
 #define DSL_MAX_BYTES	(10 * 1024 * 1024)

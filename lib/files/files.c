@@ -36,7 +36,7 @@
 
 #include <curl/curl.h>
 
-#include "api.h"
+#include "files/files.h"
 
 #define CHUNK			65536
 #define AUDIO_MAX_MB		30

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api.h"
+#include "http/http.h"
 
 static const char alnum[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

@@ -3,7 +3,7 @@
  * message exactly as Dify (and Werkzeug, for the generic ones) spell them.
  * Handlers name an entry; none spells a status or message itself.
  */
-#include "api.h"
+#include "http/http.h"
 
 #define WZ_403	"You don't have the permission to access the requested " \
 		"resource. It is either read-protected or not readable by " \

@@ -83,11 +83,6 @@ struct io {
 	char	**envp;
 };
 
-struct kv {
-	const char	*key;
-	const char	*val;
-};
-
 #define ROUTE_MAX_PARAMS	4
 #define QUERY_MAX_PAIRS		32
 

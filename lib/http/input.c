@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api.h"
+#include "http/http.h"
 
 static const char *
 type_name(enum ftype t)

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api.h"
+#include "http/http.h"
 
 enum {
 	S_PREAMBLE,

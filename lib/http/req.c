@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api.h"
+#include "http/http.h"
 
 const char *
 req_env(struct req *rq, const char *name)

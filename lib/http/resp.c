@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "http/http.h"
 
 void
 resp_init(struct resp *rs)
@@ -145,4 +145,20 @@ resp_finish(struct req *rq, struct resp *rs)
 	    rs->status == 204 ? -1 : (long long)len) == 0 && len > 0)
 		rq->io.write(rq->io.ctx, body, (int)len);
 	free(nl);
+}
+
+int
+resp_json_text(struct resp *rs, int status, struct buf *body)
+{
+	json_object_put(rs->body);
+	rs->body = NULL;
+	buf_append(body, "\n", 1);
+	rs->status = status;
+	rs->content_type = "application/json";
+	rs->owned_raw = body->p;
+	rs->raw = body->p;
+	rs->raw_len = body->len;
+	body->p = NULL;
+	body->len = body->cap = 0;
+	return 0;
 }

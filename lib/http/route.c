@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "api.h"
+#include "http/http.h"
 
 int
 route_template(const char *tpl, const char *path, struct pool *p,

@@ -27,7 +27,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
-#include "api.h"
+#include "http/http.h"
 
 extern char	**environ;
 

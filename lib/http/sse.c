@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "api.h"
+#include "http/http.h"
 
 int
 sse_begin(struct req *rq, struct resp *rs)

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api.h"
+#include "model/model.h"
+#include "http/http.h"
 
 static size_t
 utf8_chars(const char *s)

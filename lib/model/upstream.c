@@ -30,7 +30,7 @@
 
 #include <curl/curl.h>
 
-#include "api.h"
+#include "model/model.h"
 
 #define TICK_MS			50	/* poll period; on_tick every 50+ ms */
 #define PROVIDER_NAME_MAX	64

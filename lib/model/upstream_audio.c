@@ -19,7 +19,7 @@
 
 #include <curl/curl.h>
 
-#include "api.h"
+#include "model/model.h"
 
 #define ANSWER_MAX		(1024 * 1024)	/* a transcription reply */
 #define ERROR_BODY_MAX		(64 * 1024)

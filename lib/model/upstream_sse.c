@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "model/model.h"
 
 #define TOOL_CALLS_MAX	64
 #define TOOL_ID_MAX	256

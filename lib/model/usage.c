@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "api.h"
+#include "model/model.h"
+#include "core/core.h"
 
 /* A provider setting: DIFYCGI_PROVIDER_<NAME>_<what>. */
 static const char *

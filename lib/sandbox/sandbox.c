@@ -87,7 +87,8 @@
 
 #include <duktape.h>
 
-#include "api.h"
+#include "sandbox/sandbox.h"
+#include "core/core.h"
 
 #define SANDBOX_ARGV0	"difycgi-sandbox"
 #define PYTHON		"/usr/bin/python3"

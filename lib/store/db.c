@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "store/store.h"
 
 #define STMT_CACHE	256
 

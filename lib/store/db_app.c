@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api.h"
+#include "store/store.h"
 
 static const char SQL_APP_INSERT[] =
     "INSERT INTO apps (id, name, description, mode, icon_type, icon, "

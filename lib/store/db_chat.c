@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "store/store.h"
 
 /* Tasks idle longer than this hold no slot: their process is gone. */
 #define TASK_STALE_S	30

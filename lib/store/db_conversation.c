@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "store/store.h"
 
 #define STR_IS(a, b)	((a) != NULL && strcmp((a), (b)) == 0)
 

@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "api.h"
+#include "store/store.h"
 
 static const char SQL_FILE_INSERT[] =
     "INSERT INTO upload_files (id, app_id, end_user_id, name, size, "

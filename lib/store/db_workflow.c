@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api.h"
+#include "store/store.h"
 
 static const char SQL_WF_BY_ID[] =
     "SELECT id, version, graph, features, environment_variables, "

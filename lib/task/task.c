@@ -8,7 +8,8 @@
  */
 #include <string.h>
 
-#include "api.h"
+#include "task/task.h"
+#include "http/http.h"
 
 int
 task_response_mode(struct req *rq, struct resp *rs, int *streaming)

@@ -21,7 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "template/template.h"
+#include "core/core.h"
 
 #define DEPTH_MAX	48		/* nesting of blocks and expressions */
 #define STEPS_MAX	500000		/* evaluation steps per render */

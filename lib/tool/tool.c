@@ -17,7 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "api.h"
+#include "tool/tool.h"
+#include "files/files.h"
 
 #define TOOL_OUTPUT_MAX		(128 * 1024)
 #define WEB_PAGE_MAX		(2 * 1024 * 1024)

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api.h"
+#include "workflow/workflow.h"
 
 #define KEYWORD_CHARS	30
 

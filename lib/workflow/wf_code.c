@@ -42,7 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "workflow/workflow.h"
+#include "sandbox/sandbox.h"
 
 #define CODE_TIMEOUT_MS		10000
 #define CODE_MEMORY_MB		256

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "workflow/workflow.h"
 
 enum { CMP_FALSE = 0, CMP_TRUE = 1, CMP_ERR = -1 };
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "workflow/workflow.h"
 
 #define TT_OUTPUT_MAX		400000	/* template-transform, characters */
 #define MEMORY_TURNS_MAX	500

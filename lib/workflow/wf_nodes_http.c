@@ -34,7 +34,7 @@
 
 #include <curl/curl.h>
 
-#include "api.h"
+#include "workflow/workflow.h"
 
 #define HTTP_REDIRECTS_MAX	10
 #define HTTP_HEADERS_MAX	256

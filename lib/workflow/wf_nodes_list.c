@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "workflow/workflow.h"
 
 #define DOC_BYTES_MAX		(16 * 1024 * 1024)
 

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api.h"
+#include "workflow/workflow.h"
 
 #define MEMORY_TURNS_MAX	500
 #define AGENT_ROUNDS_MAX	20

@@ -11,7 +11,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "api.h"
+#include "workflow/workflow.h"
 
 void
 wf_pool_init(struct wf_pool *wp)

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api.h"
+#include "workflow/workflow.h"
 
 #define STEPS_MAX		500
 #define POLL_INTERVAL_S		0.1

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "workflow/workflow.h"
 
 int
 wf_is_file(json_object *v)

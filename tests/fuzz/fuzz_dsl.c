@@ -41,7 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "store/store.h"
+#include "dsl/dsl.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

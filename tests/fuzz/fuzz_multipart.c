@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "http/http.h"
 
 #define OUT_MAX		(1 << 22)
 

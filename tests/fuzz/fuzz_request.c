@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "http/http.h"
 
 static int
 h(struct req *rq, struct resp *rs)

@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "template/template.h"
 
 #define SMALL_OUT_MAX	64
 

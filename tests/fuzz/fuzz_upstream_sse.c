@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "model/model.h"
 
 #define SMALL_LINE_MAX	64
 #define SMALL_TEXT_MAX	100

@@ -5,7 +5,7 @@
 #include <ctype.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "http/http.h"
 #include "unit.h"
 
 static void

@@ -3,7 +3,7 @@
  * messages. */
 #include <stdlib.h>
 
-#include "api.h"
+#include "template/template.h"
 #include "unit.h"
 
 static const struct {

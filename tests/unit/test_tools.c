@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "tool/tool.h"
 #include "unit.h"
 
 static const char *

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "model/model.h"
 #include "unit.h"
 
 #define ROLE	"data: {\"id\":\"chatcmpl-1\",\"object\":" \

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "api.h"
+#include "model/model.h"
 #include "unit.h"
 
 #define KEY	"sk-live-test-key-0123456789abcdef"

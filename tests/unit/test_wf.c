@@ -5,7 +5,7 @@
  * strategies.  LLM calls go to a fake chat function. */
 #include <stdlib.h>
 
-#include "api.h"
+#include "workflow/workflow.h"
 #include "unit.h"
 
 /* ---- values ---- */
