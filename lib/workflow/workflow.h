@@ -95,7 +95,7 @@ int	 wf_cond_case(struct wf_pool *, struct pool *, json_object *conditions,
 int	 wf_cond_compare(const char *op, json_object *actual,
 	    json_object *expected, char *err, size_t errlen);
 
-/* ---- wf_run.c: running a graph ---- */
+/* ---- running a graph (wf_run.c; wf_graph.c: checks, the form; wf_event.c) ---- */
 
 /*
  * Where events go.  "event" takes "data"; "chunk" is answer text of a
@@ -182,7 +182,7 @@ void	 wf_run_free(struct wf_run *);
 json_object *wf_run_usage(struct wf_run *, double latency);
 
 /*
- * ---- engine internals, shared by wf_run.c and wf_node.c only ----
+ * ---- engine internals, shared by the engine (wf_run.c, wf_graph.c, wf_stream.c, ...) and the node executors ----
  */
 
 enum wf_kind {
@@ -289,7 +289,7 @@ int	 wf_stream_chunk(struct wf_engine *, struct wf_node *, const char *,
 	    size_t);
 /* The end of "n"'s stream (an empty final chunk). */
 void	 wf_stream_close(struct wf_engine *, struct wf_node *);
-/* Containers (wf_run.c): run the enclosed graph per item / round. */
+/* Containers (wf_container.c): run the enclosed graph per item / round. */
 int	 wf_run_iteration(struct wf_engine *, struct wf_node *,
 	    struct wf_exec *);
 int	 wf_run_loop(struct wf_engine *, struct wf_node *, struct wf_exec *);
