@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +36,8 @@
 #include <sys/stat.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "api.h"
 
@@ -566,6 +569,8 @@ files_form_free(struct files_form *f)
 		log_warn("upload: unlink %s: %s", f->tmp_path,
 		    strerror(errno));
 	f->tmp_path[0] = '\0';
+	/* a body cut inside the file part leaves its digest unfinished */
+	sha256_free(&f->sha);
 	buf_free(&f->user_buf);
 }
 
@@ -828,58 +833,41 @@ void
 hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
     uint8_t out[32])
 {
-	struct sha256	s;
-	uint8_t		k[64], pad[64], inner[32];
-	size_t		i;
+	unsigned int	n = 32;
 
-	memset(k, 0, sizeof(k));
-	if (klen > sizeof(k)) {
-		sha256_init(&s);
-		sha256_update(&s, key, klen);
-		sha256_final(&s, k);
-	} else if (klen > 0)
-		memcpy(k, key, klen);
-	for (i = 0; i < 64; i++)
-		pad[i] = k[i] ^ 0x36;
-	sha256_init(&s);
-	sha256_update(&s, pad, 64);
-	sha256_update(&s, msg, mlen);
-	sha256_final(&s, inner);
-	for (i = 0; i < 64; i++)
-		pad[i] = k[i] ^ 0x5c;
-	sha256_init(&s);
-	sha256_update(&s, pad, 64);
-	sha256_update(&s, inner, 32);
-	sha256_final(&s, out);
-	explicit_bzero(k, sizeof(k));
-	explicit_bzero(pad, sizeof(pad));
+	/* libcrypto fails only without memory: abort, as xmalloc does */
+	if (klen > INT_MAX || HMAC(EVP_sha256(), klen > 0 ? key : "",
+	    (int)klen, msg, mlen, out, &n) == NULL || n != 32) {
+		log_error("libcrypto: HMAC-SHA256 failed");
+		abort();
+	}
 }
 
-static const char b64std[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/* the last two letters of the alphabet: RFC 4648's base64, base64url */
+static const char b64std[] = "+/";
+static const char b64url[] = "-_";
 
-/* Append the base64 of p[0..n) (padded) to "out".  0 or -1. */
+/*
+ * Append the base64 of p[0..n) (padded) to "out", in the alphabet whose
+ * last two letters "alphabet" gives.  0 or -1.
+ */
 static int
 base64(struct buf *out, const char *alphabet, const void *data, size_t n)
 {
 	const unsigned char	*p = data;
-	char			 q[4];
-	size_t			 i;
-	uint32_t		 v;
+	unsigned char		 q[4 * 256 + 1];
+	size_t			 i, take, k, j;
 
-	for (i = 0; i < n; i += 3) {
-		v = (uint32_t)p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		q[0] = alphabet[v >> 18 & 63];
-		q[1] = alphabet[v >> 12 & 63];
-		q[2] = i + 1 < n ? alphabet[v >> 6 & 63] : '=';
-		q[3] = i + 2 < n ? alphabet[v & 63] : '=';
-		if (buf_append(out, q, 4) == -1)
+	/* whole groups of 3 per call, so that the pieces join up */
+	for (i = 0; i < n; i += take) {
+		take = n - i < 3 * 256 ? n - i : 3 * 256;
+		k = (size_t)EVP_EncodeBlock(q, p + i, (int)take);
+		for (j = 0; j < k; j++)
+			if (q[j] == '+')
+				q[j] = (unsigned char)alphabet[0];
+			else if (q[j] == '/')
+				q[j] = (unsigned char)alphabet[1];
+		if (buf_append(out, q, k) == -1)
 			return -1;
 	}
 	return 0;

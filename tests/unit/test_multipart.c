@@ -484,6 +484,25 @@ test_crypto(void)
 		CHECK(STREQ(buf_cstr(&b), "-_8="));
 		buf_free(&b);
 	}
+	TEST("base64 of a long input joins its pieces") {
+		char	in[3001], want[4005];
+
+		/* "aaa" is "YWFh": 3000 bytes are 1000 of them, 3001 one more */
+		memset(in, 'a', sizeof(in));
+		for (i = 0; i < 1000; i++)
+			memcpy(want + i * 4, "YWFh", 4);
+		memcpy(want + 4000, "YQ==", 5);
+		buf_init(&b, 8192);
+		CHECK(base64(&b, b64std, in, 3000) == 0 && b.len == 4000 &&
+		    memcmp(b.p, want, 4000) == 0);
+		buf_reset(&b);
+		CHECK(base64(&b, b64std, in, 3001) == 0 &&
+		    STREQ(buf_cstr(&b), want));
+		buf_free(&b);
+		buf_init(&b, 100);
+		CHECK(base64(&b, b64std, in, 3000) == -1);	/* over the cap */
+		buf_free(&b);
+	}
 	TEST("RFC 5987 names keep attr-chars and encode every other byte") {
 		CHECK(STREQ(rfc5987(&p, "a b;c'd\"e\\f.txt"),
 		    "a%20b%3Bc%27d%22e%5Cf.txt"));
