@@ -2152,7 +2152,7 @@ struct html_walk {
 	struct buf		*out;
 	int			 skip;	/* depth inside html_skip elements */
 	int			 nl;	/* line breaks owed the next text */
-	int			 space;	/* white space seen since the last */
+	int			 space;	/* white space since the last text */
 	int			 started;	/* text written */
 	int			 full;	/* "out" is at its cap */
 };
