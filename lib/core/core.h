@@ -118,15 +118,18 @@ int64_t	 now_s(void);
 double	 now_mono(void);		/* seconds, monotonic */
 void	 iso_time(int64_t, char out[32]);	/* 2025-01-16T14:30:29 */
 
+/*
+ * SHA-256 (libcrypto's).  sha256_init allocates the context:
+ * sha256_final releases it, and sha256_free (safe on a zeroed or
+ * finished struct) releases one abandoned midway.
+ */
 struct sha256 {
-	uint32_t	h[8];
-	uint64_t	len;
-	uint8_t		blk[64];
-	size_t		n;
+	struct evp_md_ctx_st	*ctx;	/* EVP_MD_CTX */
 };
 void	 sha256_init(struct sha256 *);
 void	 sha256_update(struct sha256 *, const void *, size_t);
 void	 sha256_final(struct sha256 *, uint8_t out[32]);
+void	 sha256_free(struct sha256 *);
 void	 sha256_hex(const void *, size_t, char out[65]);
 int	 ct_equal(const void *, const void *, size_t);
 int	 utf8_valid(const char *, size_t);

@@ -22,7 +22,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,6 +37,10 @@
 #include <sys/stat.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <libxml/HTMLparser.h>
+#include <libxml/parser.h>
 
 #include "files/files.h"
 
@@ -168,6 +174,27 @@ files_type_of_mime(const char *mime)
 	return FT_CUSTOM;
 }
 
+/*
+ * Our own magic bytes, not libmagic's, on purpose.  Dify decides a file's
+ * type without looking at it: the declared type, else the extension
+ * (constants/__init__.py), else "image"/"video"/"audio"/"text"/"pdf" in
+ * the MIME type (factories/file_factory.py), and an image's data URL
+ * carries the MIME type declared at upload (core/file/file_manager.py).
+ * It calls libmagic only where the service API does not go: a remote file
+ * fetched for upload whose name, URL and Content-Type all say nothing but
+ * application/octet-stream (controllers/common/helpers.py).  Our one use
+ * is a check of our own: that what goes to the model as an image data URL
+ * is PNG, JPEG, GIF or WebP, named by its content.  On those four
+ * libmagic 5.44 agrees with this function on real files, so it would buy
+ * no accuracy, but it costs: a magic_t may not be shared by threads
+ * (one per call, or per thread with a destructor), magic_load maps its
+ * 8 MB database (3.8 ms the first time in a process), a PNG takes it
+ * 14 us and text 300 us against our 3 ns, its names depend on the
+ * installed database (audio/x-m4a and audio/x-hx-aac-adts here, where
+ * Python's mimetypes, which Dify uses, says audio/mp4 and audio/aac), and
+ * it runs every format it knows (CDF, ELF, ...) over untrusted bytes to
+ * tell four signatures apart.
+ */
 const char *
 files_sniff(const void *data, size_t n)
 {
@@ -566,6 +593,8 @@ files_form_free(struct files_form *f)
 		log_warn("upload: unlink %s: %s", f->tmp_path,
 		    strerror(errno));
 	f->tmp_path[0] = '\0';
+	/* a body cut inside the file part leaves its digest unfinished */
+	sha256_free(&f->sha);
 	buf_free(&f->user_buf);
 }
 
@@ -828,58 +857,41 @@ void
 hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
     uint8_t out[32])
 {
-	struct sha256	s;
-	uint8_t		k[64], pad[64], inner[32];
-	size_t		i;
+	unsigned int	n = 32;
 
-	memset(k, 0, sizeof(k));
-	if (klen > sizeof(k)) {
-		sha256_init(&s);
-		sha256_update(&s, key, klen);
-		sha256_final(&s, k);
-	} else if (klen > 0)
-		memcpy(k, key, klen);
-	for (i = 0; i < 64; i++)
-		pad[i] = k[i] ^ 0x36;
-	sha256_init(&s);
-	sha256_update(&s, pad, 64);
-	sha256_update(&s, msg, mlen);
-	sha256_final(&s, inner);
-	for (i = 0; i < 64; i++)
-		pad[i] = k[i] ^ 0x5c;
-	sha256_init(&s);
-	sha256_update(&s, pad, 64);
-	sha256_update(&s, inner, 32);
-	sha256_final(&s, out);
-	explicit_bzero(k, sizeof(k));
-	explicit_bzero(pad, sizeof(pad));
+	/* libcrypto fails only without memory: abort, as xmalloc does */
+	if (klen > INT_MAX || HMAC(EVP_sha256(), klen > 0 ? key : "",
+	    (int)klen, msg, mlen, out, &n) == NULL || n != 32) {
+		log_error("libcrypto: HMAC-SHA256 failed");
+		abort();
+	}
 }
 
-static const char b64std[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/* the last two letters of the alphabet: RFC 4648's base64, base64url */
+static const char b64std[] = "+/";
+static const char b64url[] = "-_";
 
-/* Append the base64 of p[0..n) (padded) to "out".  0 or -1. */
+/*
+ * Append the base64 of p[0..n) (padded) to "out", in the alphabet whose
+ * last two letters "alphabet" gives.  0 or -1.
+ */
 static int
 base64(struct buf *out, const char *alphabet, const void *data, size_t n)
 {
 	const unsigned char	*p = data;
-	char			 q[4];
-	size_t			 i;
-	uint32_t		 v;
+	unsigned char		 q[4 * 256 + 1];
+	size_t			 i, take, k, j;
 
-	for (i = 0; i < n; i += 3) {
-		v = (uint32_t)p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		q[0] = alphabet[v >> 18 & 63];
-		q[1] = alphabet[v >> 12 & 63];
-		q[2] = i + 1 < n ? alphabet[v >> 6 & 63] : '=';
-		q[3] = i + 2 < n ? alphabet[v & 63] : '=';
-		if (buf_append(out, q, 4) == -1)
+	/* whole groups of 3 per call, so that the pieces join up */
+	for (i = 0; i < n; i += take) {
+		take = n - i < 3 * 256 ? n - i : 3 * 256;
+		k = (size_t)EVP_EncodeBlock(q, p + i, (int)take);
+		for (j = 0; j < k; j++)
+			if (q[j] == '+')
+				q[j] = (unsigned char)alphabet[0];
+			else if (q[j] == '/')
+				q[j] = (unsigned char)alphabet[1];
+		if (buf_append(out, q, k) == -1)
 			return -1;
 	}
 	return 0;
@@ -2117,167 +2129,185 @@ append_utf8(struct buf *out, const char *p, size_t n)
 	return -1;
 }
 
-/* Decode an entity at s[0..n) (after '&'); *used bytes; 0 when none. */
-static size_t
-entity(const char *s, size_t n, char out[4], size_t *used)
-{
-	static const struct { const char *name; const char *text; } names[] = {
-		{ "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" },
-		{ "apos", "'" }, { "nbsp", " " }, { "copy", "\xc2\xa9" },
-		{ "mdash", "\xe2\x80\x94" }, { "ndash", "\xe2\x80\x93" },
-		{ "hellip", "\xe2\x80\xa6" }, { NULL, NULL }
-	};
-	const char	*semi = memchr(s, ';', n < 12 ? n : 12);
-	size_t		 len, i;
-	unsigned long	 cp;
-	char		*end, num[12];
+/*
+ * HTML to text is libxml2's HTML parser, as a push parser giving SAX
+ * events: no tree is built, the input goes in pieces and the parse stops
+ * once "out" is full, so memory stays that of a piece and the element
+ * stack whatever the document.  The parser reads the bytes as UTF-8 and
+ * ignores a declared charset; they are made valid UTF-8 on the way in,
+ * since libxml2 takes a document with one bad byte for Latin-1 and
+ * misreads all of it, where one U+FFFD for the byte is what a plain text
+ * file gets.
+ */
+static const char *const html_blocks[] = { "p", "div", "br", "li", "tr",
+    "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "section",
+    "article", "header", "footer", "pre", "blockquote", "hr", "title",
+    "dd", "dt", "td", "th", "nav", "main", "aside", "form", NULL };
+/* elements whose text is no text of the document */
+static const char *const html_skip[] = { "script", "style", "head",
+    "noscript", "template", NULL };
 
-	if (semi == NULL)
-		return 0;
-	len = (size_t)(semi - s);
-	*used = len + 1;
-	if (len >= 2 && s[0] == '#') {
-		memcpy(num, s + 1, len - 1);
-		num[len - 1] = '\0';
-		if (num[0] == 'x' || num[0] == 'X')
-			cp = strtoul(num + 1, &end, 16);
-		else
-			cp = strtoul(num, &end, 10);
-		if (*end != '\0' || end == num || cp == 0 || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		if (cp < 0x80) {
-			out[0] = (char)cp;
+struct html_walk {
+	htmlParserCtxtPtr	 ctxt;
+	struct buf		*out;
+	int			 skip;	/* depth inside html_skip elements */
+	int			 nl;	/* line breaks owed the next text */
+	int			 space;	/* white space since the last text */
+	int			 started;	/* text written */
+	int			 full;	/* "out" is at its cap */
+};
+
+static pthread_once_t	html_once = PTHREAD_ONCE_INIT;
+
+/* libxml2's globals, once per process: xmlInitParser is not thread-safe */
+static void
+html_init(void)
+{
+	xmlInitParser();
+}
+
+static int
+html_is(const xmlChar *name, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (**list == name[0] && strcmp((const char *)name, *list) == 0)
 			return 1;
-		}
-		if (cp < 0x800) {
-			out[0] = (char)(0xc0 | cp >> 6);
-			out[1] = (char)(0x80 | (cp & 0x3f));
-			return 2;
-		}
-		if (cp < 0x10000) {
-			out[0] = (char)(0xe0 | cp >> 12);
-			out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-			out[2] = (char)(0x80 | (cp & 0x3f));
-			return 3;
-		}
-		out[0] = (char)(0xf0 | cp >> 18);
-		out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-		out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-		out[3] = (char)(0x80 | (cp & 0x3f));
-		return 4;
-	}
-	for (i = 0; names[i].name != NULL; i++)
-		if (strlen(names[i].name) == len &&
-		    strncmp(s, names[i].name, len) == 0) {
-			memcpy(out, names[i].text, strlen(names[i].text));
-			return strlen(names[i].text);
-		}
 	return 0;
 }
 
 static int
-tag_is(const char *name, size_t n, const char *const *list)
+html_space(char c)
 {
-	for (; *list != NULL; list++)
-		if (strlen(*list) == n && strncasecmp(name, *list, n) == 0)
-			return 1;
-	return 0;
+	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
-/* Find "</name" (any case) from s; the offset, or n when absent. */
-static size_t
-find_close(const char *s, size_t n, const char *name)
+static void
+html_put(struct html_walk *w, const char *p, size_t n)
 {
-	size_t	i, k = strlen(name);
+	if (!w->full && append_utf8(w->out, p, n) == -1) {
+		w->full = 1;
+		xmlStopParser(w->ctxt);
+	}
+}
 
-	for (i = 0; i + 2 + k <= n; i++)
-		if (s[i] == '<' && s[i + 1] == '/' &&
-		    strncasecmp(s + i + 2, name, k) == 0)
-			return i;
-	return n;
+/* Block elements break lines where they start and end (br once). */
+static void
+html_start(void *arg, const xmlChar *name, const xmlChar **atts)
+{
+	struct html_walk	*w = arg;
+
+	(void)atts;
+	if (html_is(name, html_skip))
+		w->skip++;
+	else if (w->skip == 0 && html_is(name, html_blocks) && w->nl < 2)
+		w->nl++;
+}
+
+static void
+html_end(void *arg, const xmlChar *name)
+{
+	struct html_walk	*w = arg;
+
+	if (html_is(name, html_skip)) {
+		if (w->skip > 0)
+			w->skip--;
+	} else if (w->skip == 0 && html_is(name, html_blocks) &&
+	    strcmp((const char *)name, "br") != 0 &&
+	    strcmp((const char *)name, "hr") != 0 && w->nl < 2)
+		w->nl++;
 }
 
 /*
- * HTML to text: tags, comments, scripts and styles out, entities
- * decoded, runs of white space as one space, block elements as line
- * breaks (at most one empty line).
+ * Runs of white space are one space, owed line breaks (at most an empty
+ * line) replace it, and neither starts or ends the text; a no-break
+ * space is a plain one that stays.
  */
 static void
-html_text(const char *s, size_t n, struct buf *tmp)
+html_chars(void *arg, const xmlChar *ch, int len)
 {
-	static const char *const blocks[] = { "p", "div", "br", "li", "tr",
-	    "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "section",
-	    "article", "header", "footer", "pre", "blockquote", "hr", "title",
-	    "dd", "dt", "td", "th", "nav", "main", "aside", "form", NULL };
-	static const char *const skip[] = { "script", "style", "head",
-	    "noscript", "template", NULL };
-	size_t		 i = 0, j, nl = 0, used, k, len;
-	int		 space = 0, started = 0, closing;
-	char		 ent[4], q, name[16];
+	struct html_walk	*w = arg;
+	const char		*s = (const char *)ch;
+	size_t			 i = 0, n = len > 0 ? (size_t)len : 0, j;
 
-	while (i < n) {
-		if (s[i] == '<' && i + 1 < n &&
-		    (isalpha((unsigned char)s[i + 1]) ||
-		    strchr("/!?", s[i + 1]) != NULL)) {
-			if (i + 4 <= n && strncmp(s + i, "<!--", 4) == 0) {
-				for (k = i + 4; k + 3 <= n; k++)
-					if (strncmp(s + k, "-->", 3) == 0)
-						break;
-				i = k + 3 <= n ? k + 3 : n;
-				continue;
-			}
-			closing = s[i + 1] == '/';
-			j = k = i + 1 + closing;
-			while (k < n && isalnum((unsigned char)s[k]))
-				k++;
-			len = k - j;
-			if (tag_is(s + j, len, blocks))
-				nl = nl < 2 ? nl + 1 : 2;
-			/* to the end of the tag; quoted values may hold '>' */
-			for (q = 0; k < n && (q != 0 || s[k] != '>'); k++)
-				if (q == 0 && (s[k] == '"' || s[k] == '\''))
-					q = s[k];
-				else if (q != 0 && s[k] == q)
-					q = 0;
-			k = k < n ? k + 1 : n;
-			if (!closing && tag_is(s + j, len, skip)) {
-				snprintf(name, sizeof(name), "%.*s", (int)len,
-				    s + j);
-				k += find_close(s + k, n - k, name);
-			}
-			i = k;
-			continue;
-		}
-		if (isspace((unsigned char)s[i])) {
-			space = 1;
+	if (w->skip > 0)
+		return;
+	while (i < n && !w->full) {
+		if (html_space(s[i])) {
+			w->space = 1;
 			i++;
 			continue;
 		}
-		if (started && nl > 0)
-			buf_append(tmp, "\n\n", nl);
-		else if (started && space)
-			buf_append(tmp, " ", 1);
-		nl = 0;
-		space = 0;
-		started = 1;
-		if (s[i] == '&' && (k = entity(s + i + 1, n - i - 1, ent,
-		    &used)) > 0) {
-			buf_append(tmp, ent, k);
-			i += used + 1;
-			continue;
+		if (w->started && w->nl > 0)
+			html_put(w, "\n\n", (size_t)w->nl);
+		else if (w->started && w->space)
+			html_put(w, " ", 1);
+		w->nl = w->space = 0;
+		w->started = 1;
+		for (j = i; j < n && !html_space(s[j]) &&
+		    !(s[j] == '\xc2' && j + 1 < n && s[j + 1] == '\xa0'); j++)
+			;
+		html_put(w, s + i, j - i);
+		if (j < n && s[j] == '\xc2') {
+			html_put(w, " ", 1);
+			j += 2;
 		}
-		buf_append(tmp, s + i, 1);
-		i++;
+		i = j;
 	}
+}
+
+/* Append the text of the HTML s[0..n) to "out" (see above). */
+static void
+html_text(const char *s, size_t n, struct buf *out)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	htmlSAXHandler		 sax;
+	struct html_walk	 w;
+	char			 piece[16384];
+	size_t			 i = 0, k, o;
+
+	pthread_once(&html_once, html_init);
+	memset(&sax, 0, sizeof(sax));
+	sax.startElement = html_start;
+	sax.endElement = html_end;
+	sax.characters = html_chars;
+	sax.ignorableWhitespace = html_chars;
+	memset(&w, 0, sizeof(w));
+	w.out = out;
+	w.ctxt = htmlCreatePushParserCtxt(&sax, &w, NULL, 0, NULL,
+	    XML_CHAR_ENCODING_UTF8);
+	if (w.ctxt == NULL) {
+		log_error("libxml2: no HTML parser (out of memory)");
+		return;
+	}
+	htmlCtxtUseOptions(w.ctxt, HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
+	    HTML_PARSE_NOWARNING | HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC);
+	while (i < n && !w.full) {
+		/* valid UTF-8: bad bytes as U+FFFD, NULs dropped */
+		for (o = 0; i < n && o + 4 <= sizeof(piece); i += k ? k : 1) {
+			k = u[i] == 0 ? 0 : u[i] < 0x80 ? 1 :
+			    utf8_char(u + i, n - i);
+			if (k == 1)
+				piece[o++] = s[i];
+			else if (k > 0) {
+				memcpy(piece + o, s + i, k);
+				o += k;
+			} else if (u[i] != 0) {
+				memcpy(piece + o, "\xef\xbf\xbd", 3);
+				o += 3;
+			}
+		}
+		htmlParseChunk(w.ctxt, piece, (int)o, 0);
+	}
+	if (!w.full)
+		htmlParseChunk(w.ctxt, NULL, 0, 1);
+	htmlFreeParserCtxt(w.ctxt);
 }
 
 int
 files_extract_text(const char *extension, const char *mime_type,
     const char *data, size_t len, struct buf *out)
 {
-	struct buf	tmp;
-	int		kind = text_kind(extension, mime_type);
+	int	kind = text_kind(extension, mime_type);
 
 	if (kind == TX_NONE)
 		return FILES_NO_TEXT;
@@ -2286,13 +2316,9 @@ files_extract_text(const char *extension, const char *mime_type,
 		data += 3;
 		len -= 3;
 	}
-	if (kind == TX_PLAIN) {
+	if (kind == TX_PLAIN)
 		append_utf8(out, data, len);
-		return 0;
-	}
-	buf_init(&tmp, len + 1);
-	html_text(data, len, &tmp);
-	append_utf8(out, buf_cstr(&tmp), tmp.len);
-	buf_free(&tmp);
+	else
+		html_text(data, len, out);
 	return 0;
 }

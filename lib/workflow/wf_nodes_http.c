@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include "workflow/workflow.h"
 
@@ -331,39 +332,21 @@ wf_http_encodings(struct pool *p, const char *s, const char *out[2])
 	out[1] = final_url(p, s, NULL);
 }
 
-static const char *b64chars =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* The padded base64 of "s" (libcrypto's encoder), from "p". */
 static char *
 base64(struct pool *p, const char *s)
 {
 	const unsigned char	*in = (const unsigned char *)s;
-	size_t			 n = strlen(s), i, o = 0;
+	size_t			 n = strlen(s), i, take, o = 0;
 	char			*out = pool_alloc(p, (n + 2) / 3 * 4 + 1);
-	unsigned		 v;
 
-	for (i = 0; i + 2 < n; i += 3) {
-		v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 |
-		    in[i + 2];
-		out[o++] = b64chars[v >> 18 & 63];
-		out[o++] = b64chars[v >> 12 & 63];
-		out[o++] = b64chars[v >> 6 & 63];
-		out[o++] = b64chars[v & 63];
+	out[0] = '\0';
+	/* whole groups of 3 per call, so that the pieces join up */
+	for (i = 0; i < n; i += take) {
+		take = n - i < 3 * 4096 ? n - i : 3 * 4096;
+		o += (size_t)EVP_EncodeBlock((unsigned char *)out + o, in + i,
+		    (int)take);
 	}
-	if (n - i == 1) {
-		v = (unsigned)in[i] << 16;
-		out[o++] = b64chars[v >> 18 & 63];
-		out[o++] = b64chars[v >> 12 & 63];
-		out[o++] = '=';
-		out[o++] = '=';
-	} else if (n - i == 2) {
-		v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
-		out[o++] = b64chars[v >> 18 & 63];
-		out[o++] = b64chars[v >> 12 & 63];
-		out[o++] = b64chars[v >> 6 & 63];
-		out[o++] = '=';
-	}
-	out[o] = '\0';
 	return out;
 }
 

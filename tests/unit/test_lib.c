@@ -261,6 +261,27 @@ test_hash(void)
 		CHECK(STREQ(hex, "248d6a61d20638b8e5c026930c3e6039"
 		    "a33ce45964ff2167f6ecedd419db06c1"));
 	}
+	TEST("SHA-256 fed in pieces equals it fed whole; free is safe") {
+		struct sha256	s;
+
+		memset(&s, 0, sizeof(s));
+		sha256_free(&s);
+		sha256_init(&s);
+		sha256_update(&s, "abcdbcdecdefdefgefgh", 20);
+		sha256_update(&s, "", 0);
+		sha256_update(&s, "fghighijhijkijkljklmklmnlmnomnopnopq", 36);
+		sha256_final(&s, d);
+		for (i = 0; i < 32; i++)
+			snprintf(hex + i * 2, 3, "%02x", d[i]);
+		CHECK(STREQ(hex, "248d6a61d20638b8e5c026930c3e6039"
+		    "a33ce45964ff2167f6ecedd419db06c1"));
+		CHECK(s.ctx == NULL);
+		sha256_free(&s);	/* after final: a no-op */
+		sha256_init(&s);	/* abandoned midway: freed, no leak */
+		sha256_update(&s, "abc", 3);
+		sha256_free(&s);
+		CHECK(s.ctx == NULL);
+	}
 	TEST("API keys are app- and 24 random alphanumerics") {
 		auth_key_new(key);
 		auth_key_new(key2);

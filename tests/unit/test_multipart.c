@@ -484,6 +484,25 @@ test_crypto(void)
 		CHECK(STREQ(buf_cstr(&b), "-_8="));
 		buf_free(&b);
 	}
+	TEST("base64 of a long input joins its pieces") {
+		char	in[3001], want[4005];
+
+		/* "aaa" is "YWFh": 3000 bytes 1000 of them, 3001 one more */
+		memset(in, 'a', sizeof(in));
+		for (i = 0; i < 1000; i++)
+			memcpy(want + i * 4, "YWFh", 4);
+		memcpy(want + 4000, "YQ==", 5);
+		buf_init(&b, 8192);
+		CHECK(base64(&b, b64std, in, 3000) == 0 && b.len == 4000 &&
+		    memcmp(b.p, want, 4000) == 0);
+		buf_reset(&b);
+		CHECK(base64(&b, b64std, in, 3001) == 0 &&
+		    STREQ(buf_cstr(&b), want));
+		buf_free(&b);
+		buf_init(&b, 100);
+		CHECK(base64(&b, b64std, in, 3000) == -1);	/* past cap */
+		buf_free(&b);
+	}
 	TEST("RFC 5987 names keep attr-chars and encode every other byte") {
 		CHECK(STREQ(rfc5987(&p, "a b;c'd\"e\\f.txt"),
 		    "a%20b%3Bc%27d%22e%5Cf.txt"));
@@ -666,8 +685,17 @@ static const struct {
 	  "spaced out\nline" },
 	{ __LINE__, "html", NULL, "x<div><div><div>y", 0, 0, "x\n\ny" },
 	{ __LINE__, "html", NULL, "<p>unclosed <b", 0, 0, "unclosed" },
-	{ __LINE__, "html", NULL, "&#0;&#xD800;&#1114112;", 0, 0,
-	  "&#0;&#xD800;&#1114112;" },
+	/* no NUL, surrogate or past U+10FFFF: libxml2 drops such references */
+	{ __LINE__, "html", NULL, "&#0;&#xD800;&#1114112;", 0, 0, "" },
+	{ __LINE__, "html", NULL, "a&#0;b &eacute;&nbsp;&nbsp;c", 0, 0,
+	  "ab \xc3\xa9  c" },
+	{ __LINE__, "html", NULL, "caf\xe9 \xc3\xa9<br>\xff", 0, 0,
+	  "caf\xef\xbf\xbd \xc3\xa9\n\xef\xbf\xbd" },
+	{ __LINE__, "html", NULL, "<meta charset=\"iso-8859-1\">"
+	  "<p>\xc3\xa9</p>", 0, 0, "\xc3\xa9" },
+	{ __LINE__, "html", NULL, "<ul><li>one</li><li>two</li></ul>"
+	  "<p>x<noscript><div>no</div></noscript>y</p><br/><hr>z", 0, 0,
+	  "one\n\ntwo\n\nxy\n\nz" },
 };
 
 static void
@@ -706,6 +734,31 @@ test_text(void)
 		files_extract_text("txt", NULL, "a\xff\xff", 3, &out);
 		CHECK(STREQ(buf_cstr(&out), "a"));
 		buf_free(&out);
+		buf_init(&out, 4);
+		files_extract_text("html", NULL, "<p>ab&euro;</p><p>cd</p>", 24,
+		    &out);
+		CHECK(STREQ(buf_cstr(&out), "ab"));
+		buf_free(&out);
+	}
+	TEST("HTML nested 100000 deep, or 500 kB of it, is read to the end") {
+		size_t	n = 100000, k;
+		char	*doc = xmalloc(5 * n + 2);
+
+		for (k = 0; k < n; k++)
+			memcpy(doc + 5 * k, "<div>", 5);
+		memcpy(doc + 5 * n, "x", 2);
+		buf_init(&out, 4096);
+		CHECK(files_extract_text("html", NULL, doc, 5 * n + 1,
+		    &out) == 0 && STREQ(buf_cstr(&out), "x"));
+		buf_free(&out);
+		for (k = 0; k < n; k++)
+			memcpy(doc + 5 * k, k % 2 ? "b&lt;" : "<br> ", 5);
+		buf_init(&out, 1 << 20);
+		CHECK(files_extract_text("html", NULL, doc, 5 * n, &out) ==
+		    0 && out.len == n / 2 * 3 - 1 &&
+		    memcmp(out.p + out.len - 3, "\nb<", 3) == 0);
+		buf_free(&out);
+		free(doc);
 	}
 }
 

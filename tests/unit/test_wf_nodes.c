@@ -384,6 +384,24 @@ test_http_build(void)
 		http_request_free(&hr);
 		json_object_put(d);
 	}
+	TEST("basic credentials are padded base64, long ones too") {
+		struct pool	 p;
+		char		 in[15002], want[20005];
+
+		memset(&p, 0, sizeof(p));
+		CHECK(STREQ(base64(&p, ""), ""));
+		CHECK(STREQ(base64(&p, "f"), "Zg=="));
+		CHECK(STREQ(base64(&p, "fo"), "Zm8="));
+		CHECK(STREQ(base64(&p, "\xfb\xff"), "+/8="));
+		/* "aaa" is "YWFh": past the encoder's piece of 3 * 4096 */
+		memset(in, 'a', 3 * 5000 + 1);
+		in[15001] = '\0';
+		for (i = 0; i < 5000; i++)
+			memcpy(want + i * 4, "YWFh", 4);
+		memcpy(want + 20000, "YQ==", 5);
+		CHECK(STREQ(base64(&p, in), want));
+		pool_free_all(&p);
+	}
 	bare_free();
 }
 
