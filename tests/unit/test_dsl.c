@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 
-#include "../../lib/dsl/dsl.c"
+#include "../../lib/dsl/dsl_load.c"
 #include "unit.h"
 
 /* A YAML text as JSON, or NULL with the error in "err". */
