@@ -1,12 +1,12 @@
 /*
- * test_dsl.c: unit tests of lib/dsl.c: YAML typed as PyYAML's safe_load
+ * test_dsl.c: unit tests of lib/dsl/: YAML typed as PyYAML's safe_load
  * types it, the limits, every import problem and its message, the
  * editor's normalisations, the stored config, and export round trips.
  * Includes the source to reach its static helpers.
  */
 #include <stdlib.h>
 
-#include "../../lib/dsl/dsl.c"
+#include "../../lib/dsl/dsl_load.c"
 #include "unit.h"
 
 /* A YAML text as JSON, or NULL with the error in "err". */
@@ -327,7 +327,7 @@ test_repr(void)
 
 	TEST("doubles are written as Python's repr() writes them") {
 		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-			py_repr(rows[i].d, r);
+			dsl_py_repr(rows[i].d, r);
 			CHECK_ROW(strcmp(r, rows[i].repr) == 0, rows[i].line);
 		}
 	}
