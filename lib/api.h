@@ -85,6 +85,8 @@ struct config {
 	int		 upstream_total_ms;
 	int		 memory_messages;	/* chat memory window */
 	int		 memory_tokens;		/* and its token budget, 0: none */
+	int		 template_max_steps;	/* of one Jinja2 render */
+	int		 template_max_mb;	/* bytes it may make, in MiB */
 	int		 image_limit_mb, video_limit_mb, audio_limit_mb,
 			 file_limit_mb, workflow_file_upload_limit;
 };
