@@ -86,7 +86,7 @@ struct config {
 	int		 memory_messages;	/* chat memory window */
 	int		 memory_tokens;		/* and its token budget, 0: none */
 	int		 template_max_steps;	/* of one Jinja2 render */
-	int		 template_max_mb;	/* bytes it may make, in MiB */
+	int		 template_max_mb;	/* bytes it may hold, MiB */
 	int		 image_limit_mb, video_limit_mb, audio_limit_mb,
 			 file_limit_mb, workflow_file_upload_limit;
 };

@@ -23,9 +23,9 @@
  * What one render may do, and what it did.  A step is a node, a loop
  * round, an operator, a filter or method call, and each item or 64 bytes
  * one of them goes through; bytes are what the strings, lists and dicts
- * the render has made and still holds (output included) cost.  "tick" (NULL: none) is called
- * every few thousand steps, a few milliseconds apart; non-zero ends the
- * render.
+ * the render has made and still holds (output included) cost.  "tick"
+ * (NULL: none) is called every few thousand steps, well under a
+ * millisecond apart; non-zero ends the render.
  */
 struct tmpl_limits {
 	long long	 max_steps;	/* 0: TMPL_STEPS_MAX */

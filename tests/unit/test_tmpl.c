@@ -126,8 +126,8 @@ static const struct {
 	  "[{'n': 'x'}, {'n': 'y'}]" },
 	{ __LINE__, "{{ [[1], [1]]|unique|list }}", "{}", NULL },
 	/* repetition, as Python's */
-	{ __LINE__, "{{ 'ab' * 3 }}|{{ 2 * 'x' }}|{{ [1] * 3 }}|{{ 'x' * -2 }}|",
-	  "{}", "ababab|xx|[1, 1, 1]||" },
+	{ __LINE__, "{{ 'ab' * 3 }}|{{ 2 * 'x' }}|{{ [1] * 3 }}|"
+	  "{{ 'x' * -2 }}|", "{}", "ababab|xx|[1, 1, 1]||" },
 	/* range() is as long as Python's, lazy in a for loop */
 	{ __LINE__, "{% for i in range(150000) %}{% if loop.last %}{{ i }} "
 	  "{{ loop.length }}{% endif %}{% endfor %}", "{}", "149999 150000" },
@@ -315,8 +315,9 @@ test_work(void)
 		CHECK(lim.steps < TMPL_STEPS_MAX);
 	}
 	TEST("'in' on a list counts each comparison: a quadratic loop stops") {
-		const char	*t = "{% set x = range(30000)|list %}{% for i in "
-		    "range(30000) %}{% if -1 in x %}{% endif %}{% endfor %}";
+		const char	*t = "{% set x = range(30000)|list %}"
+		    "{% for i in range(30000) %}{% if -1 in x %}{% endif %}"
+		    "{% endfor %}";
 
 		memset(&lim, 0, sizeof(lim));
 		rc = render(t, &lim, TMPL_OUTPUT_MAX, out, sizeof(out), err,
@@ -325,8 +326,8 @@ test_work(void)
 		CHECK(lim.steps <= TMPL_STEPS_MAX);
 	}
 	TEST("list + doubling stops at the byte limit before allocating it") {
-		const char	*t = "{% set l = range(100000)|list %}{% for i in "
-		    "range(16) %}{% set l = l + l %}{% endfor %}";
+		const char	*t = "{% set l = range(100000)|list %}"
+		    "{% for i in range(16) %}{% set l = l + l %}{% endfor %}";
 
 		memset(&lim, 0, sizeof(lim));
 		rc = render(t, &lim, TMPL_OUTPUT_MAX, out, sizeof(out), err,
