@@ -252,6 +252,7 @@ struct node {
 	const char	*text;
 	size_t		 len;
 	struct expr	*e;		/* output, condition, iterable, value */
+	struct expr	*cond;		/* for: the "if" filtering items */
 	const char	*var1, *var2;	/* for targets, set name */
 	struct node	*body;
 	struct node	*orelse;	/* if: the elif / else chain */
@@ -777,6 +778,19 @@ mknode(struct tp *tp, enum nk k)
 }
 
 /*
+ * The end of a tag whose body follows: what is left of it must go now,
+ * before the body's tags replace its tokens.
+ */
+static int
+tag_end(struct tp *tp)
+{
+	if (peek(tp)->t == T_END)
+		return 0;
+	perr(tp, "unexpected '%s'", peek(tp)->s);
+	return -1;
+}
+
+/*
  * Parse text and tags until a block tag whose first word is in "stops"
  * (NULL-terminated) or the end; the stop word is left in *stop with the
  * tag's tokens ready after it.
@@ -878,7 +892,8 @@ parse_body(struct tp *tp, struct blk *out, const char *const *stops,
 			struct blk	 b;
 			const char	*w;
 
-			if ((n->e = parse_expr(tp)) == NULL)
+			if ((n->e = parse_expr(tp)) == NULL ||
+			    tag_end(tp) == -1)
 				break;
 			for (;;) {
 				memset(&b, 0, sizeof(b));
@@ -894,11 +909,14 @@ parse_body(struct tp *tp, struct blk *out, const char *const *stops,
 				if (strcmp(w, "elif") == 0) {
 					cur->orelse = mknode(tp, N_IF);
 					cur = cur->orelse;
-					if ((cur->e = parse_expr(tp)) == NULL)
+					if ((cur->e = parse_expr(tp)) == NULL ||
+					    tag_end(tp) == -1)
 						goto out;
 					continue;
 				}
 				/* else: a condition-less branch */
+				if (tag_end(tp) == -1)
+					goto out;
 				cur->orelse = mknode(tp, N_IF);
 				cur = cur->orelse;
 				memset(&b, 0, sizeof(b));
@@ -940,11 +958,18 @@ parse_body(struct tp *tp, struct blk *out, const char *const *stops,
 			}
 			if ((n->e = parse_or(tp)) == NULL)
 				break;
+			if (accept_name(tp, "if") &&
+			    (n->cond = parse_or(tp)) == NULL)
+				break;
+			if (tag_end(tp) == -1)
+				break;
 			memset(&b, 0, sizeof(b));
 			if (parse_body(tp, &b, st, &w, lstrip) == -1)
 				break;
 			n->body = b.head;
 			if (w != NULL && strcmp(w, "else") == 0) {
+				if (tag_end(tp) == -1)
+					break;
 				memset(&b, 0, sizeof(b));
 				if (parse_body(tp, &b, st + 1, &w,
 				    lstrip) == -1)
@@ -1043,6 +1068,7 @@ out:
  * tmpl_render returns: none is stored into the caller's.
  */
 #define TICK_STEPS	4096		/* steps between two ticks */
+#define LOOP_STEPS	4		/* a loop round: a dozen fields set */
 #define BYTES_PER_STEP	64		/* bytes scanned or copied per step */
 #define VAL_BYTES	48		/* a json-c value */
 #define SLOT_BYTES	8		/* an item of a list */
@@ -2998,17 +3024,6 @@ eval(struct ctx *c, struct expr *e)
 
 static void exec_nodes(struct ctx *, struct node *);
 
-static void
-set_int(json_object *o, const char *k, int64_t v)
-{
-	json_object	*x = json_get(o, k);
-
-	if (x == NULL)
-		json_object_object_add(o, k, json_object_new_int64(v));
-	else
-		json_object_set_int64(x, v);
-}
-
 /* Item i of a loop: of "items", or lo + i * st of a range; a reference. */
 static json_object *
 nth(json_object *items, long long lo, long long st, size_t i)
@@ -3016,6 +3031,63 @@ nth(json_object *items, long long lo, long long st, size_t i)
 	if (items != NULL)
 		return json_object_get(json_object_array_get_idx(items, i));
 	return json_object_new_int64(lo + (long long)i * st);
+}
+
+/* Bind the loop's names in "frame" to item "x" (taken). */
+static int
+bind(struct ctx *c, struct node *n, json_object *frame, json_object *x)
+{
+	if (n->var2 == NULL) {
+		json_object_object_add(frame, n->var1, x);
+		return 0;
+	}
+	if (!json_object_is_type(x, json_type_array) ||
+	    json_object_array_length(x) != 2) {
+		json_object_put(x);
+		rerr(c, "cannot unpack the loop item into two names");
+		return -1;
+	}
+	json_object_object_add(frame, n->var1,
+	    json_object_get(json_object_array_get_idx(x, 0)));
+	json_object_object_add(frame, n->var2,
+	    json_object_get(json_object_array_get_idx(x, 1)));
+	json_object_put(x);
+	return 0;
+}
+
+/*
+ * The items for which the loop's "if" holds, in a new list: Jinja
+ * filters before the loop, so loop.length and loop.index count them.
+ */
+static json_object *
+loop_filter(struct ctx *c, struct node *n, json_object *items, long long lo,
+    long long st, size_t len)
+{
+	json_object	*kept, *frame;
+	struct val	 v;
+	size_t		 i;
+
+	if (c->nframes == FRAMES_MAX) {
+		rerr(c, "loops nested too deeply");
+		return NULL;
+	}
+	if (made_n(c, len, SLOT_BYTES) == -1)
+		return NULL;
+	kept = new_list(c, items != NULL ? depth_of(items) : 1,
+	    len * SLOT_BYTES);
+	frame = json_object_new_object();
+	c->frames[c->nframes++] = frame;
+	for (i = 0; i < len && work(c, 1) == 0; i++) {
+		if (bind(c, n, frame, nth(items, lo, st, i)) == -1)
+			break;
+		v = eval(c, n->cond);
+		if (truthy(&v))
+			json_object_array_add(kept, nth(items, lo, st, i));
+		vput(&v);
+	}
+	c->nframes--;
+	json_object_put(frame);
+	return kept;
 }
 
 /*
@@ -3026,7 +3098,8 @@ static void
 exec_for(struct ctx *c, struct node *n)
 {
 	struct val	 it;
-	json_object	*items = NULL, *frame, *loop, *x;
+	json_object	*items = NULL, *frame, *loop, *f;
+	json_object	*index, *index0, *revindex, *revindex0, *first, *last;
 	long long	 lo = 0, st = 1;
 	size_t		 i, len;
 
@@ -3045,6 +3118,15 @@ exec_for(struct ctx *c, struct node *n)
 			return;
 		len = json_object_array_length(items);
 	}
+	if (n->cond != NULL) {
+		f = loop_filter(c, n, items, lo, st, len);
+		json_object_put(items);
+		if ((items = f) == NULL || c->failed) {
+			json_object_put(items);
+			return;
+		}
+		len = json_object_array_length(items);
+	}
 	if (len == 0) {
 		json_object_put(items);
 		exec_nodes(c, n->orelse);
@@ -3057,36 +3139,30 @@ exec_for(struct ctx *c, struct node *n)
 	}
 	frame = json_object_new_object();
 	loop = json_object_new_object();
+	/* one loop object, its fields updated in place round after round */
 	json_object_object_add(loop, "length",
 	    json_object_new_int64((int64_t)len));
-	json_object_object_add(loop, "first", json_object_new_boolean(1));
-	json_object_object_add(loop, "last", json_object_new_boolean(0));
+	json_object_object_add(loop, "index", index = json_object_new_int64(0));
+	json_object_object_add(loop, "index0",
+	    index0 = json_object_new_int64(0));
+	json_object_object_add(loop, "revindex",
+	    revindex = json_object_new_int64(0));
+	json_object_object_add(loop, "revindex0",
+	    revindex0 = json_object_new_int64(0));
+	json_object_object_add(loop, "first",
+	    first = json_object_new_boolean(1));
+	json_object_object_add(loop, "last", last = json_object_new_boolean(0));
 	json_object_object_add(frame, "loop", loop);
 	c->frames[c->nframes++] = frame;
-	for (i = 0; i < len && work(c, 1) == 0; i++) {
-		x = nth(items, lo, st, i);
-		if (n->var2 != NULL) {
-			if (!json_object_is_type(x, json_type_array) ||
-			    json_object_array_length(x) != 2) {
-				json_object_put(x);
-				rerr(c, "cannot unpack the loop item into two "
-				    "names");
-				break;
-			}
-			json_object_object_add(frame, n->var1, json_object_get(
-			    json_object_array_get_idx(x, 0)));
-			json_object_object_add(frame, n->var2, json_object_get(
-			    json_object_array_get_idx(x, 1)));
-			json_object_put(x);
-		} else
-			json_object_object_add(frame, n->var1, x);
-		/* one loop object, updated in place round after round */
-		set_int(loop, "index", (int64_t)i + 1);
-		set_int(loop, "index0", (int64_t)i);
-		set_int(loop, "revindex", (int64_t)(len - i));
-		set_int(loop, "revindex0", (int64_t)(len - i - 1));
-		json_object_set_boolean(json_get(loop, "first"), i == 0);
-		json_object_set_boolean(json_get(loop, "last"), i == len - 1);
+	for (i = 0; i < len && work(c, LOOP_STEPS) == 0; i++) {
+		if (bind(c, n, frame, nth(items, lo, st, i)) == -1)
+			break;
+		json_object_set_int64(index, (int64_t)i + 1);
+		json_object_set_int64(index0, (int64_t)i);
+		json_object_set_int64(revindex, (int64_t)(len - i));
+		json_object_set_int64(revindex0, (int64_t)(len - i - 1));
+		json_object_set_boolean(first, i == 0);
+		json_object_set_boolean(last, i == len - 1);
 		json_object_object_add(loop, "previtem", i > 0 ?
 		    nth(items, lo, st, i - 1) : NULL);
 		json_object_object_add(loop, "nextitem", i + 1 < len ?

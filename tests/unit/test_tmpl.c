@@ -136,6 +136,20 @@ static const struct {
 	{ __LINE__, "{% for i in range(3) %}{{ loop.previtem }}{{ i }}"
 	  "{{ loop.nextitem }};{% endfor %}", "{}", "None01;012;12None;" },
 	{ __LINE__, "{% for a, b in range(2) %}{% endfor %}", "{}", NULL },
+	/* a loop's "if" filters first: loop.* count what it keeps */
+	{ __LINE__, "{% for x in range(10) if x is odd %}{{ loop.index }}:"
+	  "{{ x }}/{{ loop.length }} {% endfor %}", "{}",
+	  "1:1/5 2:3/5 3:5/5 4:7/5 5:9/5 " },
+	{ __LINE__, "{% for k, v in d.items() if v > 1 %}{{ k }}{% endfor %}"
+	  "{% for x in d if x %}{% else %}-{% endfor %}",
+	  "{\"d\":{\"a\":1,\"b\":2}}", "b" },
+	{ __LINE__, "{% for x in [] if x %}{% else %}none{% endfor %}", "{}",
+	  "none" },
+	/* what is left of a tag before its body is an error, not dropped */
+	{ __LINE__, "{% if x garbage %}{% endif %}", "{}", NULL },
+	{ __LINE__, "{% for x in y z %}{% endfor %}", "{}", NULL },
+	{ __LINE__, "{% if x %}{% elif y z %}{% endif %}", "{}", NULL },
+	{ __LINE__, "{% if x %}{% else z %}{% endif %}", "{}", NULL },
 	{ __LINE__, "{{ x is divisibleby(-1) }}",
 	  "{\"x\":-9223372036854775808}", "True" },
 	/* arithmetic and strings */
