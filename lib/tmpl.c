@@ -1854,6 +1854,8 @@ repeat(struct ctx *c, json_object *seq, long long k)
 		return V(r);
 	}
 	n = json_object_array_length(seq);
+	if (n == 0)
+		k = 0;
 	if (made_n(c, (size_t)k, n * SLOT_BYTES) == -1 ||
 	    work(c, n * (size_t)k) == -1)
 		return UNDEF(NULL);

@@ -128,6 +128,8 @@ static const struct {
 	/* repetition, as Python's */
 	{ __LINE__, "{{ 'ab' * 3 }}|{{ 2 * 'x' }}|{{ [1] * 3 }}|"
 	  "{{ 'x' * -2 }}|", "{}", "ababab|xx|[1, 1, 1]||" },
+	{ __LINE__, "{{ [] * 4000000000000000000 }}"
+	  "{{ '' * 4000000000000000000 }}", "{}", "[]" },
 	/* range() is as long as Python's, lazy in a for loop */
 	{ __LINE__, "{% for i in range(150000) %}{% if loop.last %}{{ i }} "
 	  "{{ loop.length }}{% endif %}{% endfor %}", "{}", "149999 150000" },
