@@ -5,6 +5,7 @@
  * afterwards.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,10 @@ config_load(void)
 	    &config.memory_messages);
 	rc |= get_int("DIFYCGI_MEMORY_TOKENS", 2000, 0, 10000000,
 	    &config.memory_tokens);
+	rc |= get_int("DIFYCGI_TEMPLATE_MAX_STEPS", TMPL_STEPS_MAX, 1000,
+	    INT_MAX, &config.template_max_steps);
+	rc |= get_int("DIFYCGI_TEMPLATE_MAX_MB", TMPL_BYTES_MAX >> 20, 1,
+	    TMPL_BYTES_CEILING >> 20, &config.template_max_mb);
 	rc |= get_int("DIFYCGI_IMAGE_LIMIT_MB", 10, 1, 4096,
 	    &config.image_limit_mb);
 	rc |= get_int("DIFYCGI_VIDEO_LIMIT_MB", 100, 1, 4096,

@@ -95,11 +95,18 @@ struct config {
 	int		 upstream_total_ms;
 	int		 memory_messages;	/* chat memory window */
 	int		 memory_tokens;		/* and its token budget, 0: none */
+	int		 template_max_steps;	/* of one Jinja2 render */
+	int		 template_max_mb;	/* bytes it may hold, MiB */
 	int		 image_limit_mb, video_limit_mb, audio_limit_mb,
 			 file_limit_mb, workflow_file_upload_limit;
 };
 
 extern const struct config *cfg;
+
+/* defaults and ceilings of a Jinja2 render's work (lib/template/) */
+#define TMPL_STEPS_MAX		10000000	/* default steps of a render */
+#define TMPL_BYTES_MAX		(64 * 1024 * 1024)	/* default bytes */
+#define TMPL_BYTES_CEILING	(1024 * 1024 * 1024)	/* json-c's lengths */
 
 /*
  * Read DIFYCGI_CONFIG (a KEY=VALUE file) if set, then the environment,

@@ -9,12 +9,15 @@
  * names print as nothing; the source's newlines become "\n" and one
  * trailing newline is dropped (keep_trailing_newline=False).
  *
- * The input is untrusted (it comes from a DSL file): parsing and
- * rendering are bounded in depth, steps and output size, and every
- * failure is a message, never a crash.  tests/fuzz/fuzz_tmpl.c.
+ * The input is untrusted (it comes from a DSL file): parsing is bounded
+ * in depth and linear in the source; rendering is bounded in depth, steps
+ * (time), bytes (memory) and output size, can be stopped by the caller
+ * (struct tmpl_limits), and every failure is a message, never a crash.
+ * tests/fuzz/fuzz_tmpl.c.
  */
 #include <ctype.h>
 #include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,10 +28,8 @@
 #include "core/core.h"
 
 #define DEPTH_MAX	48		/* nesting of blocks and expressions */
-#define STEPS_MAX	500000		/* evaluation steps per render */
 #define FRAMES_MAX	64
 #define ARGS_MAX	8
-#define RANGE_MAX	100000
 
 /* ---- lexing ---- */
 
@@ -239,6 +240,7 @@ struct expr {
 	json_object	*lit;		/* E_LIT, owned by the tree */
 	struct expr	*a, *b, *c;
 	struct expr	*args[ARGS_MAX];
+	const char	*kw[ARGS_MAX];	/* keyword of an argument, or NULL */
 	int		 nargs;
 	int		 negate;	/* "is not" */
 };
@@ -250,6 +252,7 @@ struct node {
 	const char	*text;
 	size_t		 len;
 	struct expr	*e;		/* output, condition, iterable, value */
+	struct expr	*cond;		/* for: the "if" filtering items */
 	const char	*var1, *var2;	/* for targets, set name */
 	struct node	*body;
 	struct node	*orelse;	/* if: the elif / else chain */
@@ -330,12 +333,14 @@ parse_args(struct tp *tp, struct expr *e, struct tree *t)
 	for (;;) {
 		struct tok	*k = peek(tp);
 
-		/* keyword arguments: the name is dropped, order kept */
-		if (k->t == T_NAME && is_op(&tp->toks[tp->itok + 1], "="))
-			tp->itok += 2;
 		if (e->nargs == ARGS_MAX) {
 			perr(tp, "too many arguments");
 			return -1;
+		}
+		/* keyword arguments keep their place and their name */
+		if (k->t == T_NAME && is_op(&tp->toks[tp->itok + 1], "=")) {
+			e->kw[e->nargs] = k->s;
+			tp->itok += 2;
 		}
 		if ((e->args[e->nargs++] = parse_expr(tp)) == NULL)
 			return -1;
@@ -365,19 +370,22 @@ parse_primary(struct tp *tp, struct tree *t)
 		return lit(tp, t, json_object_new_double(k->d));
 	case T_STR:
 		tp->itok++;
-		e = lit(tp, t, json_object_new_string_len(k->s, (int)k->n));
-		/* adjacent strings concatenate */
-		while (peek(tp)->t == T_STR) {
+		if (peek(tp)->t != T_STR)
+			return lit(tp, t, json_object_new_string_len(k->s,
+			    (int)k->n));
+		{
 			struct buf	b;
 
-			buf_init(&b, (size_t)1 << 30);
-			buf_append(&b, json_object_get_string(e->lit),
-			    (size_t)json_object_get_string_len(e->lit));
-			buf_append(&b, peek(tp)->s, peek(tp)->n);
+			/* adjacent strings concatenate, in one pass */
+			buf_init(&b, tp->len + 1);
+			buf_append(&b, k->s, k->n);
+			while (peek(tp)->t == T_STR) {
+				buf_append(&b, peek(tp)->s, peek(tp)->n);
+				tp->itok++;
+			}
 			e = lit(tp, t, json_object_new_string_len(
 			    b.p ? b.p : "", (int)b.len));
 			buf_free(&b);
-			tp->itok++;
 		}
 		return e;
 	case T_NAME:
@@ -770,6 +778,19 @@ mknode(struct tp *tp, enum nk k)
 }
 
 /*
+ * The end of a tag whose body follows: what is left of it must go now,
+ * before the body's tags replace its tokens.
+ */
+static int
+tag_end(struct tp *tp)
+{
+	if (peek(tp)->t == T_END)
+		return 0;
+	perr(tp, "unexpected '%s'", peek(tp)->s);
+	return -1;
+}
+
+/*
  * Parse text and tags until a block tag whose first word is in "stops"
  * (NULL-terminated) or the end; the stop word is left in *stop with the
  * tag's tokens ready after it.
@@ -871,7 +892,8 @@ parse_body(struct tp *tp, struct blk *out, const char *const *stops,
 			struct blk	 b;
 			const char	*w;
 
-			if ((n->e = parse_expr(tp)) == NULL)
+			if ((n->e = parse_expr(tp)) == NULL ||
+			    tag_end(tp) == -1)
 				break;
 			for (;;) {
 				memset(&b, 0, sizeof(b));
@@ -887,11 +909,14 @@ parse_body(struct tp *tp, struct blk *out, const char *const *stops,
 				if (strcmp(w, "elif") == 0) {
 					cur->orelse = mknode(tp, N_IF);
 					cur = cur->orelse;
-					if ((cur->e = parse_expr(tp)) == NULL)
+					if ((cur->e = parse_expr(tp)) == NULL ||
+					    tag_end(tp) == -1)
 						goto out;
 					continue;
 				}
 				/* else: a condition-less branch */
+				if (tag_end(tp) == -1)
+					goto out;
 				cur->orelse = mknode(tp, N_IF);
 				cur = cur->orelse;
 				memset(&b, 0, sizeof(b));
@@ -933,11 +958,18 @@ parse_body(struct tp *tp, struct blk *out, const char *const *stops,
 			}
 			if ((n->e = parse_or(tp)) == NULL)
 				break;
+			if (accept_name(tp, "if") &&
+			    (n->cond = parse_or(tp)) == NULL)
+				break;
+			if (tag_end(tp) == -1)
+				break;
 			memset(&b, 0, sizeof(b));
 			if (parse_body(tp, &b, st, &w, lstrip) == -1)
 				break;
 			n->body = b.head;
 			if (w != NULL && strcmp(w, "else") == 0) {
+				if (tag_end(tp) == -1)
+					break;
 				memset(&b, 0, sizeof(b));
 				if (parse_body(tp, &b, st + 1, &w,
 				    lstrip) == -1)
@@ -1019,6 +1051,31 @@ out:
 
 /* ---- evaluation ---- */
 
+/*
+ * The work of a render is counted as it is done, and counted before it is
+ * done where it is large, so that nothing past a limit is allocated.  A
+ * step is one node, loop round, operator, filter or method call, and one
+ * item or BYTES_PER_STEP bytes that one of them goes through: steps bound
+ * the time, and every TICK_STEPS of them the caller's tick may end the
+ * render.  Bytes count the strings, lists and dicts the render has made
+ * and still holds (and its output) at about what json-c spends on them:
+ * they bound the memory.  What a value cost, and how deep it nests, is in
+ * its json-c userdata (struct tag), which gives the bytes back when the
+ * value is freed and bounds nesting without walking values; the caller's
+ * values count as JSON_MAX_DEPTH deep, the deepest its parser makes.
+ * Printing or comparing a value walks it as often as it is shared, and
+ * that walk is counted too.  Every value the render makes is freed before
+ * tmpl_render returns: none is stored into the caller's.
+ */
+#define TICK_STEPS	4096		/* steps between two ticks */
+#define LOOP_STEPS	4		/* a loop round: a dozen fields set */
+#define BYTES_PER_STEP	64		/* bytes scanned or copied per step */
+#define VAL_BYTES	48		/* a json-c value */
+#define SLOT_BYTES	8		/* an item of a list */
+#define ENTRY_BYTES	48		/* an entry of a dict */
+#define PIECE_MAX	64		/* the longest piece repr appends */
+#define VAL_DEPTH_MAX	(JSON_MAX_DEPTH + DEPTH_MAX)
+
 struct val {
 	json_object	*j;		/* owned reference */
 	int		 undef;
@@ -1032,8 +1089,13 @@ struct ctx {
 	char		*err;
 	size_t		 errlen;
 	int		 failed;
-	long		 steps;
+	int		 stopped;	/* by the tick */
 	int		 depth;
+	long long	 steps, max_steps, next_tick;
+	size_t		 bytes, max_bytes;	/* alive now */
+	size_t		 peak;
+	int		(*tick)(void *);
+	void		*arg;
 };
 
 static void
@@ -1047,6 +1109,62 @@ rerr(struct ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err, c->errlen, fmt, ap);
 	va_end(ap);
+}
+
+/* Count "n" steps; -1 once the render has failed or must end. */
+static int
+work(struct ctx *c, size_t n)
+{
+	if (c->failed)
+		return -1;
+	if (n > (unsigned long long)(c->max_steps - c->steps)) {
+		rerr(c, "template too expensive to render (more than %lld "
+		    "steps)", c->max_steps);
+		return -1;
+	}
+	c->steps += (long long)n;
+	if (c->steps >= c->next_tick) {
+		c->next_tick = c->steps + TICK_STEPS;
+		if (c->tick != NULL && c->tick(c->arg) != 0) {
+			c->stopped = 1;
+			rerr(c, "template rendering stopped");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Count "n" bytes scanned or copied. */
+static int
+scanned(struct ctx *c, size_t n)
+{
+	return work(c, n / BYTES_PER_STEP);
+}
+
+/* Count "n" bytes made (before making them); -1 past the limit. */
+static int
+made(struct ctx *c, size_t n)
+{
+	if (c->failed)
+		return -1;
+	if (n > c->max_bytes - c->bytes) {
+		rerr(c, "template needs too much memory to render (more than "
+		    "%zu bytes)", c->max_bytes);
+		return -1;
+	}
+	c->bytes += n;
+	if (c->bytes > c->peak)
+		c->peak = c->bytes;
+	return scanned(c, n);
+}
+
+/* The bytes a render may still make, "n" of them each "each" bytes. */
+static int
+made_n(struct ctx *c, size_t n, size_t each)
+{
+	if (each > 0 && n > (c->max_bytes - c->bytes) / each)
+		return made(c, SIZE_MAX);
+	return made(c, n * each);
 }
 
 static struct val
@@ -1100,21 +1218,331 @@ isint(json_object *j)
 	    json_object_is_type(j, json_type_boolean);
 }
 
-/* str() of a value, appended; undefined appends nothing. */
-static void
-str_of(struct buf *b, struct val *v)
+static int
+iscontainer(json_object *j)
 {
-	if (v->undef)
-		return;
-	wf_py_str(b, v->j);
+	return json_object_is_type(j, json_type_array) ||
+	    json_object_is_type(j, json_type_object);
+}
+
+static size_t
+slen(json_object *j)
+{
+	return (size_t)json_object_get_string_len(j);
+}
+
+/*
+ * What a string, list or dict the render made cost, and how deep it
+ * nests: json-c userdata, which gives the bytes back when json-c frees
+ * the value, so that the bytes counted are the bytes alive.
+ */
+struct tag {
+	struct ctx	*c;
+	size_t		 bytes;
+	int		 depth;
+};
+
+static void
+unmade(struct ctx *c, size_t n)
+{
+	c->bytes -= n < c->bytes ? n : c->bytes;
+}
+
+static void
+refund(json_object *o, void *arg)
+{
+	struct tag	*t = arg;
+
+	(void)o;
+	unmade(t->c, t->bytes);
+	free(t);
+}
+
+/* Mark "o" made, at "bytes" already counted; lists nest "depth" deep. */
+static json_object *
+own(struct ctx *c, json_object *o, size_t bytes, int depth)
+{
+	struct tag	*t = xmalloc(sizeof(*t));
+
+	t->c = c;
+	t->bytes = bytes;
+	t->depth = depth;
+	json_object_set_userdata(o, t, refund);
+	if (depth > VAL_DEPTH_MAX)
+		rerr(c, "values nested too deeply");
+	return o;
+}
+
+/* Count "n" more bytes of made value "o". */
+static int
+grow(struct ctx *c, json_object *o, size_t n)
+{
+	struct tag	*t = json_object_get_userdata(o);
+
+	if (made(c, n) == -1)
+		return -1;
+	t->bytes += n;
+	return 0;
+}
+
+/*
+ * How deep a value nests: 0 for a scalar, 1 for a list of scalars.  The
+ * caller's values have no userdata (their doubles do, but are scalars).
+ */
+static int
+depth_of(json_object *j)
+{
+	struct tag	*t;
+
+	if (!iscontainer(j))
+		return 0;
+	t = json_object_get_userdata(j);
+	return t != NULL ? t->depth : JSON_MAX_DEPTH;
+}
+
+/* Set the depth of list or dict "o", made; past the limit, fail. */
+static void
+set_depth(struct ctx *c, json_object *o, int depth)
+{
+	struct tag	*t = json_object_get_userdata(o);
+
+	t->depth = depth;
+	if (depth > VAL_DEPTH_MAX)
+		rerr(c, "values nested too deeply");
+}
+
+/*
+ * A new list (a new dict) that nests "depth" deep, whose items' "bytes"
+ * are counted already.
+ */
+static json_object *
+new_list(struct ctx *c, int depth, size_t bytes)
+{
+	made(c, VAL_BYTES);
+	return own(c, json_object_new_array(), VAL_BYTES + bytes,
+	    depth < 1 ? 1 : depth);
 }
 
 static json_object *
-new_str(struct buf *b)
+new_dict(struct ctx *c, int depth, size_t bytes)
 {
-	return json_object_new_string_len(b->p ? b->p : "", (int)b->len);
+	made(c, VAL_BYTES);
+	return own(c, json_object_new_object(), VAL_BYTES + bytes,
+	    depth < 1 ? 1 : depth);
 }
 
+/* A new string, counted; NULL (None) past the limit. */
+static json_object *
+new_str(struct ctx *c, const char *s, size_t n)
+{
+	if (made(c, VAL_BYTES + n) == -1)
+		return NULL;
+	return own(c, json_object_new_string_len(s, (int)n), VAL_BYTES + n,
+	    0);
+}
+
+static void
+too_big(struct ctx *c, struct buf *b)
+{
+	if (b == c->out)
+		rerr(c, "output too large");
+	else
+		made(c, SIZE_MAX);
+}
+
+/*
+ * A string being built: it may grow to what the render may still make
+ * (and a piece more, so that a piece that did not fit shows).  Whole
+ * strings go in with sput(); the small pieces of repr and escapes may go
+ * in directly, as their failure leaves the length past the room, which
+ * buf_str() refuses.
+ */
+static void
+sb_init(struct ctx *c, struct buf *b)
+{
+	buf_init(b, c->max_bytes - c->bytes + PIECE_MAX);
+}
+
+static int
+sput(struct ctx *c, struct buf *b, const char *s, size_t n)
+{
+	if (c->failed)
+		return -1;
+	if (buf_append(b, s, n) == -1) {
+		too_big(c, b);
+		return -1;
+	}
+	return scanned(c, n);
+}
+
+static json_object *
+buf_str(struct ctx *c, struct buf *b)
+{
+	return new_str(c, b->p ? b->p : "", b->len);
+}
+
+/*
+ * repr() (or with "json", tojson) of "j" into "t", as wf_py_repr and
+ * wf_py_json print it (and stopping as deep), one step a node: a value
+ * shared many times over costs what printing it costs, and the printing
+ * stops once past "room".  -1 then, or when the render failed.
+ */
+static int
+print_rec(struct ctx *c, struct buf *t, size_t room, json_object *j,
+    int json, int depth)
+{
+	json_object	*ks;
+	size_t		 i, n;
+	int		 first = 1;
+
+	if (work(c, 1) == -1 || t->len > room)
+		return -1;
+	if (depth > DEPTH_MAX) {
+		buf_puts(t, json ? "null" : "...");
+	} else if (json_object_is_type(j, json_type_array)) {
+		buf_puts(t, "[");
+		n = json_object_array_length(j);
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				buf_puts(t, ", ");
+			if (print_rec(c, t, room, json_object_array_get_idx(j,
+			    i), json, depth + 1) == -1)
+				return -1;
+		}
+		buf_puts(t, "]");
+	} else if (json_object_is_type(j, json_type_object)) {
+		buf_puts(t, "{");
+		json_object_object_foreach(j, k, x) {
+			if (!first)
+				buf_puts(t, ", ");
+			first = 0;
+			if (scanned(c, strlen(k)) == -1)
+				return -1;
+			ks = json_object_new_string(k);
+			if (json)
+				wf_py_json(t, ks, 0);
+			else
+				wf_py_repr(t, ks);
+			json_object_put(ks);
+			buf_puts(t, ": ");
+			if (print_rec(c, t, room, x, json, depth + 1) == -1)
+				return -1;
+		}
+		buf_puts(t, "}");
+	} else {
+		if (json_object_is_type(j, json_type_string) &&
+		    scanned(c, slen(j)) == -1)
+			return -1;
+		if (json)
+			wf_py_json(t, j, 0);
+		else
+			wf_py_repr(t, j);
+	}
+	return t->len > room ? -1 : 0;
+}
+
+/* str() (or with "json", tojson) of "j", appended to "b". */
+static void
+print_val(struct ctx *c, struct buf *b, json_object *j, int json)
+{
+	struct buf	t;
+	size_t		room;
+
+	if (c->failed)
+		return;
+	if (!json && json_object_is_type(j, json_type_string)) {
+		sput(c, b, json_object_get_string(j), slen(j));
+		return;
+	}
+	/* small pieces: one that did not fit leaves t longer than room */
+	room = b->max - b->len;
+	buf_init(&t, room + PIECE_MAX);
+	if (print_rec(c, &t, room, j, json, 0) == -1) {
+		if (!c->failed)
+			too_big(c, b);
+	} else
+		sput(c, b, t.p ? t.p : "", t.len);
+	buf_free(&t);
+}
+
+/* str() of a value, appended; undefined appends nothing. */
+static void
+str_of(struct ctx *c, struct buf *b, struct val *v)
+{
+	if (!v->undef)
+		print_val(c, b, v->j, 0);
+}
+
+/*
+ * Python's ==, counted: one step a node, and containers that are the same
+ * object are equal without a walk, as Python's containers compare items.
+ */
+static int
+veq(struct ctx *c, json_object *a, json_object *b, int depth)
+{
+	size_t	i, n;
+
+	if (work(c, 1) == -1)
+		return 0;
+	if (depth > 2 * VAL_DEPTH_MAX) {
+		rerr(c, "values nested too deeply");
+		return 0;
+	}
+	if (a == b && iscontainer(a))
+		return 1;
+	if (!iscontainer(a) || !iscontainer(b)) {
+		if (json_object_is_type(a, json_type_string) &&
+		    json_object_is_type(b, json_type_string) &&
+		    scanned(c, slen(a)) == -1)
+			return 0;
+		return wf_py_eq(a, b);
+	}
+	if (json_object_get_type(a) != json_object_get_type(b))
+		return 0;
+	if (json_object_is_type(a, json_type_array)) {
+		n = json_object_array_length(a);
+		if (n != json_object_array_length(b))
+			return 0;
+		for (i = 0; i < n; i++)
+			if (!veq(c, json_object_array_get_idx(a, i),
+			    json_object_array_get_idx(b, i), depth + 1))
+				return 0;
+		return !c->failed;
+	}
+	if (json_object_object_length(a) != json_object_object_length(b))
+		return 0;
+	json_object_object_foreach(a, k, va) {
+		json_object	*vb;
+
+		if (!json_object_object_get_ex(b, k, &vb) ||
+		    !veq(c, va, vb, depth + 1))
+			return 0;
+	}
+	return !c->failed;
+}
+
+/*
+ * The first "n" (nl bytes, not empty) in "h" (hl bytes), counted: a step
+ * a place where it might start, and its bytes.  No strstr: hay from the
+ * current place to its end on every call would make a loop quadratic
+ * (ASan's strstr measures it each time), and strings may hold NULs.
+ */
+static const char *
+find(struct ctx *c, const char *h, size_t hl, const char *n, size_t nl)
+{
+	const char	*p = h, *end = h + hl, *q;
+
+	while (!c->failed && (size_t)(end - p) >= nl) {
+		q = memchr(p, n[0], (size_t)(end - p) - nl + 1);
+		if (scanned(c, q != NULL ? (size_t)(q - p) + nl :
+		    (size_t)(end - p)) == -1 || q == NULL || work(c, 1) == -1)
+			return NULL;
+		if (memcmp(q, n, nl) == 0)
+			return q;
+		p = q + 1;
+	}
+	return NULL;
+}
 
 static size_t
 u8len(const char *s, size_t n)
@@ -1144,8 +1572,9 @@ u8off(const char *s, size_t n, size_t k)
 }
 
 /*
- * The items a for loop (or a filter) walks: a new array.  Strings give
- * their characters, objects their keys; NULL with an error otherwise.
+ * The items a for loop (or a filter) walks: a new reference to an array.
+ * Strings give their characters, objects their keys; NULL with an error
+ * otherwise.
  */
 static json_object *
 iter_items(struct ctx *c, struct val *v)
@@ -1155,21 +1584,28 @@ iter_items(struct ctx *c, struct val *v)
 	size_t		 i, n, k;
 
 	if (v->undef)
-		return json_object_new_array();
+		return new_list(c, 1, 0);
 	switch (json_object_get_type(v->j)) {
 	case json_type_array:
 		return json_object_get(v->j);
 	case json_type_object:
-		a = json_object_new_array();
+		n = (size_t)json_object_object_length(v->j);
+		if (made_n(c, n, SLOT_BYTES) == -1)
+			return NULL;
+		a = new_list(c, 1, n * SLOT_BYTES);
 		json_object_object_foreach(v->j, key, val) {
 			(void)val;
-			json_object_array_add(a, json_object_new_string(key));
+			json_object_array_add(a, new_str(c, key, strlen(key)));
 		}
 		return a;
 	case json_type_string:
-		a = json_object_new_array();
 		s = json_object_get_string(v->j);
-		n = (size_t)json_object_get_string_len(v->j);
+		n = slen(v->j);
+		k = u8len(s, n);
+		if (scanned(c, n) == -1 || made_n(c, k, VAL_BYTES +
+		    SLOT_BYTES) == -1 || made(c, n) == -1)
+			return NULL;
+		a = new_list(c, 1, k * (VAL_BYTES + SLOT_BYTES) + n);
 		for (i = 0; i < n; i = k) {
 			for (k = i + 1; k < n &&
 			    ((unsigned char)s[k] & 0xc0) == 0x80; k++)
@@ -1243,9 +1679,10 @@ getitem(struct ctx *c, struct val *o, json_object *key, const char *attr)
 			    o->j, (size_t)i)));
 		} else {
 			const char	*s = json_object_get_string(o->j);
-			size_t		 sl = (size_t)
-			    json_object_get_string_len(o->j), a, b;
+			size_t		 sl = slen(o->j), a, b;
 
+			if (scanned(c, 2 * sl) == -1)
+				return UNDEF(NULL);
 			n = (long long)u8len(s, sl);
 			if (i < 0)
 				i += n;
@@ -1253,8 +1690,7 @@ getitem(struct ctx *c, struct val *o, json_object *key, const char *attr)
 				return UNDEF(NULL);
 			a = u8off(s, sl, (size_t)i);
 			b = u8off(s, sl, (size_t)i + 1);
-			return V(json_object_new_string_len(s + a,
-			    (int)(b - a)));
+			return V(new_str(c, s + a, b - a));
 		}
 	}
 	return UNDEF(attr);
@@ -1292,7 +1728,9 @@ slice(struct ctx *c, struct val *o, struct val *lo, struct val *hi)
 		    clampi(json_object_get_int64(lo->j), n);
 		b = hi->undef || hi->j == NULL ? n :
 		    clampi(json_object_get_int64(hi->j), n);
-		r = json_object_new_array();
+		if (b > a && made_n(c, (size_t)(b - a), SLOT_BYTES) == -1)
+			return UNDEF(NULL);
+		r = new_list(c, depth_of(o->j), (size_t)(b - a) * SLOT_BYTES);
 		for (i = a; i < b; i++)
 			json_object_array_add(r, json_object_get(
 			    json_object_array_get_idx(o->j, (size_t)i)));
@@ -1300,8 +1738,10 @@ slice(struct ctx *c, struct val *o, struct val *lo, struct val *hi)
 	}
 	if (json_object_is_type(o->j, json_type_string)) {
 		const char	*s = json_object_get_string(o->j);
-		size_t		 sl = (size_t)json_object_get_string_len(o->j);
+		size_t		 sl = slen(o->j), x, y;
 
+		if (scanned(c, 3 * sl) == -1)
+			return UNDEF(NULL);
 		n = (long long)u8len(s, sl);
 		a = lo->undef || lo->j == NULL ? 0 :
 		    clampi(json_object_get_int64(lo->j), n);
@@ -1309,9 +1749,9 @@ slice(struct ctx *c, struct val *o, struct val *lo, struct val *hi)
 		    clampi(json_object_get_int64(hi->j), n);
 		if (b < a)
 			b = a;
-		return V(json_object_new_string_len(s + u8off(s, sl,
-		    (size_t)a), (int)(u8off(s, sl, (size_t)b) -
-		    u8off(s, sl, (size_t)a))));
+		x = u8off(s, sl, (size_t)a);
+		y = u8off(s, sl, (size_t)b);
+		return V(new_str(c, s + x, y - x));
 	}
 	rerr(c, "object is not subscriptable");
 	return UNDEF(NULL);
@@ -1334,6 +1774,8 @@ cmp_vals(struct ctx *c, json_object *a, json_object *b, const char *op)
 			r = x < y ? -1 : x > y ? 1 : 0;
 	} else if (json_object_is_type(a, json_type_string) &&
 	    json_object_is_type(b, json_type_string)) {
+		if (scanned(c, slen(a) + slen(b)) == -1)
+			return 0;
 		r = strcmp(json_object_get_string(a),
 		    json_object_get_string(b));
 		r = r < 0 ? -1 : r > 0;
@@ -1356,14 +1798,17 @@ contains(struct ctx *c, json_object *hay, struct val *needle)
 			    "operand");
 			return 0;
 		}
-		return strstr(json_object_get_string(hay),
-		    json_object_get_string(needle->j)) != NULL;
+		return slen(needle->j) == 0 || find(c,
+		    json_object_get_string(hay), slen(hay),
+		    json_object_get_string(needle->j), slen(needle->j)) != NULL;
 	}
 	if (json_object_is_type(hay, json_type_array)) {
+		if (needle->undef)
+			return 0;
 		n = json_object_array_length(hay);
-		for (i = 0; i < n; i++)
-			if (!needle->undef && wf_py_eq(needle->j,
-			    json_object_array_get_idx(hay, i)))
+		for (i = 0; i < n && !c->failed; i++)
+			if (veq(c, needle->j, json_object_array_get_idx(hay, i),
+			    0))
 				return 1;
 		return 0;
 	}
@@ -1381,18 +1826,68 @@ num_result(double d, int integer, long long i)
 	return integer ? json_object_new_int64(i) : json_object_new_double(d);
 }
 
+/* seq * k, Python's repetition of a string or a list. */
+static struct val
+repeat(struct ctx *c, json_object *seq, long long k)
+{
+	json_object	*r;
+	size_t		 n, i, m, total;
+	char		*p;
+
+	if (k < 0)
+		k = 0;
+	if (json_object_is_type(seq, json_type_string)) {
+		n = slen(seq);
+		if (made_n(c, (size_t)k, n) == -1 || made(c, VAL_BYTES) == -1)
+			return UNDEF(NULL);
+		total = n * (size_t)k;
+		p = xmalloc(total + 1);
+		/* doubling copies: a few memcpy whatever k is */
+		if (total > 0)
+			memcpy(p, json_object_get_string(seq), n);
+		for (m = n; m > 0 && m < total; m += m < total - m ? m :
+		    total - m)
+			memcpy(p + m, p, m < total - m ? m : total - m);
+		r = own(c, json_object_new_string_len(p, (int)total),
+		    VAL_BYTES + total, 0);
+		free(p);
+		return V(r);
+	}
+	n = json_object_array_length(seq);
+	if (n == 0)
+		k = 0;
+	if (made_n(c, (size_t)k, n * SLOT_BYTES) == -1 ||
+	    work(c, n * (size_t)k) == -1)
+		return UNDEF(NULL);
+	r = new_list(c, depth_of(seq), n * (size_t)k * SLOT_BYTES);
+	for (m = 0; m < (size_t)k; m++)
+		for (i = 0; i < n; i++)
+			json_object_array_add(r, json_object_get(
+			    json_object_array_get_idx(seq, i)));
+	return V(r);
+}
+
+static int
+issequence(json_object *j)
+{
+	return json_object_is_type(j, json_type_string) ||
+	    json_object_is_type(j, json_type_array);
+}
+
 static struct val
 arith(struct ctx *c, const char *op, struct val *a, struct val *b)
 {
 	struct buf	 s;
 	json_object	*r;
-	size_t		 i, n;
+	size_t		 i;
 
-	if (strcmp(op, "~") == 0) {
-		buf_init(&s, c->out->max);
-		str_of(&s, a);
-		str_of(&s, b);
-		r = new_str(&s);
+	if (strcmp(op, "~") == 0 || (strcmp(op, "+") == 0 && !a->undef &&
+	    !b->undef && json_object_is_type(a->j, json_type_string) &&
+	    json_object_is_type(b->j, json_type_string))) {
+		sb_init(c, &s);
+		str_of(c, &s, a);
+		str_of(c, &s, b);
+		r = buf_str(c, &s);
 		buf_free(&s);
 		return V(r);
 	}
@@ -1402,27 +1897,26 @@ arith(struct ctx *c, const char *op, struct val *a, struct val *b)
 		return UNDEF(NULL);
 	}
 	if (strcmp(op, "+") == 0 && json_object_is_type(a->j,
-	    json_type_string) && json_object_is_type(b->j, json_type_string)) {
-		buf_init(&s, c->out->max);
-		str_of(&s, a);
-		str_of(&s, b);
-		r = new_str(&s);
-		buf_free(&s);
-		return V(r);
-	}
-	if (strcmp(op, "+") == 0 && json_object_is_type(a->j,
 	    json_type_array) && json_object_is_type(b->j, json_type_array)) {
-		r = json_object_new_array();
-		n = json_object_array_length(a->j);
-		for (i = 0; i < n; i++)
+		size_t	na = json_object_array_length(a->j),
+			nb = json_object_array_length(b->j);
+		int	da = depth_of(a->j), db = depth_of(b->j);
+
+		if (made_n(c, na + nb, SLOT_BYTES) == -1)
+			return UNDEF(NULL);
+		r = new_list(c, da > db ? da : db, (na + nb) * SLOT_BYTES);
+		for (i = 0; i < na; i++)
 			json_object_array_add(r, json_object_get(
 			    json_object_array_get_idx(a->j, i)));
-		n = json_object_array_length(b->j);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < nb; i++)
 			json_object_array_add(r, json_object_get(
 			    json_object_array_get_idx(b->j, i)));
 		return V(r);
 	}
+	if (strcmp(op, "*") == 0 && issequence(a->j) && isint(b->j))
+		return repeat(c, a->j, json_object_get_int64(b->j));
+	if (strcmp(op, "*") == 0 && isint(a->j) && issequence(b->j))
+		return repeat(c, b->j, json_object_get_int64(a->j));
 	if (!isnum(a->j) || !isnum(b->j)) {
 		rerr(c, "unsupported operand type(s) for %s", op);
 		return UNDEF(NULL);
@@ -1523,9 +2017,21 @@ argstr(struct val *args, int n, int i, const char *dflt)
 	return json_object_get_string(args[i].j);
 }
 
+/* Argument "name", given by keyword or at position "pos"; NULL if not. */
+static struct val *
+arg(struct expr *e, struct val *args, int pos, const char *name)
+{
+	int	i;
+
+	for (i = 0; i < e->nargs; i++)
+		if (e->kw[i] != NULL && strcmp(e->kw[i], name) == 0)
+			return &args[i];
+	return pos < e->nargs && e->kw[pos] == NULL ? &args[pos] : NULL;
+}
+
 /* Convert to a number as |float and |int do: unparsable gives dflt. */
 static json_object *
-to_number(struct val *v, int integer, json_object *dflt)
+to_number(struct ctx *c, struct val *v, int integer, json_object *dflt)
 {
 	const char	*s;
 	char		*end;
@@ -1541,6 +2047,8 @@ to_number(struct val *v, int integer, json_object *dflt)
 		    json_object_new_double(d);
 	}
 	if (!v->undef && json_object_is_type(v->j, json_type_string)) {
+		if (scanned(c, slen(v->j)) == -1)
+			return NULL;
 		s = json_object_get_string(v->j);
 		while (isspace((unsigned char)*s))
 			s++;
@@ -1575,6 +2083,229 @@ cmp_sort(const void *a, const void *b)
 	return (int)json_object_get_type(x) - (int)json_object_get_type(y);
 }
 
+static size_t
+log2_ceil(size_t n)
+{
+	size_t	k = 1;
+
+	while (n > 1) {
+		n >>= 1;
+		k++;
+	}
+	return k;
+}
+
+/* The items of "items" in a new array, sorted when "sort" is set. */
+static json_object *
+copy_items(struct ctx *c, json_object *items, int sort, int reverse)
+{
+	json_object	**arr, *o;
+	size_t		  i, n = json_object_array_length(items), sbytes = 0;
+
+	if (made_n(c, n, SLOT_BYTES) == -1 || work(c, n) == -1)
+		return NULL;
+	arr = xcalloc(n + 1, sizeof(*arr));
+	for (i = 0; i < n; i++) {
+		arr[i] = json_object_array_get_idx(items, i);
+		if (json_object_is_type(arr[i], json_type_string))
+			sbytes += slen(arr[i]);
+	}
+	/* n log n comparisons, each through its strings */
+	if (sort && (work(c, n * log2_ceil(n)) == -1 ||
+	    scanned(c, sbytes) == -1 || work(c, (sbytes / BYTES_PER_STEP) *
+	    log2_ceil(n)) == -1)) {
+		free(arr);
+		return NULL;
+	}
+	if (sort)
+		qsort(arr, n, sizeof(*arr), cmp_sort);
+	o = new_list(c, depth_of(items), n * SLOT_BYTES);
+	for (i = 0; i < n; i++)
+		json_object_array_add(o, json_object_get(arr[reverse ?
+		    n - 1 - i : i]));
+	free(arr);
+	return o;
+}
+
+/* A key of unique()'s, by the bytes of which items are told apart. */
+struct ukey {
+	const char	*k;		/* into the keys' buffer, once built */
+	size_t		 off, len;
+	size_t		 i;		/* the item's place */
+};
+
+static int
+cmp_ukey(const void *a, const void *b)
+{
+	const struct ukey	*x = a, *y = b;
+	size_t			 n = x->len < y->len ? x->len : y->len;
+	int			 r = memcmp(x->k, y->k, n);
+
+	if (r != 0)
+		return r;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Append the key of "x" to "b": equal keys exactly for values Python's
+ * hash and == find equal (1, 1.0 and True; strings, lowered unless
+ * "csens").  Lists and dicts are unhashable, as in Python.
+ */
+static int
+hash_key(struct ctx *c, struct buf *b, struct val *x, int csens)
+{
+	json_object	*j = x->j;
+	size_t		 i, at;
+	double		 d;
+
+	if (x->undef)
+		return sput(c, b, "u", 1);
+	switch (json_object_get_type(j)) {
+	case json_type_null:
+		return sput(c, b, "z", 1);
+	case json_type_boolean:
+	case json_type_int:
+		buf_printf(b, "n%lld", (long long)json_object_get_int64(j));
+		return 0;
+	case json_type_double:
+		d = json_object_get_double(j);
+		if (isfinite(d) && d == floor(d) && fabs(d) < 9.2e18)
+			buf_printf(b, "n%lld", (long long)d);
+		else
+			buf_printf(b, "f%.17g", d);
+		return 0;
+	case json_type_string:
+		if (sput(c, b, "s", 1) == -1)
+			return -1;
+		at = b->len;
+		if (sput(c, b, json_object_get_string(j), slen(j)) == -1)
+			return -1;
+		if (!csens)
+			for (i = at; i < b->len; i++)
+				b->p[i] = (char)tolower((unsigned char)b->p[i]);
+		return 0;
+	default:
+		rerr(c, "unhashable type: '%s'", json_object_is_type(j,
+		    json_type_array) ? "list" : "dict");
+		return -1;
+	}
+}
+
+/*
+ * Jinja's unique(case_sensitive=False, attribute=None): the items in
+ * order, each first of its key.  The keys are sorted, not compared pair
+ * by pair, so that the work grows as n log n.
+ */
+static json_object *
+unique(struct ctx *c, json_object *items, struct expr *e, struct val *args)
+{
+	struct val	*cs = arg(e, args, 0, "case_sensitive"),
+			*at = arg(e, args, 1, "attribute");
+	const char	*attr = at != NULL && !at->undef &&
+			    json_object_is_type(at->j, json_type_string) ?
+			    json_object_get_string(at->j) : NULL;
+	size_t		 i, n = json_object_array_length(items);
+	struct ukey	*keys;
+	struct buf	 kb;
+	char		*keep;
+	json_object	*o = NULL;
+
+	if (made_n(c, n, sizeof(*keys) + SLOT_BYTES + 1) == -1 ||
+	    work(c, n * log2_ceil(n)) == -1)
+		return NULL;
+	keys = xcalloc(n + 1, sizeof(*keys));
+	keep = xcalloc(n + 1, 1);
+	sb_init(c, &kb);
+	for (i = 0; i < n && work(c, 1) == 0; i++) {
+		struct val	it = V(json_object_get(
+				    json_object_array_get_idx(items, i)));
+		struct val	x = attr != NULL ? getitem(c, &it, NULL, attr) :
+				    V(json_object_get(it.j));
+
+		keys[i].off = kb.len;
+		keys[i].i = i;
+		hash_key(c, &kb, &x, cs != NULL && truthy(cs));
+		keys[i].len = kb.len - keys[i].off;
+		vput(&x);
+		vput(&it);
+	}
+	/* a key printed past the room shows here, as too_big would */
+	if (!c->failed && made(c, kb.len) == 0) {
+		unmade(c, kb.len);
+		for (i = 0; i < n; i++)
+			keys[i].k = kb.p + keys[i].off;
+		qsort(keys, n, sizeof(*keys), cmp_ukey);
+		for (i = 0; i < n; i++)
+			if (i == 0 || keys[i].len != keys[i - 1].len ||
+			    memcmp(keys[i].k, keys[i - 1].k, keys[i].len) != 0)
+				keep[keys[i].i] = 1;
+		o = new_list(c, depth_of(items), n * SLOT_BYTES);
+		for (i = 0; i < n; i++)
+			if (keep[i])
+				json_object_array_add(o, json_object_get(
+				    json_object_array_get_idx(items, i)));
+	}
+	buf_free(&kb);
+	free(keys);
+	free(keep);
+	unmade(c, n * (sizeof(*keys) + 1));	/* the keys are gone */
+	return o;
+}
+
+/* s.replace(old, new) into "b" ("old" empty leaves "s" as it is). */
+static void
+replace_str(struct ctx *c, struct buf *b, const char *s, size_t sl,
+    const char *old, const char *nw)
+{
+	size_t		 ol = strlen(old), nl = strlen(nw);
+	const char	*p = s, *q;
+
+	if (ol == 0) {
+		sput(c, b, s, sl);
+		return;
+	}
+	while ((q = find(c, p, (size_t)(s + sl - p), old, ol)) != NULL) {
+		sput(c, b, p, (size_t)(q - p));
+		sput(c, b, nw, nl);
+		p = q + ol;
+	}
+	sput(c, b, p, (size_t)(s + sl - p));
+}
+
+/* d.items() ("what" 'i'), d.keys() ('k') or d.values() ('v'). */
+static json_object *
+dict_list(struct ctx *c, json_object *d, int what)
+{
+	json_object	*a, *item;
+	size_t		 n = (size_t)json_object_object_length(d);
+	int		 depth = 0;
+
+	if (made_n(c, n, SLOT_BYTES) == -1 || work(c, n) == -1)
+		return NULL;
+	a = new_list(c, 1, n * SLOT_BYTES);
+	json_object_object_foreach(d, k, x) {
+		if (what == 'i' && made(c, VAL_BYTES + 2 * SLOT_BYTES) == -1)
+			break;
+		if (what == 'k')
+			item = new_str(c, k, strlen(k));
+		else if (what == 'v')
+			item = json_object_get(x);
+		else {
+			item = own(c, json_object_new_array(), VAL_BYTES +
+			    2 * SLOT_BYTES, 1 + depth_of(x));
+			json_object_array_add(item, new_str(c, k, strlen(k)));
+			json_object_array_add(item, json_object_get(x));
+		}
+		if (depth_of(item) > depth)
+			depth = depth_of(item);
+		json_object_array_add(a, item);
+	}
+	set_depth(c, a, 1 + depth);
+	return a;
+}
+
 static struct val
 filter(struct ctx *c, struct expr *e)
 {
@@ -1591,7 +2322,7 @@ filter(struct ctx *c, struct expr *e)
 		vput(&v);
 		return UNDEF(NULL);
 	}
-	buf_init(&b, c->out->max);
+	sb_init(c, &b);
 	if (strcmp(f, "default") == 0 || strcmp(f, "d") == 0) {
 		int	boolean = e->nargs > 1 && truthy(&args[1]);
 
@@ -1611,33 +2342,33 @@ filter(struct ctx *c, struct expr *e)
 
 		if ((items = iter_items(c, &v)) != NULL) {
 			n = json_object_array_length(items);
-			for (i = 0; i < n; i++) {
+			for (i = 0; i < n && work(c, 1) == 0; i++) {
 				struct val	it = V(json_object_get(
 				    json_object_array_get_idx(items, i)));
 
 				if (i > 0)
-					buf_puts(&b, sep);
+					sput(c, &b, sep, strlen(sep));
 				if (attr != NULL) {
 					struct val	x = getitem(c, &it,
 					    NULL, attr);
 
-					str_of(&b, &x);
+					str_of(c, &b, &x);
 					vput(&x);
 				} else
-					str_of(&b, &it);
+					str_of(c, &b, &it);
 				vput(&it);
 			}
 			json_object_put(items);
-			r = V(new_str(&b));
+			r = V(buf_str(c, &b));
 		}
 	} else if (strcmp(f, "length") == 0 || strcmp(f, "count") == 0) {
 		if (v.undef)
 			r = V(json_object_new_int(0));
-		else if (json_object_is_type(v.j, json_type_string))
-			r = V(json_object_new_int64((int64_t)u8len(
-			    json_object_get_string(v.j), (size_t)
-			    json_object_get_string_len(v.j))));
-		else if (json_object_is_type(v.j, json_type_array))
+		else if (json_object_is_type(v.j, json_type_string)) {
+			if (scanned(c, slen(v.j)) == 0)
+				r = V(json_object_new_int64((int64_t)u8len(
+				    json_object_get_string(v.j), slen(v.j))));
+		} else if (json_object_is_type(v.j, json_type_array))
 			r = V(json_object_new_int64((int64_t)
 			    json_object_array_length(v.j)));
 		else if (json_object_is_type(v.j, json_type_object))
@@ -1650,17 +2381,17 @@ filter(struct ctx *c, struct expr *e)
 		    json_object_get(args[0].j) : f[0] == 'f' ?
 		    json_object_new_double(0) : json_object_new_int(0);
 
-		r = V(to_number(&v, f[0] == 'i', d));
+		r = V(to_number(c, &v, f[0] == 'i', d));
 		json_object_put(d);
 	} else if (strcmp(f, "string") == 0) {
-		str_of(&b, &v);
-		r = V(new_str(&b));
+		str_of(c, &b, &v);
+		r = V(buf_str(c, &b));
 	} else if (strcmp(f, "upper") == 0 || strcmp(f, "lower") == 0 ||
 	    strcmp(f, "capitalize") == 0 || strcmp(f, "title") == 0) {
 		int	start = 1;
 
-		str_of(&b, &v);
-		for (i = 0; i < b.len; i++) {
+		str_of(c, &b, &v);
+		for (i = 0; i < b.len && !c->failed; i++) {
 			char	ch = b.p[i];
 
 			if (f[0] == 'u')
@@ -1678,18 +2409,18 @@ filter(struct ctx *c, struct expr *e)
 				start = !isalnum((unsigned char)ch);
 			}
 		}
-		r = V(new_str(&b));
+		r = V(buf_str(c, &b));
 	} else if (strcmp(f, "trim") == 0) {
 		const char	*s, *t;
 
-		str_of(&b, &v);
+		str_of(c, &b, &v);
 		s = b.p ? b.p : "";
 		t = s + b.len;
 		while (s < t && isspace((unsigned char)*s))
 			s++;
 		while (t > s && isspace((unsigned char)t[-1]))
 			t--;
-		r = V(json_object_new_string_len(s, (int)(t - s)));
+		r = V(new_str(c, s, (size_t)(t - s)));
 	} else if (strcmp(f, "first") == 0 || strcmp(f, "last") == 0) {
 		if ((items = iter_items(c, &v)) != NULL) {
 			n = json_object_array_length(items);
@@ -1698,53 +2429,27 @@ filter(struct ctx *c, struct expr *e)
 				    items, f[0] == 'f' ? 0 : n - 1)));
 			json_object_put(items);
 		}
+	} else if (strcmp(f, "reverse") == 0 && !v.undef &&
+	    json_object_is_type(v.j, json_type_string)) {
+		const char	*s = json_object_get_string(v.j);
+		size_t		 k, sl = slen(v.j);
+
+		/* reverse by characters */
+		for (i = sl; i > 0 && !c->failed; i = k) {
+			for (k = i - 1; k > 0 &&
+			    ((unsigned char)s[k] & 0xc0) == 0x80; k--)
+				;
+			sput(c, &b, s + k, i - k);
+		}
+		r = V(buf_str(c, &b));
 	} else if (strcmp(f, "list") == 0 || strcmp(f, "reverse") == 0 ||
 	    strcmp(f, "sort") == 0 || strcmp(f, "unique") == 0) {
-		if (strcmp(f, "reverse") == 0 && !v.undef &&
-		    json_object_is_type(v.j, json_type_string)) {
-			const char	*s = json_object_get_string(v.j);
-			size_t		 k, sl = (size_t)
-			    json_object_get_string_len(v.j);
-
-			/* reverse by characters */
-			for (i = sl; i > 0; i = k) {
-				for (k = i - 1; k > 0 &&
-				    ((unsigned char)s[k] & 0xc0) == 0x80; k--)
-					;
-				buf_append(&b, s + k, i - k);
-			}
-			r = V(new_str(&b));
-		} else if ((items = iter_items(c, &v)) != NULL) {
-			json_object	**arr;
-
-			n = json_object_array_length(items);
-			arr = xcalloc(n + 1, sizeof(*arr));
-			for (i = 0; i < n; i++)
-				arr[i] = json_object_array_get_idx(items, i);
-			if (f[0] == 's')
-				qsort(arr, n, sizeof(*arr), cmp_sort);
-			o = json_object_new_array();
-			for (i = 0; i < n; i++) {
-				json_object	*x = arr[f[0] == 'r' ?
-				    n - 1 - i : i];
-
-				if (f[0] == 'u') {
-					size_t	k, m = json_object_array_length(
-					    o);
-
-					for (k = 0; k < m; k++)
-						if (wf_py_eq(x,
-						    json_object_array_get_idx(o,
-						    k)))
-							break;
-					if (k < m)
-						continue;
-				}
-				json_object_array_add(o, json_object_get(x));
-			}
-			free(arr);
+		if ((items = iter_items(c, &v)) != NULL) {
+			o = f[0] == 'u' ? unique(c, items, e, args) :
+			    copy_items(c, items, f[0] == 's', f[0] == 'r');
+			if (o != NULL)
+				r = V(o);
 			json_object_put(items);
-			r = V(o);
 		}
 	} else if (strcmp(f, "sum") == 0 || strcmp(f, "max") == 0 ||
 	    strcmp(f, "min") == 0) {
@@ -1755,7 +2460,7 @@ filter(struct ctx *c, struct expr *e)
 			int		 ints = 1;
 
 			n = json_object_array_length(items);
-			for (i = 0; i < n; i++) {
+			for (i = 0; i < n && work(c, 1) == 0; i++) {
 				json_object	*x = json_object_array_get_idx(
 				    items, i);
 
@@ -1769,12 +2474,18 @@ filter(struct ctx *c, struct expr *e)
 					    !__builtin_add_overflow(si,
 					    json_object_get_int64(x), &si);
 					sd += dnum(x);
-				} else if (best == NULL ||
-				    (cmp_sort(&x, &best) *
+					continue;
+				}
+				if (json_object_is_type(x, json_type_string) &&
+				    scanned(c, slen(x)) == -1)
+					break;
+				if (best == NULL || (cmp_sort(&x, &best) *
 				    (f[1] == 'a' ? 1 : -1)) > 0)
 					best = x;
 			}
-			if (f[1] == 'u')
+			if (c->failed)
+				;
+			else if (f[1] == 'u')
 				r = V(num_result(sd, ints, si));
 			else if (best != NULL)
 				r = V(json_object_get(best));
@@ -1812,40 +2523,30 @@ filter(struct ctx *c, struct expr *e)
 		const char	*old = argstr(args, e->nargs, 0, NULL);
 		const char	*nw = argstr(args, e->nargs, 1, "");
 		struct buf	 s;
-		const char	*p, *q;
-		size_t		 ol;
 
-		buf_init(&s, c->out->max);
-		str_of(&s, &v);
-		p = s.p ? s.p : "";
+		sb_init(c, &s);
+		str_of(c, &s, &v);
 		if (old == NULL)
 			rerr(c, "replace() needs strings");
-		else if ((ol = strlen(old)) == 0)
-			buf_puts(&b, p);
-		else {
-			while ((q = strstr(p, old)) != NULL) {
-				buf_append(&b, p, (size_t)(q - p));
-				buf_puts(&b, nw);
-				p = q + ol;
-			}
-			buf_puts(&b, p);
-		}
+		else
+			replace_str(c, &b, s.p ? s.p : "", s.len, old, nw);
 		buf_free(&s);
-		if (!c->failed)
-			r = V(new_str(&b));
+		r = V(buf_str(c, &b));
 	} else if (strcmp(f, "tojson") == 0) {
 		if (!v.undef)
-			wf_py_json(&b, v.j, 0);
-		r = V(new_str(&b));
+			print_val(c, &b, v.j, 1);
+		r = V(buf_str(c, &b));
 	} else if (strcmp(f, "safe") == 0) {
 		r = v;
 		v.j = NULL;
 	} else if (strcmp(f, "e") == 0 || strcmp(f, "escape") == 0) {
 		struct buf	 s;
 
-		buf_init(&s, c->out->max);
-		str_of(&s, &v);
-		for (i = 0; i < s.len; i++) {
+		sb_init(c, &s);
+		str_of(c, &s, &v);
+		scanned(c, s.len);
+		for (i = 0; i < s.len && !c->failed; i++) {
+			/* small pieces: a failure shows in buf_str */
 			switch (s.p[i]) {
 			case '&': buf_puts(&b, "&amp;"); break;
 			case '<': buf_puts(&b, "&lt;"); break;
@@ -1856,25 +2557,21 @@ filter(struct ctx *c, struct expr *e)
 			}
 		}
 		buf_free(&s);
-		r = V(new_str(&b));
+		r = V(buf_str(c, &b));
 	} else if (strcmp(f, "items") == 0) {
-		o = json_object_new_array();
-		if (!v.undef && json_object_is_type(v.j, json_type_object)) {
-			json_object_object_foreach(v.j, k, x) {
-				json_object	*pair = json_object_new_array();
-
-				json_object_array_add(pair,
-				    json_object_new_string(k));
-				json_object_array_add(pair, json_object_get(x));
-				json_object_array_add(o, pair);
-			}
-		}
-		r = V(o);
+		if (!v.undef && json_object_is_type(v.j, json_type_object))
+			o = dict_list(c, v.j, 'i');
+		else
+			o = new_list(c, 1, 0);
+		if (o != NULL)
+			r = V(o);
 	} else
 		rerr(c, "No filter named '%s'.", f);
 	buf_free(&b);
 	vput(&v);
 	put_args(args, e->nargs);
+	if (c->failed)
+		vput(&r);
 	return r;
 }
 
@@ -1929,13 +2626,14 @@ test(struct ctx *c, struct expr *e)
 		if (v.undef || !isint(j) || e->nargs < 1 || args[0].undef ||
 		    !isint(args[0].j) || json_object_get_int64(args[0].j) == 0)
 			rerr(c, "divisibleby needs integers");
-		else
-			r = json_object_get_int64(j) %
+		else	/* LLONG_MIN % -1 traps */
+			r = json_object_get_int64(args[0].j) == -1 ||
+			    json_object_get_int64(j) %
 			    json_object_get_int64(args[0].j) == 0;
 	} else if (strcmp(t, "eq") == 0 || strcmp(t, "equalto") == 0 ||
 	    strcmp(t, "sameas") == 0)
 		r = e->nargs > 0 && !v.undef && !args[0].undef &&
-		    wf_py_eq(j, args[0].j);
+		    veq(c, j, args[0].j, 0);
 	else if (strcmp(t, "in") == 0)
 		r = e->nargs > 0 && !args[0].undef && args[0].j != NULL &&
 		    contains(c, args[0].j, &v);
@@ -1946,11 +2644,59 @@ test(struct ctx *c, struct expr *e)
 	return V(json_object_new_boolean(e->negate ? !r : r));
 }
 
+
 static long long
 clamp_range(long long v)
 {
 	return v > (1LL << 40) ? (1LL << 40) : v < -(1LL << 40) ?
 	    -(1LL << 40) : v;
+}
+
+static int
+is_range(struct expr *e)
+{
+	return e->k == E_CALL && e->a->k == E_NAME &&
+	    strcmp(e->a->name, "range") == 0;
+}
+
+/* The arguments of call "e" to range(): its start, step and length. */
+static int
+range_args(struct ctx *c, struct expr *e, long long *lo, long long *st,
+    size_t *cnt)
+{
+	struct val	 args[ARGS_MAX];
+	long long	 hi = 0, span;
+	int		 i;
+
+	*lo = 0;
+	*st = 1;
+	*cnt = 0;
+	if (work(c, 1) == -1 || eval_args(c, e, args) == -1)
+		return -1;
+	for (i = 0; i < e->nargs; i++)
+		if (args[i].undef || !isint(args[i].j))
+			rerr(c, "range() needs integers");
+	if (!c->failed && e->nargs == 1)
+		hi = json_object_get_int64(args[0].j);
+	else if (!c->failed && e->nargs >= 2) {
+		*lo = json_object_get_int64(args[0].j);
+		hi = json_object_get_int64(args[1].j);
+		if (e->nargs >= 3)
+			*st = json_object_get_int64(args[2].j);
+	}
+	if (!c->failed && *st == 0)
+		rerr(c, "range() arg 3 must not be zero");
+	put_args(args, e->nargs);
+	if (c->failed)
+		return -1;
+	*lo = clamp_range(*lo);
+	hi = clamp_range(hi);
+	*st = clamp_range(*st);
+	span = *st > 0 ? hi - *lo : *lo - hi;
+	if (span > 0)
+		*cnt = (size_t)((span + (*st > 0 ? *st : -*st) - 1) /
+		    (*st > 0 ? *st : -*st));
+	return 0;
 }
 
 /* Methods Jinja users call on dicts, strings and lists. */
@@ -1964,41 +2710,18 @@ call(struct ctx *c, struct expr *e)
 	json_object	*a;
 	size_t		 i, n;
 
-	if (callee->k == E_NAME && strcmp(callee->name, "range") == 0) {
-		long long	 lo = 0, hi = 0, st = 1, k, cnt = 0, span;
+	if (is_range(e)) {
+		long long	lo, st;
 
-		if (eval_args(c, e, args) == -1)
+		if (range_args(c, e, &lo, &st, &n) == -1 ||
+		    made_n(c, n, VAL_BYTES + SLOT_BYTES) == -1 ||
+		    work(c, n) == -1)
 			return UNDEF(NULL);
-		for (i = 0; i < (size_t)e->nargs; i++)
-			if (args[i].undef || !isint(args[i].j))
-				rerr(c, "range() needs integers");
-		if (!c->failed && e->nargs == 1)
-			hi = json_object_get_int64(args[0].j);
-		else if (!c->failed && e->nargs >= 2) {
-			lo = json_object_get_int64(args[0].j);
-			hi = json_object_get_int64(args[1].j);
-			if (e->nargs >= 3)
-				st = json_object_get_int64(args[2].j);
-		}
-		if (!c->failed && st == 0)
-			rerr(c, "range() arg 3 must not be zero");
-		if (!c->failed) {
-			a = json_object_new_array();
-			lo = clamp_range(lo);
-			hi = clamp_range(hi);
-			st = clamp_range(st);
-			span = (st > 0 ? hi - lo : lo - hi) /
-			    (st > 0 ? st : -st);
-			c->steps += span > RANGE_MAX ? RANGE_MAX : span > 0 ?
-			    span : 0;
-			for (k = lo; (st > 0 ? k < hi : k > hi) &&
-			    cnt < RANGE_MAX; k += st, cnt++)
-				json_object_array_add(a,
-				    json_object_new_int64(k));
-			r = V(a);
-		}
-		put_args(args, e->nargs);
-		return r;
+		a = new_list(c, 1, n * (VAL_BYTES + SLOT_BYTES));
+		for (i = 0; i < n; i++)
+			json_object_array_add(a, json_object_new_int64(lo +
+			    (long long)i * st));
+		return V(a);
 	}
 	if (callee->k != E_ATTR) {
 		rerr(c, "object is not callable");
@@ -2012,29 +2735,14 @@ call(struct ctx *c, struct expr *e)
 		vput(&o);
 		return UNDEF(NULL);
 	}
-	buf_init(&b, c->out->max);
+	sb_init(c, &b);
 	if (o.undef)
 		rerr(c, "'%s' is undefined", o.name ? o.name : "value");
 	else if (json_object_is_type(o.j, json_type_object) &&
 	    (strcmp(m, "items") == 0 || strcmp(m, "keys") == 0 ||
 	    strcmp(m, "values") == 0)) {
-		a = json_object_new_array();
-		json_object_object_foreach(o.j, k, x) {
-			json_object	*item;
-
-			if (m[0] == 'k')
-				item = json_object_new_string(k);
-			else if (m[0] == 'v')
-				item = json_object_get(x);
-			else {
-				item = json_object_new_array();
-				json_object_array_add(item,
-				    json_object_new_string(k));
-				json_object_array_add(item, json_object_get(x));
-			}
-			json_object_array_add(a, item);
-		}
-		r = V(a);
+		if ((a = dict_list(c, o.j, m[0])) != NULL)
+			r = V(a);
 	} else if (json_object_is_type(o.j, json_type_object) &&
 	    strcmp(m, "get") == 0 && e->nargs >= 1) {
 		const char	*k = argstr(args, e->nargs, 0, NULL);
@@ -2047,17 +2755,15 @@ call(struct ctx *c, struct expr *e)
 			    V(NULL);
 	} else if (json_object_is_type(o.j, json_type_string)) {
 		const char	*s = json_object_get_string(o.j);
-		size_t		 sl = (size_t)json_object_get_string_len(o.j);
+		size_t		 sl = slen(o.j);
 
 		if (strcmp(m, "upper") == 0 || strcmp(m, "lower") == 0) {
-			for (i = 0; i < sl; i++) {
-				char	ch = m[0] == 'u' ?
-				    (char)toupper((unsigned char)s[i]) :
-				    (char)tolower((unsigned char)s[i]);
-
-				buf_append(&b, &ch, 1);
-			}
-			r = V(new_str(&b));
+			sput(c, &b, s, sl);
+			for (i = 0; i < b.len && !c->failed; i++)
+				b.p[i] = m[0] == 'u' ?
+				    (char)toupper((unsigned char)b.p[i]) :
+				    (char)tolower((unsigned char)b.p[i]);
+			r = V(buf_str(c, &b));
 		} else if (strcmp(m, "strip") == 0 ||
 		    strcmp(m, "lstrip") == 0 || strcmp(m, "rstrip") == 0) {
 			const char	*p = s, *t = s + sl;
@@ -2068,7 +2774,7 @@ call(struct ctx *c, struct expr *e)
 			if (m[0] != 'l')
 				while (t > p && isspace((unsigned char)t[-1]))
 					t--;
-			r = V(json_object_new_string_len(p, (int)(t - p)));
+			r = V(new_str(c, p, (size_t)(t - p)));
 		} else if (strcmp(m, "startswith") == 0 ||
 		    strcmp(m, "endswith") == 0) {
 			const char	*x = argstr(args, e->nargs, 0, NULL);
@@ -2076,91 +2782,90 @@ call(struct ctx *c, struct expr *e)
 
 			if (x == NULL)
 				rerr(c, "%s needs a string", m);
-			else
+			else if (scanned(c, xl) == 0)
 				r = V(json_object_new_boolean(xl <= sl &&
 				    memcmp(m[0] == 's' ? s : s + sl - xl, x,
 				    xl) == 0));
 		} else if (strcmp(m, "split") == 0) {
 			const char	*sep = argstr(args, e->nargs, 0, NULL);
 			const char	*p = s, *q, *t = s + sl;
+			size_t		 pl = sep != NULL ? strlen(sep) : 0;
 
-			a = json_object_new_array();
-			if (sep == NULL || *sep == '\0') {
-				while (p < t) {
-					while (p < t &&
-					    isspace((unsigned char)*p))
-						p++;
-					if (p >= t)
-						break;
-					for (q = p; q < t &&
-					    !isspace((unsigned char)*q); q++)
-						;
+			/* the pieces' bytes, then each piece as it comes */
+			if (made(c, sl) == -1)
+				goto out;
+			a = new_list(c, 1, sl);
+			while (!c->failed && pl == 0 && p < t) {
+				while (p < t && isspace((unsigned char)*p))
+					p++;
+				if (p >= t)
+					break;
+				for (q = p; q < t &&
+				    !isspace((unsigned char)*q); q++)
+					;
+				if (grow(c, a, VAL_BYTES + SLOT_BYTES) == 0)
 					json_object_array_add(a,
 					    json_object_new_string_len(p,
 					    (int)(q - p)));
-					p = q;
-				}
-			} else {
-				while ((q = strstr(p, sep)) != NULL) {
+				p = q;
+			}
+			while (!c->failed && pl > 0) {
+				if (grow(c, a, VAL_BYTES + SLOT_BYTES) == -1)
+					break;
+				q = find(c, p, (size_t)(t - p), sep, pl);
+				if (q == NULL) {
 					json_object_array_add(a,
 					    json_object_new_string_len(p,
-					    (int)(q - p)));
-					p = q + strlen(sep);
+					    (int)(t - p)));
+					break;
 				}
 				json_object_array_add(a,
-				    json_object_new_string(p));
+				    json_object_new_string_len(p,
+				    (int)(q - p)));
+				p = q + pl;
 			}
 			r = V(a);
 		} else if (strcmp(m, "replace") == 0) {
 			const char	*old = argstr(args, e->nargs, 0, NULL);
 			const char	*nw = argstr(args, e->nargs, 1, "");
-			const char	*p = s, *q;
 
-			if (old == NULL || *old == '\0')
-				buf_puts(&b, s);
-			else {
-				while ((q = strstr(p, old)) != NULL) {
-					buf_append(&b, p, (size_t)(q - p));
-					buf_puts(&b, nw);
-					p = q + strlen(old);
-				}
-				buf_puts(&b, p);
-			}
-			r = V(new_str(&b));
+			replace_str(c, &b, s, sl, old != NULL ? old : "", nw);
+			r = V(buf_str(c, &b));
 		} else
 			rerr(c, "'str' object has no attribute '%s'", m);
 	} else if (json_object_is_type(o.j, json_type_array) &&
 	    strcmp(m, "index") == 0 && e->nargs >= 1) {
 		n = json_object_array_length(o.j);
-		for (i = 0; i < n; i++)
-			if (!args[0].undef && wf_py_eq(args[0].j,
-			    json_object_array_get_idx(o.j, i)))
+		for (i = 0; i < n && !c->failed; i++)
+			if (!args[0].undef && veq(c, args[0].j,
+			    json_object_array_get_idx(o.j, i), 0))
 				break;
-		if (i == n)
+		if (c->failed)
+			;
+		else if (i == n)
 			rerr(c, "value is not in list");
 		else
 			r = V(json_object_new_int64((int64_t)i));
 	} else
 		rerr(c, "object has no method '%s'", m);
+out:
 	buf_free(&b);
 	vput(&o);
 	put_args(args, e->nargs);
+	if (c->failed)
+		vput(&r);
 	return r;
 }
 
 static struct val
 eval(struct ctx *c, struct expr *e)
 {
-	struct val	 a, b, r;
+	struct val	 a, b, r, items[ARGS_MAX];
 	json_object	*o;
-	int		 i, t;
+	int		 i, t, d;
 
-	if (c->failed)
+	if (work(c, 1) == -1)
 		return UNDEF(NULL);
-	if (++c->steps > STEPS_MAX) {
-		rerr(c, "template too expensive to render");
-		return UNDEF(NULL);
-	}
 	switch (e->k) {
 	case E_LIT:
 		return V(json_object_get(e->lit));
@@ -2238,24 +2943,34 @@ eval(struct ctx *c, struct expr *e)
 			return eval(c, e->b);
 		return e->c ? eval(c, e->c) : UNDEF(NULL);
 	case E_LIST:
-		o = json_object_new_array();
-		for (i = 0; i < e->nargs; i++) {
-			a = eval(c, e->args[i]);
-			json_object_array_add(o, a.j);
-		}
-		return V(o);
 	case E_DICT:
-		o = json_object_new_object();
+		d = 0;
+		for (i = 0; i < e->nargs; i++) {
+			items[i] = eval(c, e->args[i]);
+			if (depth_of(items[i].j) > d)
+				d = depth_of(items[i].j);
+		}
+		if (made_n(c, (size_t)e->nargs, ENTRY_BYTES) == -1) {
+			put_args(items, e->nargs);
+			return UNDEF(NULL);
+		}
+		if (e->k == E_LIST) {
+			o = new_list(c, 1 + d, (size_t)e->nargs * ENTRY_BYTES);
+			for (i = 0; i < e->nargs; i++)
+				json_object_array_add(o, items[i].j);
+			return V(o);
+		}
+		o = new_dict(c, 1 + d, (size_t)e->nargs * ENTRY_BYTES);
 		for (i = 0; i + 1 < e->nargs; i += 2) {
 			struct buf	k;
 
-			a = eval(c, e->args[i]);
-			b = eval(c, e->args[i + 1]);
-			buf_init(&k, 4096);
-			str_of(&k, &a);
-			json_object_object_add(o, buf_cstr(&k), b.j);
+			sb_init(c, &k);
+			str_of(c, &k, &items[i]);
+			grow(c, o, k.len);
+			json_object_object_add(o, buf_cstr(&k),
+			    items[i + 1].j);
 			buf_free(&k);
-			vput(&a);
+			vput(&items[i]);
 		}
 		return V(o);
 	case E_BIN:
@@ -2279,7 +2994,7 @@ eval(struct ctx *c, struct expr *e)
 	}
 	if (strcmp(e->name, "==") == 0 || strcmp(e->name, "!=") == 0) {
 		t = (a.undef && b.undef) || (!a.undef && !b.undef &&
-		    wf_py_eq(a.j, b.j));
+		    veq(c, a.j, b.j, 0));
 		r = V(json_object_new_boolean(e->name[0] == '=' ? t : !t));
 	} else if (strcmp(e->name, "in") == 0 ||
 	    strcmp(e->name, "not in") == 0) {
@@ -2311,33 +3026,109 @@ eval(struct ctx *c, struct expr *e)
 
 static void exec_nodes(struct ctx *, struct node *);
 
-static void
-set_int(json_object *o, const char *k, int64_t v)
+/* Item i of a loop: of "items", or lo + i * st of a range; a reference. */
+static json_object *
+nth(json_object *items, long long lo, long long st, size_t i)
 {
-	json_object	*x = json_get(o, k);
-
-	if (x == NULL)
-		json_object_object_add(o, k, json_object_new_int64(v));
-	else
-		json_object_set_int64(x, v);
+	if (items != NULL)
+		return json_object_get(json_object_array_get_idx(items, i));
+	return json_object_new_int64(lo + (long long)i * st);
 }
 
+/* Bind the loop's names in "frame" to item "x" (taken). */
+static int
+bind(struct ctx *c, struct node *n, json_object *frame, json_object *x)
+{
+	if (n->var2 == NULL) {
+		json_object_object_add(frame, n->var1, x);
+		return 0;
+	}
+	if (!json_object_is_type(x, json_type_array) ||
+	    json_object_array_length(x) != 2) {
+		json_object_put(x);
+		rerr(c, "cannot unpack the loop item into two names");
+		return -1;
+	}
+	json_object_object_add(frame, n->var1,
+	    json_object_get(json_object_array_get_idx(x, 0)));
+	json_object_object_add(frame, n->var2,
+	    json_object_get(json_object_array_get_idx(x, 1)));
+	json_object_put(x);
+	return 0;
+}
+
+/*
+ * The items for which the loop's "if" holds, in a new list: Jinja
+ * filters before the loop, so loop.length and loop.index count them.
+ */
+static json_object *
+loop_filter(struct ctx *c, struct node *n, json_object *items, long long lo,
+    long long st, size_t len)
+{
+	json_object	*kept, *frame;
+	struct val	 v;
+	size_t		 i;
+
+	if (c->nframes == FRAMES_MAX) {
+		rerr(c, "loops nested too deeply");
+		return NULL;
+	}
+	if (made_n(c, len, SLOT_BYTES) == -1)
+		return NULL;
+	kept = new_list(c, items != NULL ? depth_of(items) : 1,
+	    len * SLOT_BYTES);
+	frame = json_object_new_object();
+	c->frames[c->nframes++] = frame;
+	for (i = 0; i < len && work(c, 1) == 0; i++) {
+		if (bind(c, n, frame, nth(items, lo, st, i)) == -1)
+			break;
+		v = eval(c, n->cond);
+		if (truthy(&v))
+			json_object_array_add(kept, nth(items, lo, st, i));
+		vput(&v);
+	}
+	c->nframes--;
+	json_object_put(frame);
+	return kept;
+}
+
+/*
+ * A for loop.  A loop over range() makes its numbers one by one, as
+ * Python's range does, so that it costs steps and no memory.
+ */
 static void
 exec_for(struct ctx *c, struct node *n)
 {
-	struct val	 it = eval(c, n->e);
-	json_object	*items, *frame, *loop, *x;
+	struct val	 it;
+	json_object	*items = NULL, *frame, *loop, *f;
+	json_object	*index, *index0, *revindex, *revindex0, *first, *last;
+	long long	 lo = 0, st = 1;
 	size_t		 i, len;
 
-	if (c->failed) {
+	if (is_range(n->e)) {
+		if (range_args(c, n->e, &lo, &st, &len) == -1)
+			return;
+	} else {
+		it = eval(c, n->e);
+		if (c->failed) {
+			vput(&it);
+			return;
+		}
+		items = iter_items(c, &it);
 		vput(&it);
-		return;
+		if (items == NULL)
+			return;
+		len = json_object_array_length(items);
 	}
-	items = iter_items(c, &it);
-	vput(&it);
-	if (items == NULL)
-		return;
-	len = json_object_array_length(items);
+	if (n->cond != NULL) {
+		f = loop_filter(c, n, items, lo, st, len);
+		json_object_put(items);
+		if ((items = f) == NULL || c->failed) {
+			json_object_put(items);
+			return;
+		}
+		len = json_object_array_length(items);
+	}
 	if (len == 0) {
 		json_object_put(items);
 		exec_nodes(c, n->orelse);
@@ -2350,45 +3141,34 @@ exec_for(struct ctx *c, struct node *n)
 	}
 	frame = json_object_new_object();
 	loop = json_object_new_object();
+	/* one loop object, its fields updated in place round after round */
 	json_object_object_add(loop, "length",
 	    json_object_new_int64((int64_t)len));
-	json_object_object_add(loop, "first", json_object_new_boolean(1));
-	json_object_object_add(loop, "last", json_object_new_boolean(0));
+	json_object_object_add(loop, "index", index = json_object_new_int64(0));
+	json_object_object_add(loop, "index0",
+	    index0 = json_object_new_int64(0));
+	json_object_object_add(loop, "revindex",
+	    revindex = json_object_new_int64(0));
+	json_object_object_add(loop, "revindex0",
+	    revindex0 = json_object_new_int64(0));
+	json_object_object_add(loop, "first",
+	    first = json_object_new_boolean(1));
+	json_object_object_add(loop, "last", last = json_object_new_boolean(0));
 	json_object_object_add(frame, "loop", loop);
 	c->frames[c->nframes++] = frame;
-	for (i = 0; i < len && !c->failed; i++) {
-		if (++c->steps > STEPS_MAX) {
-			rerr(c, "template too expensive to render");
+	for (i = 0; i < len && work(c, LOOP_STEPS) == 0; i++) {
+		if (bind(c, n, frame, nth(items, lo, st, i)) == -1)
 			break;
-		}
-		x = json_object_array_get_idx(items, i);
-		if (n->var2 != NULL) {
-			if (!json_object_is_type(x, json_type_array) ||
-			    json_object_array_length(x) != 2) {
-				rerr(c, "cannot unpack the loop item into two "
-				    "names");
-				break;
-			}
-			json_object_object_add(frame, n->var1, json_object_get(
-			    json_object_array_get_idx(x, 0)));
-			json_object_object_add(frame, n->var2, json_object_get(
-			    json_object_array_get_idx(x, 1)));
-		} else
-			json_object_object_add(frame, n->var1,
-			    json_object_get(x));
-		/* one loop object, updated in place round after round */
-		set_int(loop, "index", (int64_t)i + 1);
-		set_int(loop, "index0", (int64_t)i);
-		set_int(loop, "revindex", (int64_t)(len - i));
-		set_int(loop, "revindex0", (int64_t)(len - i - 1));
-		json_object_set_boolean(json_get(loop, "first"), i == 0);
-		json_object_set_boolean(json_get(loop, "last"), i == len - 1);
+		json_object_set_int64(index, (int64_t)i + 1);
+		json_object_set_int64(index0, (int64_t)i);
+		json_object_set_int64(revindex, (int64_t)(len - i));
+		json_object_set_int64(revindex0, (int64_t)(len - i - 1));
+		json_object_set_boolean(first, i == 0);
+		json_object_set_boolean(last, i == len - 1);
 		json_object_object_add(loop, "previtem", i > 0 ?
-		    json_object_get(json_object_array_get_idx(items, i - 1)) :
-		    NULL);
+		    nth(items, lo, st, i - 1) : NULL);
 		json_object_object_add(loop, "nextitem", i + 1 < len ?
-		    json_object_get(json_object_array_get_idx(items, i + 1)) :
-		    NULL);
+		    nth(items, lo, st, i + 1) : NULL);
 		exec_nodes(c, n->body);
 	}
 	c->nframes--;
@@ -2400,32 +3180,23 @@ static void
 exec_nodes(struct ctx *c, struct node *n)
 {
 	struct val	v;
+	size_t		at;
 
 	if (++c->depth > DEPTH_MAX) {
 		rerr(c, "blocks nested too deeply");
 		return;
 	}
-	for (; n != NULL && !c->failed; n = n->next) {
-		if (++c->steps > STEPS_MAX) {
-			rerr(c, "template too expensive to render");
-			break;
-		}
+	for (; n != NULL && work(c, 1) == 0; n = n->next) {
 		switch (n->k) {
 		case N_TEXT:
-			if (buf_append(c->out, n->text, n->len) == -1)
-				rerr(c, "output too large");
+			if (made(c, n->len) == 0)
+				sput(c, c->out, n->text, n->len);
 			break;
 		case N_OUT:
 			v = eval(c, n->e);
-			if (!c->failed) {
-				struct buf	t;
-
-				buf_init(&t, c->out->max);
-				str_of(&t, &v);
-				if (buf_append(c->out, t.p, t.len) == -1)
-					rerr(c, "output too large");
-				buf_free(&t);
-			}
+			at = c->out->len;
+			str_of(c, c->out, &v);
+			made(c, c->out->len - at);
 			vput(&v);
 			break;
 		case N_IF: {
@@ -2486,8 +3257,8 @@ normalise(const char *src, size_t len, size_t *out_len)
 }
 
 int
-tmpl_render(const char *src, size_t len, json_object *vars, struct buf *out,
-    char *err, size_t errlen)
+tmpl_render(const char *src, size_t len, json_object *vars,
+    struct tmpl_limits *lim, struct buf *out, char *err, size_t errlen)
 {
 	struct tp	 tp;
 	struct tree	 tree;
@@ -2501,6 +3272,7 @@ tmpl_render(const char *src, size_t len, json_object *vars, struct buf *out,
 	memset(&tp, 0, sizeof(tp));
 	memset(&tree, 0, sizeof(tree));
 	memset(&body, 0, sizeof(body));
+	memset(&c, 0, sizeof(c));
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (memchr(src, '\0', len) != NULL) {
@@ -2515,7 +3287,6 @@ tmpl_render(const char *src, size_t len, json_object *vars, struct buf *out,
 	tp.tree = &tree;
 	if (parse_body(&tp, &body, NULL, &stop, &lstrip) == -1)
 		goto out;
-	memset(&c, 0, sizeof(c));
 	empty = json_object_new_object();
 	c.frames[c.nframes++] = vars != NULL && json_object_is_type(vars,
 	    json_type_object) ? vars : empty;
@@ -2523,11 +3294,26 @@ tmpl_render(const char *src, size_t len, json_object *vars, struct buf *out,
 	c.out = out;
 	c.err = err;
 	c.errlen = errlen;
+	c.max_steps = lim != NULL && lim->max_steps > 0 ? lim->max_steps :
+	    TMPL_STEPS_MAX;
+	c.max_bytes = lim != NULL && lim->max_bytes > 0 ? lim->max_bytes :
+	    TMPL_BYTES_MAX;
+	if (c.max_bytes > TMPL_BYTES_CEILING)
+		c.max_bytes = TMPL_BYTES_CEILING;
+	c.next_tick = TICK_STEPS;
+	if (lim != NULL) {
+		c.tick = lim->tick;
+		c.arg = lim->arg;
+	}
 	exec_nodes(&c, body.head);
 	json_object_put(c.frames[1]);
 	json_object_put(empty);
-	rc = c.failed ? -1 : 0;
+	rc = c.stopped ? TMPL_STOPPED : c.failed ? -1 : 0;
 out:
+	if (lim != NULL) {
+		lim->steps = c.steps;
+		lim->bytes = c.peak;
+	}
 	json_object_put(tree.lits);
 	pool_free_all(&tp.pool);
 	free(norm);

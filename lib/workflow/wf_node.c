@@ -225,16 +225,44 @@ utf8_count(const char *s, size_t n)
 }
 
 static int
+tmpl_tick(void *arg)
+{
+	return wf_engine_tick(arg);
+}
+
+/*
+ * A Jinja2 render of a node: within the configured limits, and ended by
+ * a stop, the run's time limit or a client gone (wf_engine_tick) within
+ * milliseconds.  tmpl_render's result.
+ */
+static int
+render_jinja(struct wf_engine *e, const char *tpl, json_object *vars,
+    struct buf *out, struct wf_exec *x)
+{
+	struct tmpl_limits	lim;
+
+	memset(&lim, 0, sizeof(lim));
+	lim.max_steps = cfg->template_max_steps;
+	lim.max_bytes = (size_t)cfg->template_max_mb << 20;
+	lim.tick = tmpl_tick;
+	lim.arg = e;
+	return tmpl_render(tpl ? tpl : "", tpl ? strlen(tpl) : 0, vars, &lim,
+	    out, x->error, sizeof(x->error));
+}
+
+static int
 run_template(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 {
 	const char	*tpl = json_str(n->data, "template");
 	struct buf	 b;
-	int		 rc = WF_OK;
+	int		 rc = WF_OK, trc;
 
 	x->inputs = var_map(e, json_get(n->data, "variables"));
 	buf_init(&b, TMPL_OUTPUT_MAX);
-	if (tmpl_render(tpl ? tpl : "", tpl ? strlen(tpl) : 0, x->inputs, &b,
-	    x->error, sizeof(x->error)) == -1) {
+	trc = render_jinja(e, tpl, x->inputs, &b, x);
+	if (trc == TMPL_STOPPED)
+		rc = WF_ABORT;
+	else if (trc == -1) {
 		x->error_type = "TemplateTransformNodeError";
 		rc = WF_FAIL;
 	} else if (utf8_count(buf_cstr(&b), b.len) > TT_OUTPUT_MAX)
@@ -827,8 +855,8 @@ render_prompt(struct wf_engine *e, struct wf_node *n, json_object *m,
 
 		t = json_str(m, "jinja2_text");
 		buf_init(&b, (size_t)UPSTREAM_TEXT_MAX);
-		if (tmpl_render(t ? t : "", t ? strlen(t) : 0, vars, &b,
-		    x->error, sizeof(x->error)) == -1) {
+		/* stopped: the engine is aborted and the node with it */
+		if (render_jinja(e, t, vars, &b, x) != 0) {
 			x->error_type = "TemplateRenderError";
 			s = NULL;
 		} else

@@ -5,11 +5,13 @@
  * Input: an optional JSON object of variables on the first line when the
  * input starts with '{' and has a newline (else no variables), then the
  * template.  The first byte's low bits also pick a small output cap (64
- * bytes) or the real one.  Beyond "no crash, no leak, no hang" it
+ * bytes) or the real one, and its next bits small limits of work (steps
+ * and bytes) or the defaults.  Beyond "no crash, no leak, no hang" it
  * checks: the result is 0 or -1, -1 comes with a message, 0 without one;
- * the output stays under its cap; when the template and the variables
- * are valid UTF-8 so are the output and the message; and rendering twice
- * gives the same result, byte for byte.  A broken invariant aborts.
+ * the output stays under its cap and the work under its limits; when the
+ * template and the variables are valid UTF-8 so are the output and the
+ * message; and rendering twice gives the same result, byte for byte, and
+ * the same work.  A broken invariant aborts.
  *
  * libFuzzer build, from the top of the tree:
  *
@@ -33,6 +35,8 @@
 #include "template/template.h"
 
 #define SMALL_OUT_MAX	64
+#define SMALL_STEPS	20000
+#define SMALL_BYTES	(64 * 1024)
 
 static void
 check(int cond, const char *what)
@@ -79,16 +83,23 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char	*p = (const char *)data, *nl;
-	json_object	*vars = NULL;
-	struct buf	 a, b;
-	char		 ea[256], eb[256];
-	size_t		 cap, n = size;
-	int		 ra, rb, utf8;
+	const char		*p = (const char *)data, *nl;
+	json_object		*vars = NULL;
+	struct tmpl_limits	 la, lb;
+	struct buf		 a, b;
+	char			 ea[256], eb[256];
+	size_t			 cap, n = size;
+	int			 ra, rb, utf8;
 
 	if (size == 0)
 		return 0;
 	cap = (data[0] & 3) == 0 ? SMALL_OUT_MAX : TMPL_OUTPUT_MAX;
+	memset(&la, 0, sizeof(la));
+	if ((data[0] & 12) == 0) {
+		la.max_steps = SMALL_STEPS;
+		la.max_bytes = SMALL_BYTES;
+	}
+	lb = la;
 	if (p[0] == '{' && (nl = memchr(p, '\n', size)) != NULL) {
 		struct json_tokener	*tok = json_tokener_new_ex(16);
 
@@ -106,8 +117,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (vars == NULL || json_utf8(vars, 0));
 	buf_init(&a, cap);
 	buf_init(&b, cap);
-	ra = tmpl_render(p, n, vars, &a, ea, sizeof(ea));
-	rb = tmpl_render(p, n, vars, &b, eb, sizeof(eb));
+	ra = tmpl_render(p, n, vars, &la, &a, ea, sizeof(ea));
+	rb = tmpl_render(p, n, vars, &lb, &b, eb, sizeof(eb));
 	check(ra == 0 || ra == -1, "result is 0 or -1");
 	check(ra == rb, "two renderings agree on the result");
 	check(ra == 0 ? ea[0] == '\0' : ea[0] != '\0',
@@ -116,6 +127,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0),
 	    "two renderings give the same bytes");
 	check(strcmp(ea, eb) == 0, "two renderings give the same message");
+	check(la.steps == lb.steps && la.bytes == lb.bytes,
+	    "two renderings do the same work");
+	check(la.steps <= (la.max_steps ? la.max_steps : TMPL_STEPS_MAX),
+	    "steps under their limit");
+	check(la.bytes <= (la.max_bytes ? la.max_bytes : TMPL_BYTES_MAX),
+	    "bytes under their limit");
 	if (utf8 && ra == 0)
 		check(utf8_valid(buf_cstr(&a), a.len), "output is UTF-8");
 	buf_free(&a);

@@ -113,6 +113,46 @@ static const struct {
 	  "{\"xs\":[3,1,2]}", "6 3 1" },
 	{ __LINE__, "{{ 2.567|round(1) }}", "{}", "2.6" },
 	{ __LINE__, "{{ s|nosuchfilter }}", "{\"s\":1}", NULL },
+	/* unique as Jinja's: first of each key, strings without case */
+	{ __LINE__, "{{ xs|unique|list }}",
+	  "{\"xs\":[\"A\",\"a\",\"b\",1,1.0,true,null,2.5,null]}",
+	  "['A', 'b', 1, None, 2.5]" },
+	{ __LINE__, "{{ ['A','a','b']|unique(true)|list }} "
+	  "{{ ['A','a']|unique(case_sensitive=true)|list }}", "{}",
+	  "['A', 'a', 'b'] ['A', 'a']" },
+	{ __LINE__, "{{ xs|unique(attribute='n')|list }}",
+	  "{\"xs\":[{\"n\":\"x\"},{\"n\":\"X\"},{\"n\":\"y\"}]}",
+	  "[{'n': 'x'}, {'n': 'y'}]" },
+	{ __LINE__, "{{ [[1], [1]]|unique|list }}", "{}", NULL },
+	/* repetition, as Python's */
+	{ __LINE__, "{{ 'ab' * 3 }}|{{ 2 * 'x' }}|{{ [1] * 3 }}|"
+	  "{{ 'x' * -2 }}|", "{}", "ababab|xx|[1, 1, 1]||" },
+	{ __LINE__, "{{ [] * 4000000000000000000 }}"
+	  "{{ '' * 4000000000000000000 }}", "{}", "[]" },
+	/* range() is as long as Python's, lazy in a for loop */
+	{ __LINE__, "{% for i in range(150000) %}{% if loop.last %}{{ i }} "
+	  "{{ loop.length }}{% endif %}{% endfor %}", "{}", "149999 150000" },
+	{ __LINE__, "{{ range(10, 0, -3)|list }} {{ range(0, 10, 3)|list }}",
+	  "{}", "[10, 7, 4, 1] [0, 3, 6, 9]" },
+	{ __LINE__, "{% for i in range(3) %}{{ loop.previtem }}{{ i }}"
+	  "{{ loop.nextitem }};{% endfor %}", "{}", "None01;012;12None;" },
+	{ __LINE__, "{% for a, b in range(2) %}{% endfor %}", "{}", NULL },
+	/* a loop's "if" filters first: loop.* count what it keeps */
+	{ __LINE__, "{% for x in range(10) if x is odd %}{{ loop.index }}:"
+	  "{{ x }}/{{ loop.length }} {% endfor %}", "{}",
+	  "1:1/5 2:3/5 3:5/5 4:7/5 5:9/5 " },
+	{ __LINE__, "{% for k, v in d.items() if v > 1 %}{{ k }}{% endfor %}"
+	  "{% for x in d if x %}{% else %}-{% endfor %}",
+	  "{\"d\":{\"a\":1,\"b\":2}}", "b" },
+	{ __LINE__, "{% for x in [] if x %}{% else %}none{% endfor %}", "{}",
+	  "none" },
+	/* what is left of a tag before its body is an error, not dropped */
+	{ __LINE__, "{% if x garbage %}{% endif %}", "{}", NULL },
+	{ __LINE__, "{% for x in y z %}{% endfor %}", "{}", NULL },
+	{ __LINE__, "{% if x %}{% elif y z %}{% endif %}", "{}", NULL },
+	{ __LINE__, "{% if x %}{% else z %}{% endif %}", "{}", NULL },
+	{ __LINE__, "{{ x is divisibleby(-1) }}",
+	  "{\"x\":-9223372036854775808}", "True" },
 	/* arithmetic and strings */
 	{ __LINE__, "{{ 1 + 2 * 3 }} {{ 7 // 2 }} {{ 7 % 3 }} {{ 7 / 2 }}",
 	  "{}", "7 3 1 3.5" },
@@ -163,7 +203,7 @@ test_rows(void)
 			buf_init(&b, TMPL_OUTPUT_MAX);
 			err[0] = '\0';
 			rc = tmpl_render(rows[i].tpl, strlen(rows[i].tpl), vars,
-			    &b, err, sizeof(err));
+			    NULL, &b, err, sizeof(err));
 			if (rows[i].out == NULL)
 				CHECK_ROW(rc == -1 && err[0] != '\0',
 				    rows[i].line);
@@ -195,7 +235,8 @@ test_limits(void)
 		    "{% endfor %}";
 
 		buf_init(&b, 1000);
-		CHECK(tmpl_render(t, strlen(t), v, &b, err, sizeof(err)) == -1);
+		CHECK(tmpl_render(t, strlen(t), v, NULL, &b, err,
+		    sizeof(err)) == -1);
 		CHECK(strstr(err, "too") != NULL);
 		buf_free(&b);
 		json_object_put(v);
@@ -207,14 +248,14 @@ test_limits(void)
 			deep[3 + i] = '(';
 		deep[3 + n] = '\0';
 		buf_init(&b, 1000);
-		CHECK(tmpl_render(deep, strlen(deep), NULL, &b, err,
+		CHECK(tmpl_render(deep, strlen(deep), NULL, NULL, &b, err,
 		    sizeof(err)) == -1);
 		buf_free(&b);
 		for (i = 0; i < n; i++)
 			memcpy(deep + (size_t)i * 2, "{%", 2);
 		deep[n * 2] = '\0';
 		buf_init(&b, 1000);
-		CHECK(tmpl_render(deep, strlen(deep), NULL, &b, err,
+		CHECK(tmpl_render(deep, strlen(deep), NULL, NULL, &b, err,
 		    sizeof(err)) == -1);
 		buf_free(&b);
 		free(deep);
@@ -224,15 +265,195 @@ test_limits(void)
 		    "range(100000) %}{% endfor %}{% endfor %}";
 
 		buf_init(&b, TMPL_OUTPUT_MAX);
-		CHECK(tmpl_render(t, strlen(t), NULL, &b, err,
+		CHECK(tmpl_render(t, strlen(t), NULL, NULL, &b, err,
 		    sizeof(err)) == -1);
 		CHECK(strstr(err, "expensive") != NULL);
 		buf_free(&b);
 	}
 	TEST("a NUL byte in a template is refused") {
 		buf_init(&b, 100);
-		CHECK(tmpl_render("a\0b", 3, NULL, &b, err, sizeof(err)) == -1);
+		CHECK(tmpl_render("a\0b", 3, NULL, NULL, &b, err,
+		    sizeof(err)) == -1);
 		buf_free(&b);
+	}
+}
+
+/* Render "t" within "lim" (limits in, work out) into a fresh buffer. */
+static int
+render(const char *t, struct tmpl_limits *lim, size_t cap, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	struct buf	b;
+	int		rc;
+
+	buf_init(&b, cap);
+	rc = tmpl_render(t, strlen(t), NULL, lim, &b, err, errlen);
+	snprintf(out, outlen, "%s", buf_cstr(&b));
+	buf_free(&b);
+	return rc;
+}
+
+struct ticks {
+	int	calls;
+	int	stop_at;		/* 0: never */
+};
+
+static int
+count_tick(void *arg)
+{
+	struct ticks	*t = arg;
+
+	t->calls++;
+	return t->stop_at > 0 && t->calls >= t->stop_at;
+}
+
+/* issue 11: a render's work is counted, bounded and can be stopped */
+static void
+test_work(void)
+{
+	struct tmpl_limits	 lim;
+	struct ticks		 tk;
+	char			 out[64], err[256];
+	int			 rc;
+
+	TEST("unique over 20000 items sorts keys: n log n steps, not n^2") {
+		memset(&lim, 0, sizeof(lim));
+		rc = render("{{ range(20000)|unique|length }}", &lim,
+		    TMPL_OUTPUT_MAX, out, sizeof(out), err, sizeof(err));
+		CHECK(rc == 0 && strcmp(out, "20000") == 0);
+		CHECK(lim.steps > 20000 && lim.steps < 1000000);
+		memset(&lim, 0, sizeof(lim));
+		rc = render("{{ (range(100000)|list + range(100000)|list)"
+		    "|unique|length }}", &lim, TMPL_OUTPUT_MAX, out,
+		    sizeof(out), err, sizeof(err));
+		CHECK(rc == 0 && strcmp(out, "100000") == 0);
+		CHECK(lim.steps < TMPL_STEPS_MAX);
+	}
+	TEST("'in' on a list counts each comparison: a quadratic loop stops") {
+		const char	*t = "{% set x = range(30000)|list %}"
+		    "{% for i in range(30000) %}{% if -1 in x %}{% endif %}"
+		    "{% endfor %}";
+
+		memset(&lim, 0, sizeof(lim));
+		rc = render(t, &lim, TMPL_OUTPUT_MAX, out, sizeof(out), err,
+		    sizeof(err));
+		CHECK(rc == -1 && strstr(err, "too expensive") != NULL);
+		CHECK(lim.steps <= TMPL_STEPS_MAX);
+	}
+	TEST("list + doubling stops at the byte limit before allocating it") {
+		const char	*t = "{% set l = range(100000)|list %}"
+		    "{% for i in range(16) %}{% set l = l + l %}{% endfor %}";
+
+		memset(&lim, 0, sizeof(lim));
+		rc = render(t, &lim, TMPL_OUTPUT_MAX, out, sizeof(out), err,
+		    sizeof(err));
+		CHECK(rc == -1 && strstr(err, "too much memory") != NULL);
+		CHECK(lim.bytes <= TMPL_BYTES_MAX);
+		memset(&lim, 0, sizeof(lim));
+		lim.max_bytes = 1 << 20;
+		rc = render(t, &lim, TMPL_OUTPUT_MAX, out, sizeof(out), err,
+		    sizeof(err));
+		CHECK(rc == -1 && strstr(err, "1048576 bytes") != NULL);
+		CHECK(lim.bytes <= 1 << 20);
+	}
+	TEST("string repetition and concatenation count their bytes") {
+		memset(&lim, 0, sizeof(lim));
+		rc = render("{{ ('x' * 100000000)|length }}", &lim,
+		    TMPL_OUTPUT_MAX, out, sizeof(out), err, sizeof(err));
+		CHECK(rc == -1 && strstr(err, "too much memory") != NULL);
+		CHECK(lim.bytes <= TMPL_BYTES_MAX);
+		memset(&lim, 0, sizeof(lim));
+		rc = render("{% for i in range(40) %}{% set s = (s or 'x') ~ "
+		    "(s or 'x') %}{% endfor %}", &lim, TMPL_OUTPUT_MAX, out,
+		    sizeof(out), err, sizeof(err));
+		CHECK(rc == -1 && strstr(err, "too much memory") != NULL);
+		memset(&lim, 0, sizeof(lim));
+		rc = render("{{ ('x' * 3000000)|replace('x', 'yy')|length }}",
+		    &lim, TMPL_OUTPUT_MAX, out, sizeof(out), err, sizeof(err));
+		CHECK(rc == 0 && strcmp(out, "6000000") == 0);
+	}
+	TEST("a list shared 2^60 times over prints and compares at its cost") {
+		const char	*dag = "{% for i in range(60) %}{% set l = "
+		    "[l or 1, l or 1] %}{% set m = [m or 1, m or 1] %}{% if "
+		    "loop.last %}{{ l == l }}{{ OP }}{% endif %}{% endfor %}";
+		char		 t[512];
+		const char	*ops[] = { "l", "l|tojson|length", "l == m",
+		    "l|join(',')|length", "l in [m]", NULL };
+		int		 i;
+
+		for (i = 0; ops[i] != NULL; i++) {
+			const char	*at = strstr(dag, "OP");
+
+			snprintf(t, sizeof(t), "%.*s%s%s", (int)(at - dag), dag,
+			    ops[i], at + 2);
+			memset(&lim, 0, sizeof(lim));
+			lim.max_steps = 1000000;
+			rc = render(t, &lim, TMPL_OUTPUT_MAX, out, sizeof(out),
+			    err, sizeof(err));
+			CHECK(rc == -1 && strstr(err, "too") != NULL);
+			CHECK(lim.steps <= 1000000);
+		}
+	}
+	TEST("values the template nests are bounded in depth") {
+		rc = render("{% for i in range(1000) %}{% set l = [l] %}"
+		    "{% endfor %}", NULL, TMPL_OUTPUT_MAX, out, sizeof(out),
+		    err, sizeof(err));
+		CHECK(rc == -1 && strstr(err, "nested too deeply") != NULL);
+		rc = render("{% for i in range(1000) %}{% set l = {'a': l} %}"
+		    "{% set l = (l.items()|list) + [] %}{% endfor %}", NULL,
+		    TMPL_OUTPUT_MAX, out, sizeof(out), err, sizeof(err));
+		CHECK(rc == -1 && strstr(err, "nested too deeply") != NULL);
+	}
+	TEST("a loop over range() costs steps, not memory") {
+		memset(&lim, 0, sizeof(lim));
+		rc = render("{% for i in range(1000000) %}{% endfor %}ok", &lim,
+		    TMPL_OUTPUT_MAX, out, sizeof(out), err, sizeof(err));
+		CHECK(rc == 0 && strcmp(out, "ok") == 0);
+		CHECK(lim.bytes < 1000);
+	}
+	TEST("the step limit is the caller's") {
+		memset(&lim, 0, sizeof(lim));
+		lim.max_steps = 5000;
+		rc = render("{% for i in range(10000) %}{% endfor %}", &lim,
+		    TMPL_OUTPUT_MAX, out, sizeof(out), err, sizeof(err));
+		CHECK(rc == -1 && strstr(err, "more than 5000 steps") != NULL);
+		CHECK(lim.steps <= 5000);
+	}
+	TEST("the tick is called every few thousand steps and can stop") {
+		memset(&lim, 0, sizeof(lim));
+		memset(&tk, 0, sizeof(tk));
+		lim.tick = count_tick;
+		lim.arg = &tk;
+		rc = render("{% for i in range(1000000) %}{% endfor %}", &lim,
+		    TMPL_OUTPUT_MAX, out, sizeof(out), err, sizeof(err));
+		CHECK(rc == 0);
+		CHECK(tk.calls >= lim.steps / 8192);
+		memset(&lim, 0, sizeof(lim));
+		tk.calls = 0;
+		tk.stop_at = 3;
+		lim.tick = count_tick;
+		lim.arg = &tk;
+		lim.max_steps = 2000000000;
+		rc = render("{% for i in range(100000) %}{% for j in "
+		    "range(100000) %}{% endfor %}{% endfor %}", &lim,
+		    TMPL_OUTPUT_MAX, out, sizeof(out), err, sizeof(err));
+		CHECK(rc == TMPL_STOPPED && tk.calls == 3);
+		CHECK(lim.steps <= 3 * 4096 + 16);
+		CHECK(err[0] != '\0');
+	}
+	TEST("the template source is parsed in linear time") {
+		size_t	 i, n = 100000;
+		char	*t = malloc(n * 4 + 16);
+
+		memcpy(t, "{{ ", 3);
+		for (i = 0; i < n; i++)
+			memcpy(t + 3 + i * 4, "'x' ", 4);
+		memcpy(t + 3 + n * 4, "}}", 3);
+		memset(&lim, 0, sizeof(lim));
+		rc = render(t, &lim, TMPL_OUTPUT_MAX, out, sizeof(out), err,
+		    sizeof(err));
+		CHECK(rc == 0 && strlen(out) == sizeof(out) - 1);
+		free(t);
 	}
 }
 
@@ -241,5 +462,6 @@ main(void)
 {
 	test_rows();
 	test_limits();
+	test_work();
 	UNIT_DONE();
 }
