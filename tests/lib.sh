@@ -193,11 +193,12 @@ check() {
 is_status() { [ "$STATUS" = "$1" ]; }
 
 # body_is JQ_EXPR: the expression is true on the last body
-body_is() { printf '%s' "$BODY" | jq -e "$1" >/dev/null 2>&1; }
+# (an empty body is no JSON: jq -e would exit 0 on it)
+body_is() { [ -n "$BODY" ] && printf '%s' "$BODY" | jq -e "$1" >/dev/null 2>&1; }
 
 # expect_error STATUS CODE MESSAGE: exact Dify error body
 expect_error() {
-	[ "$STATUS" = "$1" ] && printf '%s' "$BODY" | jq -e --arg c "$2" \
+	[ "$STATUS" = "$1" ] && [ -n "$BODY" ] && printf '%s' "$BODY" | jq -e --arg c "$2" \
 	    --arg m "$3" --argjson s "$1" \
 	    '.code == $c and .message == $m and .status == $s and (keys | length) == 3' >/dev/null
 }
@@ -240,7 +241,10 @@ events() {
 }
 
 # last_event JQ: evaluate on the last data frame
-last_event() { tail -1 "$T/sse" | cut -d' ' -f2- | jq -e "$1" >/dev/null 2>&1; }
+last_event() {
+	_l=$(tail -1 "$T/sse" | cut -d' ' -f2-)
+	[ -n "$_l" ] && printf '%s' "$_l" | jq -e "$1" >/dev/null 2>&1
+}
 
 # sql QUERY: run a query on the test database
 sql() { sqlite3 "$DIFYCGI_DB" "$1"; }
