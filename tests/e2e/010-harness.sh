@@ -88,13 +88,13 @@ check "curl gives up on a server that never answers (exit 28)" [ $? = 28 ]
 finish
 EOF
 
-BUILDS=fake TEST_TIMEOUT=60 \
+env -u FUZZ -u FUZZ_SECONDS BUILDS=fake TEST_TIMEOUT=60 \
     sh "$tree/tests/run.sh" > "$T/run.out" 2>&1
 rc=$?
 # the hang alone, under a short timeout (it starts no server)
 ln -s "$ROOT/tools" "$T/tree2/tools"
 ln -s "$ROOT/tests/lib.sh" "$ROOT/tests/run.sh" "$T/tree2/tests/"
-BUILDS=fake TEST_TIMEOUT=5 sh "$T/tree2/tests/run.sh" >> "$T/run.out" 2>&1
+env -u FUZZ -u FUZZ_SECONDS BUILDS=fake TEST_TIMEOUT=5 sh "$T/tree2/tests/run.sh" >> "$T/run.out" 2>&1
 rc2=$?
 has() { grep -qF -- "$1" "$T/run.out"; }
 
