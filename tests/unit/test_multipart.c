@@ -7,7 +7,7 @@
  * checks, and the text of documents.
  */
 #include "../../lib/http/multipart.c"
-#include "../../lib/files/files.c"
+#include "../../lib/files/files_use.c"
 #include "unit.h"
 
 /* What the callbacks saw, as text: "name|filename|type|data;" per part. */
