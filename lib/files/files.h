@@ -1,13 +1,14 @@
 /*
- * files.h: the door of lib/files/: uploaded files, files named in generation requests, remote
- * URLs, and speech.  Modules and prefixes: multipart_ (multipart.c, a
- * streaming multipart/form-data parser), files_ (files.c: upload forms,
- * file types, storage, signed URLs, previews, the "files" of chat and
- * completion requests, fetching remote URLs, text of documents), db_
- * (db_files.c) and upstream_transcribe / upstream_speech
- * (upstream_audio.c).  Mirrors Dify's service_api/app/file.py,
- * file_preview.py, audio.py, services/file_service.py and
- * factories/file_factory.py.
+ * files.h: the door of lib/files/: uploaded files, files named in
+ * generation requests, remote URLs and the text of documents, all with
+ * the prefix files_ (and hmac_sha256).  Its files: files_types.c (file
+ * types and limits), files_upload.c (upload forms), files_store.c
+ * (storage, an app's files removed), files_sign.c (signed URLs),
+ * files_serve.c (previews and downloads), files_use.c (the "files" of
+ * chat and completion requests), files_fetch.c (remote URLs) and
+ * files_text.c (text of documents); what they share is files_int.h.
+ * Mirrors Dify's service_api/app/file.py, file_preview.py,
+ * services/file_service.py and factories/file_factory.py.
  *
  * Files live under cfg->data_dir/files/<app id>/<file id>, named by the
  * server, never by the client; a body is streamed to a temporary file in
@@ -18,7 +19,7 @@
 
 #include "model/model.h"
 
-/* ---- files.c: file types ---- */
+/* ---- files_types.c: file types ---- */
 
 enum file_type { FT_IMAGE, FT_VIDEO, FT_AUDIO, FT_DOCUMENT, FT_CUSTOM,
 	FT__MAX };
@@ -39,7 +40,7 @@ const char *files_sniff(const void *, size_t);
 /* The size limit in bytes of an upload with this extension. */
 size_t	 files_size_limit(const char *ext);
 
-/* ---- files.c: upload forms ---- */
+/* ---- files_upload.c: upload forms ---- */
 
 enum files_form_kind { FORM_UPLOAD, FORM_AUDIO };
 
@@ -101,8 +102,7 @@ int	 files_form_user(struct req *, struct resp *,
  */
 int	 files_upload_check(struct req *, struct resp *, struct files_form *);
 
-/* ---- files.c: stored files ---- */
-
+/* ---- files_store.c: stored files ---- */
 
 /*
  * Move the checked form's file into the app's directory under a new id
@@ -124,7 +124,7 @@ int	 files_app_remove(const char *app_id, long long *nfiles,
 /* The 201 body of an upload (spec 8.1). */
 json_object *files_upload_json(struct req *, const struct upload_file *);
 
-/* ---- files.c: signed URLs and serving files ---- */
+/* ---- files_sign.c: signed URLs ---- */
 
 void	 hmac_sha256(const void *key, size_t klen, const void *msg,
 	    size_t mlen, uint8_t out[32]);
@@ -144,6 +144,8 @@ char	*files_signed_url(struct req *, const char *file_id);
  */
 int	 files_signature_ok(struct req *, const char *file_id,
 	    long long *left_s);
+/* ---- files_serve.c: previews and downloads ---- */
+
 /*
  * Send a stored file as the reply: its MIME type (application/octet-
  * stream with Content-Disposition attachment and an RFC 5987 filename*
@@ -155,7 +157,7 @@ int	 files_signature_ok(struct req *, const char *file_id,
 int	 files_send(struct req *, struct resp *, const struct upload_file *,
 	    int attachment, long long max_age_s);
 
-/* ---- files.c: the "files" of chat and completion requests ---- */
+/* ---- files_use.c: the "files" of chat and completion requests ---- */
 
 struct files_use {
 	json_object	*message_files;	/* messages.message_files, owned */
@@ -177,7 +179,7 @@ int	 files_use_request(struct req *, struct resp *, struct files_use *);
 void	 files_use_attach(struct files_use *, struct llm_msg *m);
 void	 files_use_free(struct files_use *);
 
-/* ---- files.c: remote URLs and documents ---- */
+/* ---- files_fetch.c: remote URLs ---- */
 
 /*
  * Whether "url" may be fetched or handed on: http or https, and every
@@ -196,6 +198,8 @@ int	 files_url_check(const char *url, char *err, size_t errlen);
  */
 int	 files_fetch_url(const char *url, size_t max, struct buf *out,
 	    char *err, size_t errlen);
+
+/* ---- files_text.c: the text of documents ---- */
 
 #define FILES_NO_TEXT	1
 

@@ -1,7 +1,7 @@
 /*
  * fuzz_html.c: fuzz target of the text of HTML documents
- * (files_extract_text in lib/files.c over libxml2's HTML parser), which
- * reads uploads and pages fetched from anywhere.
+ * (files_extract_text in lib/files/files_text.c over libxml2's HTML
+ * parser), which reads uploads and pages fetched from anywhere.
  *
  * Input: the first byte picks the cap on the text (0: 64 kB, else that
  * many bytes); the rest is the document.  Beyond "no crash, no leak, no

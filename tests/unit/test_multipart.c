@@ -2,12 +2,16 @@
  * test_multipart.c: the streaming multipart parser (lib/multipart.c),
  * every body fed whole, split in two at every offset, and byte by byte,
  * with the same parts expected each time; and the helpers of
- * lib/files.c it works with: file types, magic bytes, HMAC-SHA256,
+ * lib/files/ it works with: file types, magic bytes, HMAC-SHA256,
  * base64, RFC 5987 names, the public-address rule behind the SSRF
  * checks, and the text of documents.
  */
 #include "../../lib/http/multipart.c"
-#include "../../lib/files/files.c"
+#include "../../lib/files/files_types.c"
+#include "../../lib/files/files_sign.c"
+#include "../../lib/files/files_serve.c"
+#include "../../lib/files/files_fetch.c"
+#include "../../lib/files/files_text.c"
 #include "unit.h"
 
 /* What the callbacks saw, as text: "name|filename|type|data;" per part. */
@@ -473,14 +477,14 @@ test_crypto(void)
 	TEST("base64 as RFC 4648, and its URL alphabet") {
 		for (i = 0; i < sizeof(b64_rows) / sizeof(b64_rows[0]); i++) {
 			buf_init(&b, 64);
-			CHECK_ROW(base64(&b, b64std, b64_rows[i].in,
-			    strlen(b64_rows[i].in)) == 0 &&
+			CHECK_ROW(files_base64(&b, FILES_B64STD,
+			    b64_rows[i].in, strlen(b64_rows[i].in)) == 0 &&
 			    STREQ(buf_cstr(&b), b64_rows[i].std),
 			    b64_rows[i].line);
 			buf_free(&b);
 		}
 		buf_init(&b, 64);
-		base64(&b, b64url, "\xfb\xff", 2);
+		files_base64(&b, FILES_B64URL, "\xfb\xff", 2);
 		CHECK(STREQ(buf_cstr(&b), "-_8="));
 		buf_free(&b);
 	}
@@ -493,14 +497,15 @@ test_crypto(void)
 			memcpy(want + i * 4, "YWFh", 4);
 		memcpy(want + 4000, "YQ==", 5);
 		buf_init(&b, 8192);
-		CHECK(base64(&b, b64std, in, 3000) == 0 && b.len == 4000 &&
-		    memcmp(b.p, want, 4000) == 0);
+		CHECK(files_base64(&b, FILES_B64STD, in, 3000) == 0 &&
+		    b.len == 4000 && memcmp(b.p, want, 4000) == 0);
 		buf_reset(&b);
-		CHECK(base64(&b, b64std, in, 3001) == 0 &&
+		CHECK(files_base64(&b, FILES_B64STD, in, 3001) == 0 &&
 		    STREQ(buf_cstr(&b), want));
 		buf_free(&b);
 		buf_init(&b, 100);
-		CHECK(base64(&b, b64std, in, 3000) == -1);	/* past cap */
+		/* past the cap */
+		CHECK(files_base64(&b, FILES_B64STD, in, 3000) == -1);
 		buf_free(&b);
 	}
 	TEST("RFC 5987 names keep attr-chars and encode every other byte") {

@@ -1,0 +1,56 @@
+/*
+ * files_int.h: what the files of lib/files/ share and nobody else sees.
+ * The data directory and the stored files read back (files_store.c), the
+ * MIME type of an extension (files_types.c), base64 (files_sign.c) and the
+ * kinds of text a document can give (files_text.c), which the "files" of
+ * chat and completion requests (files_use.c) and the upload forms
+ * (files_upload.c) build on.  Other folders use files/files.h.
+ */
+#ifndef FILES_INT_H
+#define FILES_INT_H
+
+#include "files/files.h"
+
+#define CHUNK			65536	/* bytes read or written at a time */
+
+/* ---- files_types.c ---- */
+
+/* The MIME type Dify's table gives an extension, or "". */
+const char *files_mime_of_extension(const char *ext);
+
+/* ---- files_store.c: the data directory ---- */
+
+/* cfg->data_dir + "/" + rel, into "out".  0 or -1 (too long). */
+int	 files_data_path(char *out, size_t len, const char *rel);
+/* mkdir -p for a directory under the data directory, mode 0700. */
+int	 files_make_dirs(const char *rel);
+/* All of p[0..n) to "fd", through EINTR and short writes.  0 or -1. */
+int	 files_write_all(int fd, const char *p, size_t n);
+/*
+ * Read a stored file into "out": at most "max" bytes, the rest left
+ * unread when "cut", else -1 for a larger file.  0 or -1.
+ */
+int	 files_read_stored(const struct upload_file *, size_t max, int cut,
+	    struct buf *out);
+
+/* ---- files_sign.c: base64 ---- */
+
+/* the last two letters of the alphabet: RFC 4648's base64, base64url */
+#define FILES_B64STD	"+/"
+#define FILES_B64URL	"-_"
+
+/*
+ * Append the base64 of p[0..n) (padded) to "out", in the alphabet whose
+ * last two letters "alphabet" gives.  0 or -1.
+ */
+int	 files_base64(struct buf *out, const char *alphabet, const void *data,
+	    size_t n);
+
+/* ---- files_text.c ---- */
+
+enum files_text_kind { TX_NONE, TX_PLAIN, TX_HTML };
+
+/* How the text of a document with this extension or MIME type is read. */
+enum files_text_kind files_text_kind(const char *ext, const char *mime);
+
+#endif
