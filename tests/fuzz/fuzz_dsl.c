@@ -1,5 +1,5 @@
 /*
- * fuzz_dsl.c: fuzz target of the DSL reader (lib/dsl.c): YAML to JSON
+ * fuzz_dsl.c: fuzz target of the DSL reader (lib/dsl/): YAML to JSON
  * with PyYAML's typing and its limits, then every check and normalisation
  * of dsl_load, on arbitrary bytes and without a database.
  *

@@ -1,6 +1,6 @@
 /*
  * fuzz_multipart.c: fuzz target of the streaming multipart/form-data
- * parser (lib/multipart.c), which reads upload bodies straight from
+ * parser (lib/http/multipart.c), which reads upload bodies straight from
  * clients.
  *
  * Input: the first byte picks how the rest is fed (low four bits: pieces
@@ -16,16 +16,9 @@
  * the end or an error more input changes nothing.  A broken invariant
  * aborts.
  *
- * libFuzzer build, from the top of the tree:
- *
- *   SRC="lib/multipart.c lib/buf.c lib/pool.c lib/log.c"
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
- *       -D_GNU_SOURCE -Ilib $(pkg-config --cflags json-c sqlite3) \
- *       -o fuzz_multipart tests/fuzz/fuzz_multipart.c $SRC
- *   mkdir -p /tmp/corpus && ./fuzz_multipart -max_len=8192 -timeout=10 \
- *       /tmp/corpus tests/fuzz/corpus/multipart
- *
- * (make fuzz builds it against build-fuzz/libdify.a instead of $SRC.)
+ * libFuzzer build: `make fuzz` (tools/fuzz.sh) links every target with
+ * build-fuzz/libdify.a, the library built by clang with fuzzer
+ * instrumentation (`make fuzz-lib`).
  *
  * Replay build (make builds it as $(BUILD)/fuzz/fuzz_multipart, linked
  * with tests/fuzz/replay.c, and make test runs it over the corpus).

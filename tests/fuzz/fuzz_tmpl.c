@@ -1,5 +1,5 @@
 /*
- * fuzz_tmpl.c: fuzz target of the Jinja2 subset renderer (lib/tmpl.c),
+ * fuzz_tmpl.c: fuzz target of the Jinja2 subset renderer (lib/template/),
  * whose templates come from imported DSL files.
  *
  * Input: an optional JSON object of variables on the first line when the
@@ -13,16 +13,9 @@
  * message; and rendering twice gives the same result, byte for byte, and
  * the same work.  A broken invariant aborts.
  *
- * libFuzzer build, from the top of the tree:
- *
- *   SRC="lib/tmpl.c lib/wf_value.c lib/buf.c lib/pool.c lib/json.c \
- *       lib/log.c lib/util.c"
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
- *       -D_GNU_SOURCE -Ilib $(pkg-config --cflags json-c) \
- *       -o fuzz_tmpl tests/fuzz/fuzz_tmpl.c $SRC \
- *       $(pkg-config --libs json-c) -lm
- *   mkdir -p /tmp/corpus && ./fuzz_tmpl -max_len=4096 -timeout=10 \
- *       /tmp/corpus tests/fuzz/corpus/tmpl
+ * libFuzzer build: `make fuzz` (tools/fuzz.sh) links every target with
+ * build-fuzz/libdify.a, the library built by clang with fuzzer
+ * instrumentation (`make fuzz-lib`).
  *
  * Replay build (make builds it as $(BUILD)/fuzz/fuzz_tmpl, linked with
  * tests/fuzz/replay.c, and make test runs it over the corpus).

@@ -1,6 +1,6 @@
 /*
  * fuzz_upstream_sse.c: fuzz target of the upstream stream parser
- * (lib/upstream_sse.c), the first parser of bytes a model provider sends.
+ * (lib/model/upstream_sse.c), the first parser of bytes a model provider sends.
  *
  * The first input byte picks the options (a 64-byte line cap or the
  * real one, a 100-byte answer cap or the real one, a stop requested at
@@ -13,16 +13,9 @@
  * an array of functions; and both runs agree, so no split point can
  * change the answer.  A broken invariant aborts.
  *
- * libFuzzer build, from the top of the tree:
- *
- *   SRC="lib/upstream_sse.c lib/buf.c lib/pool.c lib/json.c lib/log.c \
- *       lib/util.c lib/errors.c"
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
- *       -D_GNU_SOURCE -Ilib $(pkg-config --cflags json-c) \
- *       -o fuzz_upstream_sse tests/fuzz/fuzz_upstream_sse.c $SRC \
- *       $(pkg-config --libs json-c)
- *   mkdir -p /tmp/corpus && ./fuzz_upstream_sse -max_len=8192 \
- *       /tmp/corpus tests/fuzz/corpus/upstream_sse
+ * libFuzzer build: `make fuzz` (tools/fuzz.sh) links every target with
+ * build-fuzz/libdify.a, the library built by clang with fuzzer
+ * instrumentation (`make fuzz-lib`).
  *
  * Replay build (make builds it as $(BUILD)/fuzz/fuzz_upstream_sse, linked
  * with tests/fuzz/replay.c, and make test runs it over the corpus).

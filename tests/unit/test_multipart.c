@@ -1,5 +1,5 @@
 /*
- * test_multipart.c: the streaming multipart parser (lib/multipart.c),
+ * test_multipart.c: the streaming multipart parser (lib/http/multipart.c),
  * every body fed whole, split in two at every offset, and byte by byte,
  * with the same parts expected each time; and the helpers of
  * lib/files/ it works with: file types, magic bytes, HMAC-SHA256,

@@ -1,4 +1,4 @@
-/* test_tmpl.c: the Jinja2 subset of template-transform nodes (lib/tmpl.c):
+/* test_tmpl.c: the Jinja2 subset of template-transform nodes (lib/template/):
  * output as Jinja2 with Python values prints it, and failures as
  * messages. */
 #include <stdlib.h>
