@@ -7,7 +7,7 @@
  * graphs with these nodes and a fake model. */
 #include <stdlib.h>
 
-#include "../../lib/workflow/wf_nodes_http.c"
+#include "../../lib/workflow/wf_http_request.c"
 #include "../../lib/workflow/wf_nodes_llm.c"
 #include "../../lib/workflow/wf_nodes_list.c"
 #include "unit.h"
