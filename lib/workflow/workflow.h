@@ -295,7 +295,7 @@ int	 wf_run_iteration(struct wf_engine *, struct wf_node *,
 int	 wf_run_loop(struct wf_engine *, struct wf_node *, struct wf_exec *);
 int	 wf_code_run(struct wf_engine *, struct wf_node *, struct wf_exec *);
 
-/* More executors: wf_nodes_http.c, wf_nodes_llm.c, wf_nodes_list.c. */
+/* More executors: wf_http_*.c, wf_nodes_llm.c, wf_nodes_list.c. */
 int	 wf_run_http(struct wf_engine *, struct wf_node *, struct wf_exec *);
 /*
  * The forms a string takes in an http-request node's log besides its own:
@@ -315,9 +315,10 @@ int	 wf_run_knowledge(struct wf_engine *, struct wf_node *,
 	    struct wf_exec *);
 int	 wf_run_tool(struct wf_engine *, struct wf_node *, struct wf_exec *);
 /*
- * The bytes of Dify file object "f", appended to "out", at most "max":
- * an upload or tool file of the run's app and end user (related_id) from
- * storage, else its URL through files_fetch_url.  0, or -1 with "err".
+ * wf_file.c: the bytes of Dify file object "f", appended to "out", at
+ * most "max": an upload or tool file of the run's app and end user
+ * (related_id) from storage, else its URL through files_fetch_url.  0,
+ * or -1 with "err".
  */
 int	 wf_file_bytes(struct wf_run *, json_object *f, size_t max,
 	    struct buf *out, char *err, size_t errlen);

@@ -4,8 +4,10 @@
  * an engine is built from (wf_graph.c), the secrets that events and
  * stored rows mask (wf_secret.c), the event payloads (wf_event.c), the
  * response streams (wf_stream.c), the walk (wf_run.c) and the containers
- * that run a walk per item or round (wf_container.c).  What the executors
- * see of the engine stays in the door, workflow.h.
+ * that run a walk per item or round (wf_container.c); and the pieces of
+ * the http-request node (wf_http_request.c, wf_http_send.c,
+ * wf_http_response.c).  What the executors see of the engine stays in
+ * the door, workflow.h.
  */
 #ifndef WORKFLOW_INT_H
 #define WORKFLOW_INT_H
@@ -90,5 +92,66 @@ void	 wf_stream_pump(struct wf_engine *);
  */
 int	 wf_run_round(struct wf_engine *, struct wf_node *c, int round,
 	    int *loop_end, char *err, size_t errlen);
+
+/* ---- the http-request node: wf_http_request.c, _send.c, _response.c ---- */
+
+#define HTTP_HEADERS_MAX	256
+
+struct http_hdr {
+	const char	*name;
+	const char	*value;
+};
+
+/* A request as built from the node's data, strings from the run's pool. */
+struct http_request {
+	const char	*method;	/* upper case */
+	const char	*url;		/* rendered, params added */
+	const char	*body_type;
+	struct http_hdr	 hdrs[HTTP_HEADERS_MAX];
+	int		 nhdrs;
+	struct buf	 body;		/* wf_http_request_free */
+	int		 has_body;
+	const char	*auth_header;	/* its value is masked in the log */
+	long		 connect_s, read_s, write_s;
+	int		 ssl_verify;
+};
+
+struct http_response {
+	long		 status;
+	json_object	*headers;	/* {lower-case name: value}, owned */
+	struct buf	 body;
+	const char	*url;		/* of the last hop */
+};
+
+/* Results of wf_http_send(). */
+enum { HOP_OK, HOP_FAIL, HOP_ABORT };
+
+/* wf_http_request.c */
+/* The server limit "name" from the configuration, in 1..max, else dflt. */
+long long wf_http_limit(const char *name, long long dflt, long long max);
+/*
+ * Build the request of an http-request node from its data "data" and the
+ * pool into "hr" (initialised here; wf_http_request_free() in every
+ * case).  WF_OK, or WF_FAIL with x->error set.
+ */
+int	 wf_http_build(struct wf_engine *, json_object *data,
+	    struct http_request *hr, struct wf_exec *x);
+void	 wf_http_request_free(struct http_request *);
+/* The index of header "name" (any case) in the request, or -1. */
+int	 wf_http_find_hdr(const struct http_request *, const char *name);
+
+/* wf_http_send.c */
+/*
+ * Send "hr", following redirects, into "rs" (zeroed, its body buffer
+ * initialised with the size cap; the caller puts rs->headers and frees
+ * the body).  HOP_OK, HOP_FAIL with x->error set, or HOP_ABORT when the
+ * run is stopped or out of time.
+ */
+int	 wf_http_send(struct wf_engine *, const struct http_request *hr,
+	    struct http_response *rs, struct wf_exec *x);
+
+/* wf_http_response.c */
+/* Append "n" bytes of ISO-8859-1 as UTF-8 to "b". */
+void	 wf_http_latin1(struct buf *b, const char *s, size_t n);
 
 #endif

@@ -7,7 +7,9 @@
  * graphs with these nodes and a fake model. */
 #include <stdlib.h>
 
-#include "../../lib/workflow/wf_nodes_http.c"
+#include "../../lib/workflow/wf_http_request.c"
+#include "../../lib/workflow/wf_http_response.c"
+#include "../../lib/workflow/wf_http_send.c"
 #include "../../lib/workflow/wf_nodes_llm.c"
 #include "../../lib/workflow/wf_nodes_list.c"
 #include "unit.h"
@@ -69,7 +71,7 @@ exec_clear(struct wf_exec *x)
 static const char *
 hdr(const struct http_request *hr, const char *name)
 {
-	int	i = find_hdr(hr, name);
+	int	i = wf_http_find_hdr(hr, name);
 
 	return i >= 0 ? hr->hdrs[i].value : NULL;
 }
@@ -222,7 +224,7 @@ test_http_build(void)
 			memset(&x, 0, sizeof(x));
 			d = json_tokener_parse(rows[i].data);
 			CHECK_ROW(d != NULL, rows[i].line);
-			rc = http_build(&eng, d, &hr, &x);
+			rc = wf_http_build(&eng, d, &hr, &x);
 			if (rows[i].err != NULL) {
 				CHECK_ROW(rc == WF_FAIL && STREQ(x.error,
 				    rows[i].err), rows[i].line);
@@ -249,7 +251,7 @@ test_http_build(void)
 				    STREQ(hdr(&hr, "Authorization"),
 				    rows[i].auth), rows[i].line);
 			}
-			http_request_free(&hr);
+			wf_http_request_free(&hr);
 			exec_clear(&x);
 			json_object_put(d);
 		}
@@ -262,13 +264,13 @@ test_http_build(void)
 		    "\"headers\":\"X-A: 1\\r\\nx-a:{{#start.n#}}\\nX-Empty\\n"
 		    "Content-Length: 99\\n  \\nX-Q : {{#start.q#}} \"}");
 		memset(&x, 0, sizeof(x));
-		CHECK(http_build(&eng, d, &hr, &x) == WF_OK);
+		CHECK(wf_http_build(&eng, d, &hr, &x) == WF_OK);
 		CHECK(hr.nhdrs == 3);
 		CHECK(STREQ(hdr(&hr, "X-A"), "7"));
 		CHECK(STREQ(hdr(&hr, "X-Empty"), ""));
 		CHECK(STREQ(hdr(&hr, "X-Q"), "hé llo"));
 		CHECK(hdr(&hr, "Content-Length") == NULL);
-		http_request_free(&hr);
+		wf_http_request_free(&hr);
 		json_object_put(d);
 		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http:"
 		    "//h/\","
@@ -277,18 +279,18 @@ test_http_build(void)
 		    "{\"key\":\"X-Off\",\"value\":\"1\",\"enabled\":false}],"
 		    "\"params\":[{\"key\":\"k\",\"value\":"
 		    "\"{{#start.q#}}\"}]}");
-		CHECK(http_build(&eng, d, &hr, &x) == WF_OK);
+		CHECK(wf_http_build(&eng, d, &hr, &x) == WF_OK);
 		CHECK(STREQ(hdr(&hr, "X-L"), "7") && hdr(&hr, "X-Off") == NULL);
 		CHECK(STREQ(hr.url, "http://h/?k=h%C3%A9+llo"));
-		http_request_free(&hr);
+		wf_http_request_free(&hr);
 		json_object_put(d);
 		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http:"
 		    "//h/\","
 		    "\"headers\":[{\"key\":\"X-Bad\",\"value\":\"a\\r\\nX-In: "
 		    "1\"}]}");
-		CHECK(http_build(&eng, d, &hr, &x) == WF_FAIL &&
+		CHECK(wf_http_build(&eng, d, &hr, &x) == WF_FAIL &&
 		    STREQ(x.error, "Invalid header value for X-Bad"));
-		http_request_free(&hr);
+		wf_http_request_free(&hr);
 		exec_clear(&x);
 		json_object_put(d);
 	}
@@ -305,7 +307,7 @@ test_http_build(void)
 		    "\"name\",\"value\":\"{{#start.q#}}\"},{\"type\":\"file\","
 		    "\"key\":\"doc\",\"file\":[\"start\",\"none\"]}]}}");
 		memset(&x, 0, sizeof(x));
-		CHECK(http_build(&eng, d, &hr, &x) == WF_OK);
+		CHECK(wf_http_build(&eng, d, &hr, &x) == WF_OK);
 		ct = hdr(&hr, "content-type");
 		CHECK(ct != NULL && strncmp(ct, "multipart/form-data; boundary="
 		    "----DifyFormBoundary", 50) == 0 && strlen(ct) == 66);
@@ -320,7 +322,7 @@ test_http_build(void)
 		CHECK(hr.body.len > 42 && strcmp(b + hr.body.len - 42 + 2 + 36,
 		    "--\r\n") == 0);
 		CHECK(hr.nhdrs == 1);
-		http_request_free(&hr);
+		wf_http_request_free(&hr);
 		json_object_put(d);
 		/* a stored file needs storage, which unit tests have none of */
 		d = json_tokener_parse("{\"method\":\"post\",\"url\":\"http:"
@@ -328,10 +330,10 @@ test_http_build(void)
 		    "\"body\":{\"type\":\"form-data\",\"data\":[{\"type\":"
 		    "\"file\",\"key\":\"f\",\"file\":[\"start\","
 		    "\"files\"]}]}}");
-		CHECK(http_build(&eng, d, &hr, &x) == WF_FAIL &&
+		CHECK(wf_http_build(&eng, d, &hr, &x) == WF_FAIL &&
 		    STREQ(x.error, "cannot fetch file b.png: no file storage "
 		    "here") && STREQ(x.error_type, "FileFetchError"));
-		http_request_free(&hr);
+		wf_http_request_free(&hr);
 		exec_clear(&x);
 		json_object_put(d);
 	}
@@ -342,24 +344,24 @@ test_http_build(void)
 		    "\"timeout\":{\"connect\":5,\"read\":0,\"write\":99999,"
 		    "\"max_connect_timeout\":0}}");
 		memset(&x, 0, sizeof(x));
-		CHECK(http_build(&eng, d, &hr, &x) == WF_OK);
+		CHECK(wf_http_build(&eng, d, &hr, &x) == WF_OK);
 		CHECK(hr.connect_s == 5 && hr.read_s == 600 &&
 		    hr.write_s == 600 && hr.ssl_verify == 1);
-		http_request_free(&hr);
+		wf_http_request_free(&hr);
 		setenv("DIFYCGI_HTTP_REQUEST_MAX_CONNECT_TIMEOUT", "3", 1);
 		setenv("DIFYCGI_HTTP_REQUEST_MAX_READ_TIMEOUT", "30", 1);
-		CHECK(http_build(&eng, d, &hr, &x) == WF_OK);
+		CHECK(wf_http_build(&eng, d, &hr, &x) == WF_OK);
 		CHECK(hr.connect_s == 3 && hr.read_s == 30);
-		http_request_free(&hr);
+		wf_http_request_free(&hr);
 		unsetenv("DIFYCGI_HTTP_REQUEST_MAX_CONNECT_TIMEOUT");
 		unsetenv("DIFYCGI_HTTP_REQUEST_MAX_READ_TIMEOUT");
 		json_object_put(d);
 		d = json_tokener_parse("{\"method\":\"get\",\"url\":\"http:"
 		    "//h/\","
 		    "\"ssl_verify\":false}");
-		CHECK(http_build(&eng, d, &hr, &x) == WF_OK &&
+		CHECK(wf_http_build(&eng, d, &hr, &x) == WF_OK &&
 		    hr.connect_s == 10 && hr.ssl_verify == 0);
-		http_request_free(&hr);
+		wf_http_request_free(&hr);
 		json_object_put(d);
 	}
 	TEST("the logged request has Dify's shape, the key masked") {
@@ -369,19 +371,19 @@ test_http_build(void)
 		    "{\"type\":\"api-key\",\"config\":{\"type\":\"custom\","
 		    "\"header\":\"X-Key\",\"api_key\":\"abc\"}}}");
 		memset(&x, 0, sizeof(x));
-		CHECK(http_build(&eng, d, &hr, &x) == WF_OK);
+		CHECK(wf_http_build(&eng, d, &hr, &x) == WF_OK);
 		CHECK(STREQ(http_log(&mem, &hr), "POST /a/b?x=1 HTTP/1.1\r\n"
 		    "Host: h:8080\r\nX-T: 1\r\nX-Key: ***\r\nContent-Type: "
 		    "text/plain\r\nContent-Length: 2\r\n\r\nhi"));
 		CHECK(STREQ(hdr(&hr, "x-key"), "abc"));
-		http_request_free(&hr);
+		wf_http_request_free(&hr);
 		json_object_put(d);
 		d = json_tokener_parse("{\"method\":\"head\",\"url\":"
 		    "\"https://h\"}");
-		CHECK(http_build(&eng, d, &hr, &x) == WF_OK);
+		CHECK(wf_http_build(&eng, d, &hr, &x) == WF_OK);
 		CHECK(STREQ(http_log(&mem, &hr), "HEAD / HTTP/1.1\r\nHost: h"
 		    "\r\n\r\n"));
-		http_request_free(&hr);
+		wf_http_request_free(&hr);
 		json_object_put(d);
 	}
 	TEST("basic credentials are padded base64, long ones too") {
