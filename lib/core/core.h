@@ -4,7 +4,7 @@
  * logging (log_), configuration (config_, cfg), utilities (uuid_,
  * sha256_, utf8_valid, parse_int ...), JSON helpers (json_) and the
  * JSON text writer (jw_), and Python's value semantics as Dify shows
- * them (wf_py_*, py_*).  It includes no other folder's header.
+ * them (py_).  It includes no other folder's header.
  */
 #ifndef CORE_H
 #define CORE_H
@@ -145,17 +145,17 @@ int	 parse_int(const char *, long long min, long long max, long long *);
 /* ---- pyval.c: JSON values with Python's semantics (Dify's) ---- */
 
 /* Python's repr() of a JSON value: {'a': 1}, True, None, 2.5. */
-void	 wf_py_repr(struct buf *, json_object *);
+void	 py_repr(struct buf *, json_object *);
 /* Python's ==: numbers and booleans by value, containers deeply. */
-int	 wf_py_eq(json_object *, json_object *);
+int	 py_eq(json_object *, json_object *);
 /* Python's str(): strings as they are, the rest as repr(). */
-void	 wf_py_str(struct buf *, json_object *);
+void	 py_str(struct buf *, json_object *);
 /* json.dumps(v, ensure_ascii=False[, indent]); indent 0 = one line. */
-void	 wf_py_json(struct buf *, json_object *, int indent);
+void	 py_json(struct buf *, json_object *, int indent);
 /* Python truthiness: "", 0, 0.0, [], {}, null and false are false. */
-int	 wf_truthy(json_object *);
+int	 py_truthy(json_object *);
 /* Python's float repr: 2.5, 1.0, 1e+16. */
-void	 wf_py_float(struct buf *, double);
+void	 py_float(struct buf *, double);
 /* Whether a value is a number or a boolean (Python's bool is an int). */
 int	 py_is_num(json_object *);
 /* Its value as a double. */

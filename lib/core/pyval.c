@@ -15,7 +15,7 @@
 #define DEPTH_MAX	64
 
 void
-wf_py_float(struct buf *b, double d)
+py_float(struct buf *b, double d)
 {
 	char	s[40], digits[24];
 	int	p, exp, nd = 0, i;
@@ -126,7 +126,7 @@ repr(struct buf *b, json_object *v, int depth)
 		py_int(b, v);
 		break;
 	case json_type_double:
-		wf_py_float(b, json_object_get_double(v));
+		py_float(b, json_object_get_double(v));
 		break;
 	case json_type_string:
 		repr_string(b, json_object_get_string(v),
@@ -158,13 +158,13 @@ repr(struct buf *b, json_object *v, int depth)
 }
 
 void
-wf_py_repr(struct buf *b, json_object *v)
+py_repr(struct buf *b, json_object *v)
 {
 	repr(b, v, 0);
 }
 
 void
-wf_py_str(struct buf *b, json_object *v)
+py_str(struct buf *b, json_object *v)
 {
 	if (json_object_is_type(v, json_type_string))
 		buf_append(b, json_object_get_string(v),
@@ -235,7 +235,7 @@ pyjson(struct buf *b, json_object *v, int indent, int level)
 		else if (isinf(d))
 			buf_puts(b, d < 0 ? "-Infinity" : "Infinity");
 		else
-			wf_py_float(b, d);
+			py_float(b, d);
 		break;
 	case json_type_string:
 		json_string(b, json_object_get_string(v),
@@ -284,14 +284,14 @@ pyjson(struct buf *b, json_object *v, int indent, int level)
 }
 
 void
-wf_py_json(struct buf *b, json_object *v, int indent)
+py_json(struct buf *b, json_object *v, int indent)
 {
 	pyjson(b, v, indent, 0);
 }
 
 
 int
-wf_truthy(json_object *v)
+py_truthy(json_object *v)
 {
 	switch (json_object_get_type(v)) {
 	case json_type_null:
@@ -330,7 +330,7 @@ py_num(json_object *v)
 
 /* Python's ==: numbers (and booleans) by value, containers deeply. */
 int
-wf_py_eq(json_object *a, json_object *b)
+py_eq(json_object *a, json_object *b)
 {
 	size_t	i, n;
 
@@ -355,7 +355,7 @@ wf_py_eq(json_object *a, json_object *b)
 		if (n != json_object_array_length(b))
 			return 0;
 		for (i = 0; i < n; i++)
-			if (!wf_py_eq(json_object_array_get_idx(a, i),
+			if (!py_eq(json_object_array_get_idx(a, i),
 			    json_object_array_get_idx(b, i)))
 				return 0;
 		return 1;
@@ -367,7 +367,7 @@ wf_py_eq(json_object *a, json_object *b)
 			json_object	*vb;
 
 			if (!json_object_object_get_ex(b, k, &vb) ||
-			    !wf_py_eq(va, vb))
+			    !py_eq(va, vb))
 				return 0;
 		}
 		return 1;

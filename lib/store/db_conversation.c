@@ -702,7 +702,7 @@ conv_var_json(const struct conv_var *v)
 		json_object_object_add(o, "value", NULL);
 	else {
 		buf_init(&b, (size_t)16 << 20);
-		wf_py_str(&b, v->value);	/* Python's str(), as Dify */
+		py_str(&b, v->value);	/* Python's str(), as Dify */
 		json_object_object_add(o, "value",
 		    json_object_new_string(buf_cstr(&b)));
 		buf_free(&b);

@@ -110,7 +110,7 @@ tmpl_vput(struct val *v)
 int
 tmpl_truthy(struct val *v)
 {
-	return !v->undef && wf_truthy(v->j);
+	return !v->undef && py_truthy(v->j);
 }
 
 int
@@ -299,8 +299,8 @@ tmpl_buf_str(struct ctx *c, struct buf *b)
 }
 
 /*
- * repr() (or with "json", tojson) of "j" into "t", as wf_py_repr and
- * wf_py_json print it (and stopping as deep), one step a node: a value
+ * repr() (or with "json", tojson) of "j" into "t", as py_repr and
+ * py_json print it (and stopping as deep), one step a node: a value
  * shared many times over costs what printing it costs, and the printing
  * stops once past "room".  -1 then, or when the render failed.
  */
@@ -337,9 +337,9 @@ print_rec(struct ctx *c, struct buf *t, size_t room, json_object *j,
 				return -1;
 			ks = json_object_new_string(k);
 			if (json)
-				wf_py_json(t, ks, 0);
+				py_json(t, ks, 0);
 			else
-				wf_py_repr(t, ks);
+				py_repr(t, ks);
 			json_object_put(ks);
 			buf_puts(t, ": ");
 			if (print_rec(c, t, room, x, json, depth + 1) == -1)
@@ -351,9 +351,9 @@ print_rec(struct ctx *c, struct buf *t, size_t room, json_object *j,
 		    tmpl_scanned(c, tmpl_slen(j)) == -1)
 			return -1;
 		if (json)
-			wf_py_json(t, j, 0);
+			py_json(t, j, 0);
 		else
-			wf_py_repr(t, j);
+			py_repr(t, j);
 	}
 	return t->len > room ? -1 : 0;
 }
@@ -412,7 +412,7 @@ tmpl_veq(struct ctx *c, json_object *a, json_object *b, int depth)
 		    json_object_is_type(b, json_type_string) &&
 		    tmpl_scanned(c, tmpl_slen(a)) == -1)
 			return 0;
-		return wf_py_eq(a, b);
+		return py_eq(a, b);
 	}
 	if (json_object_get_type(a) != json_object_get_type(b))
 		return 0;

@@ -125,7 +125,7 @@ precision(double d)
 	int		 frac = 0, i;
 
 	buf_init(&b, 64);
-	wf_py_float(&b, d);
+	py_float(&b, d);
 	s = buf_cstr(&b);
 	e = strpbrk(s, "eE");
 	if (e != NULL)

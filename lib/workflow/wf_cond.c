@@ -42,7 +42,7 @@ py_in(json_object *x, json_object *c, char *err, size_t errlen)
 	}
 	n = json_object_array_length(c);
 	for (i = 0; i < n; i++)
-		if (wf_py_eq(x, json_object_array_get_idx(c, i)))
+		if (py_eq(x, json_object_array_get_idx(c, i)))
 			return 1;
 	return 0;
 }
@@ -53,7 +53,7 @@ not_found(char *err, size_t errlen, json_object *sel)
 	struct buf	b;
 
 	buf_init(&b, 4096);
-	wf_py_repr(&b, sel);
+	py_repr(&b, sel);
 	snprintf(err, errlen, "Variable %s not found", buf_cstr(&b));
 	buf_free(&b);
 }
@@ -64,7 +64,7 @@ msg_repr(char *err, size_t errlen, const char *pfx, json_object *v)
 	struct buf	b;
 
 	buf_init(&b, 4096);
-	wf_py_repr(&b, v);
+	py_repr(&b, v);
 	snprintf(err, errlen, "%s%s", pfx, buf_cstr(&b));
 	buf_free(&b);
 }
@@ -116,7 +116,7 @@ py_int(json_object *v, long long *out, char *err, size_t errlen)
 
 /* Python's float(v). */
 static int
-py_float(json_object *v, double *out, char *err, size_t errlen)
+float_of(json_object *v, double *out, char *err, size_t errlen)
 {
 	const char	*s;
 	char		*end;
@@ -155,7 +155,7 @@ numeric(const char *op, json_object *actual, json_object *expected,
 	int		 c;
 
 	if (json_object_is_type(actual, json_type_double)) {
-		if (py_float(expected, &ed, err, errlen) == -1)
+		if (float_of(expected, &ed, err, errlen) == -1)
 			return CMP_ERR;
 		ad = json_object_get_double(actual);
 		c = ad < ed ? -1 : ad > ed ? 1 : ad == ed ? 0 : 2;
@@ -184,7 +184,7 @@ int
 wf_cond_compare(const char *op, json_object *actual, json_object *expected,
     char *err, size_t errlen)
 {
-	int	t = wf_truthy(actual), r;
+	int	t = py_truthy(actual), r;
 	size_t	i, n;
 
 	if (strcmp(op, "contains") == 0 || strcmp(op, "not contains") == 0) {
@@ -228,7 +228,7 @@ wf_cond_compare(const char *op, json_object *actual, json_object *expected,
 		    !json_object_is_type(actual, json_type_boolean))
 			return fail(err, errlen, "Invalid actual value type: "
 			    "string or boolean");
-		r = wf_py_eq(actual, expected);
+		r = py_eq(actual, expected);
 		return strcmp(op, "is") == 0 ? r : !r;
 	}
 	if (strcmp(op, "empty") == 0)
@@ -247,7 +247,7 @@ wf_cond_compare(const char *op, json_object *actual, json_object *expected,
 			    "number or boolean");
 		if (json_object_is_type(actual, json_type_boolean)) {
 			r = json_object_get_boolean(actual) ==
-			    wf_truthy(expected);
+			    py_truthy(expected);
 			return op[0] == '=' ? r : !r;
 		}
 		return numeric(op, actual, expected, err, errlen);

@@ -63,7 +63,7 @@ wf_run_iteration(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 
 	if (!wf_pool_get_sel(e->pool, sel, &items)) {
 		buf_init(&b, 4096);
-		wf_py_repr(&b, sel);
+		py_repr(&b, sel);
 		snprintf(err, sizeof(err), "Iterator variable %s not found",
 		    buf_cstr(&b));
 		buf_free(&b);
@@ -80,7 +80,7 @@ wf_run_iteration(struct wf_engine *e, struct wf_node *n, struct wf_exec *x)
 		return WF_OK;	/* no rounds, no iteration events */
 	if (!json_object_is_type(items, json_type_array)) {
 		buf_init(&b, 4096);
-		wf_py_repr(&b, items);
+		py_repr(&b, items);
 		snprintf(err, sizeof(err), "Invalid iterator value: %s, please "
 		    "provide a list.", buf_cstr(&b));
 		buf_free(&b);

@@ -483,7 +483,7 @@ invalid_value(struct wf_exec *x, json_object *v)
 	struct buf	b;
 
 	buf_init(&b, 512);
-	wf_py_repr(&b, v);
+	py_repr(&b, v);
 	wf_fail(x, "InvalidInputValueError", "Invalid input value %s",
 	    buf_cstr(&b));
 	buf_free(&b);
@@ -590,7 +590,7 @@ not_found(struct wf_exec *x, json_object *sel)
 	struct buf	b;
 
 	buf_init(&b, 512);
-	wf_py_repr(&b, sel);
+	py_repr(&b, sel);
 	wf_fail(x, "VariableOperatorNodeError", "Variable %s not found",
 	    buf_cstr(&b));
 	buf_free(&b);

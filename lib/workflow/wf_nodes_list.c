@@ -26,14 +26,14 @@ sel_repr(struct pool *p, json_object *sel)
 	const char	*s;
 
 	buf_init(&b, 4096);
-	wf_py_repr(&b, sel);
+	py_repr(&b, sel);
 	s = pool_strdup(p, buf_cstr(&b));
 	buf_free(&b);
 	return s;
 }
 
 static const char *
-py_repr(struct pool *p, json_object *v)
+repr_of(struct pool *p, json_object *v)
 {
 	return sel_repr(p, v);
 }
@@ -240,7 +240,7 @@ filter_one(struct wf_engine *e, json_object *a, enum lkind kind,
 	case LK_NUMBER:
 		if (!json_object_is_type(val, json_type_string)) {
 			wf_fail(x, "InvalidFilterValueError", "Invalid filter "
-			    "value: %s", py_repr(p, val));
+			    "value: %s", repr_of(p, val));
 			return NULL;
 		}
 		sv = rendered(e, json_object_get_string(val));
@@ -253,7 +253,7 @@ filter_one(struct wf_engine *e, json_object *a, enum lkind kind,
 	case LK_BOOLEAN:
 		if (!json_object_is_type(val, json_type_boolean)) {
 			wf_fail(x, "InvalidFilterValueError", "Invalid filter "
-			    "value: %s", py_repr(p, val));
+			    "value: %s", repr_of(p, val));
 			return NULL;
 		}
 		break;
@@ -523,7 +523,7 @@ wf_run_list_operator(struct wf_engine *e, struct wf_node *n,
 	if (!wf_pool_get_sel(e->pool, sel, &v))
 		return wf_fail(x, "ListOperatorError", "Variable not found for "
 		    "selector: %s", sel_repr(p, sel));
-	if (!wf_truthy(v)) {
+	if (!py_truthy(v)) {
 		json_object_object_add(x->inputs, "variable",
 		    json_object_new_array());
 		json_object_object_add(x->process_data, "variable",
@@ -620,7 +620,7 @@ wf_run_doc_extractor(struct wf_engine *e, struct wf_node *n,
 				files = 0;
 	} else
 		files = wf_is_file(v);
-	if (wf_truthy(v) && !files)
+	if (py_truthy(v) && !files)
 		return wf_fail(x, "DocumentExtractorError", "Variable %s is not "
 		    "an ArrayFileSegment", sel_repr(p, sel));
 	x->inputs = json_object_new_object();
@@ -740,7 +740,7 @@ tool_input(struct wf_engine *e, json_object *in, int required,
 	}
 	/* Dify renders str(value) of a constant */
 	buf_init(&b, (size_t)UPSTREAM_TEXT_MAX);
-	wf_py_str(&b, v);
+	py_str(&b, v);
 	*out = json_object_new_string_len(b.p ? b.p : "", (int)b.len);
 	buf_free(&b);
 	return WF_OK;

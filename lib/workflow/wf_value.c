@@ -60,7 +60,7 @@ wf_render(struct buf *b, json_object *v, enum wf_render mode)
 	case json_type_boolean:
 	case json_type_int:
 	case json_type_double:
-		wf_py_repr(b, v);
+		py_repr(b, v);
 		return;
 	case json_type_object:
 		if (wf_is_file(v)) {
@@ -68,7 +68,7 @@ wf_render(struct buf *b, json_object *v, enum wf_render mode)
 				file_markdown(b, v);
 			return;
 		}
-		wf_py_json(b, v, mode == WF_MARKDOWN ? 2 : 0);
+		py_json(b, v, mode == WF_MARKDOWN ? 2 : 0);
 		return;
 	case json_type_array:
 		n = json_object_array_length(v);
@@ -78,9 +78,9 @@ wf_render(struct buf *b, json_object *v, enum wf_render mode)
 			if (wf_is_file(json_object_array_get_idx(v, 0)))
 				return;
 			if (all_strings(v))
-				wf_py_json(b, v, 0);
+				py_json(b, v, 0);
 			else
-				wf_py_repr(b, v);
+				py_repr(b, v);
 			return;
 		}
 		for (i = 0; i < n; i++) {
@@ -91,7 +91,7 @@ wf_render(struct buf *b, json_object *v, enum wf_render mode)
 				file_markdown(b, item);
 			else {
 				buf_puts(b, "- ");
-				wf_py_str(b, item);
+				py_str(b, item);
 			}
 		}
 		return;

@@ -73,7 +73,7 @@ test_values(void)
 			    rows[i].line);
 			if (rows[i].repr != NULL) {
 				buf_reset(&b);
-				wf_py_repr(&b, v);
+				py_repr(&b, v);
 				CHECK_ROW(strcmp(buf_cstr(&b), rows[i].repr) ==
 				    0, rows[i].line);
 			}
@@ -89,12 +89,12 @@ test_values(void)
 
 		for (i = 0; i < 7; i++) {
 			v = json_tokener_parse(falsy[i]);
-			CHECK(!wf_truthy(v));
+			CHECK(!py_truthy(v));
 			json_object_put(v);
 		}
 		for (i = 0; i < 6; i++) {
 			v = json_tokener_parse(truthy[i]);
-			CHECK(wf_truthy(v));
+			CHECK(py_truthy(v));
 			json_object_put(v);
 		}
 	}
