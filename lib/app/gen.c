@@ -726,17 +726,6 @@ generate(struct gen *g, struct llm_msg *msgs, int nmsgs)
 static int
 generation(struct req *rq, struct resp *rs, int chat)
 {
-	static const struct field fields[] = {
-		{ "inputs", F_OBJECT, F_REQUIRED, 0 },
-		/* Dify: blank or any false value is a new conversation */
-		{ "conversation_id", F_STRING, F_FALSY, 64 },
-		{ "files", F_ARRAY, 0, 0 },
-		{ "auto_generate_name", F_BOOL, F_NOTNULL, 0 },
-		{ "workflow_id", F_STRING, 0, 64 },
-		{ "retriever_from", F_STRING, 0, 64 },
-		{ "trace_id", F_STRING, 0, 128 },
-		{ NULL, 0, 0, 0 }
-	};
 	struct gen		 g;
 	struct conversation	 conv;
 	struct message_new	 mn;
@@ -754,7 +743,7 @@ generation(struct req *rq, struct resp *rs, int chat)
 		return resp_error(rs, ERR_NOT_CHAT_APP);
 	if (!chat && strcmp(rq->app.mode, "completion") != 0)
 		return resp_error(rs, ERR_APP_UNAVAILABLE);
-	if (input_check(rq, rs, fields) == -1)
+	if (input_check(rq, rs, task_request_fields) == -1)
 		return -1;
 
 	memset(&g, 0, sizeof(g));

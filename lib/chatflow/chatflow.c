@@ -287,17 +287,6 @@ finish_message(struct req *rq, struct chat *c, struct wf_run *r,
 int
 chatflow_messages(struct req *rq, struct resp *rs)
 {
-	static const struct field fields[] = {
-		{ "inputs", F_OBJECT, F_REQUIRED, 0 },
-		/* Dify: blank or any false value is a new conversation */
-		{ "conversation_id", F_STRING, F_FALSY, 64 },
-		{ "files", F_ARRAY, 0, 0 },
-		{ "auto_generate_name", F_BOOL, F_NOTNULL, 0 },
-		{ "workflow_id", F_STRING, 0, 64 },
-		{ "retriever_from", F_STRING, 0, 64 },
-		{ "trace_id", F_STRING, 0, 128 },
-		{ NULL, 0, 0, 0 }
-	};
 	struct conversation	 conv;
 	struct message_new	 mn;
 	struct wf_def		 def;
@@ -312,7 +301,7 @@ chatflow_messages(struct req *rq, struct resp *rs)
 	int			 streaming, rc, new_conv;
 	double			 latency;
 
-	if (input_check(rq, rs, fields) == -1 ||
+	if (input_check(rq, rs, task_request_fields) == -1 ||
 	    task_response_mode(rq, rs, &streaming) == -1 ||
 	    (query = query_of(rq, rs)) == NULL)
 		return -1;

@@ -11,6 +11,23 @@
 #include "task/task.h"
 #include "http/http.h"
 
+/*
+ * The body fields of a generation request besides query, user and
+ * response_mode, as Dify's ChatRequestPayload declares them (completion
+ * requests read the same table).
+ */
+const struct field task_request_fields[] = {
+	{ "inputs", F_OBJECT, F_REQUIRED, 0 },
+	/* Dify: blank or any false value is a new conversation */
+	{ "conversation_id", F_STRING, F_FALSY, 64 },
+	{ "files", F_ARRAY, 0, 0 },
+	{ "auto_generate_name", F_BOOL, F_NOTNULL, 0 },
+	{ "workflow_id", F_STRING, 0, 64 },
+	{ "retriever_from", F_STRING, 0, 64 },
+	{ "trace_id", F_STRING, 0, 128 },
+	{ NULL, 0, 0, 0 }
+};
+
 int
 task_response_mode(struct req *rq, struct resp *rs, int *streaming)
 {

@@ -11,6 +11,9 @@
 
 /* ---- task.c ---- */
 
+/* The body fields chat, completion and chatflow requests check. */
+extern const struct field task_request_fields[];
+
 /* response_mode of the body: absent/null blocking; 0, or -1 with a 400. */
 int	 task_response_mode(struct req *, struct resp *, int *streaming);
 /* The app's limit of generations in flight (0: none). */
