@@ -164,6 +164,8 @@ double	 py_num(json_object *);
 /* ---- jw.c: JSON text written straight into a buffer ---- */
 
 void	 jw_str(struct buf *, const char *);	/* NULL writes null */
+/* "n" bytes as a JSON string (NULs escaped), as json.dumps writes it. */
+void	 jw_strn(struct buf *, const char *, size_t n);
 void	 jw_key(struct buf *, int first, const char *key);
 void	 jw_double(struct buf *, double);
 void	 jw_col_str(struct buf *, sqlite3_stmt *, int);

@@ -11,16 +11,12 @@
 #include "core/core.h"
 
 void
-jw_str(struct buf *b, const char *s)
+jw_strn(struct buf *b, const char *s, size_t n)
 {
-	const char	*run;
+	const char	*run, *end = s + n;
 
-	if (s == NULL) {
-		buf_puts(b, "null");
-		return;
-	}
 	buf_append(b, "\"", 1);
-	for (run = s; *s != '\0'; s++) {
+	for (run = s; s < end; s++) {
 		unsigned char	c = (unsigned char)*s;
 
 		if (c >= 0x20 && c != '"' && c != '\\')
@@ -40,6 +36,15 @@ jw_str(struct buf *b, const char *s)
 	}
 	buf_append(b, run, (size_t)(s - run));
 	buf_append(b, "\"", 1);
+}
+
+void
+jw_str(struct buf *b, const char *s)
+{
+	if (s == NULL)
+		buf_puts(b, "null");
+	else
+		jw_strn(b, s, strlen(s));
 }
 
 void

@@ -174,33 +174,6 @@ py_str(struct buf *b, json_object *v)
 }
 
 static void
-json_string(struct buf *b, const char *s, size_t n)
-{
-	size_t	i;
-
-	buf_puts(b, "\"");
-	for (i = 0; i < n; i++) {
-		unsigned char	c = (unsigned char)s[i];
-
-		switch (c) {
-		case '"':	buf_puts(b, "\\\""); break;
-		case '\\':	buf_puts(b, "\\\\"); break;
-		case '\n':	buf_puts(b, "\\n"); break;
-		case '\r':	buf_puts(b, "\\r"); break;
-		case '\t':	buf_puts(b, "\\t"); break;
-		case '\b':	buf_puts(b, "\\b"); break;
-		case '\f':	buf_puts(b, "\\f"); break;
-		default:
-			if (c < 0x20)
-				buf_printf(b, "\\u%04x", c);
-			else
-				buf_append(b, &s[i], 1);
-		}
-	}
-	buf_puts(b, "\"");
-}
-
-static void
 newline(struct buf *b, int indent, int level)
 {
 	buf_puts(b, "\n");
@@ -238,7 +211,7 @@ pyjson(struct buf *b, json_object *v, int indent, int level)
 			py_float(b, d);
 		break;
 	case json_type_string:
-		json_string(b, json_object_get_string(v),
+		jw_strn(b, json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
 		break;
 	case json_type_array:
@@ -272,7 +245,7 @@ pyjson(struct buf *b, json_object *v, int indent, int level)
 			first = 0;
 			if (indent)
 				newline(b, indent, level + 1);
-			json_string(b, k, strlen(k));
+			jw_strn(b, k, strlen(k));
 			buf_puts(b, ": ");
 			pyjson(b, val, indent, level + 1);
 		}
