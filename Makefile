@@ -6,9 +6,9 @@ CGIDIR	 = $(PREFIX)/lib/difycgi/cgi-bin
 SHAREDIR = $(PREFIX)/share/difycgi
 
 CC	?= cc
-PKGS	 = fcgi json-c sqlite3 libcurl yaml-0.1 duktape libcrypto libxml-2.0
+PKGS	 = fcgi json-c sqlite3 libpq libcurl yaml-0.1 duktape libcrypto libxml-2.0
 DEPS_DEB = libfcgi-dev libjson-c-dev libsqlite3-dev libcurl4-openssl-dev \
-	   libyaml-dev pkg-config lighttpd curl jq python3 sqlite3 duktape-dev \
+	   libyaml-dev pkg-config lighttpd curl jq python3 sqlite3 duktape-dev libpq-dev \
 	   python3-requests python3-yaml libssl-dev libxml2-dev
 # what the whole test suite needs besides (deployment tests, fuzzing)
 TEST_DEB = clang libclang-rt-14-dev apache2 libapache2-mod-fcgid nginx \
@@ -43,6 +43,7 @@ REPLAYS	 = $(FUZZERS:%=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
 CI_FUZZ_SECONDS ?= 20
 SQL	 = $(sort $(wildcard sql/*.sql))
+PG_SQL	 = $(sort $(wildcard sql/pg/*.sql))
 HDRS	 = $(wildcard lib/*.h lib/*/*.h)
 
 .PHONY: all test check run install uninstall clean lint deps bench bench-streams bench-growth fuzz fuzz-lib
@@ -88,9 +89,9 @@ $(BUILD)/lib/%.o: lib/%.c $(HDRS)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 # sql/NNN_*.sql compiled in, so that every program migrates by itself
-$(BUILD)/lib/migrations.c: $(SQL) tools/embed-sql.sh
+$(BUILD)/lib/migrations.c: $(SQL) $(PG_SQL) tools/embed-sql.sh
 	@mkdir -p $(@D)
-	$(Q)sh tools/embed-sql.sh $(SQL) > $@
+	$(Q)sh tools/embed-sql.sh $(SQL) --pg $(PG_SQL) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/lib/migrations.o: $(BUILD)/lib/migrations.c
 	$(Q)$(CC) $(CFLAGS) -Ilib -c -o $@ $<

@@ -36,10 +36,10 @@ open_db(void)
 		setenv("DIFYCGI_DB", db_path, 1);
 	if (config_load() == -1)
 		exit(1);
-	if ((db = db_open(cfg->db_path)) == NULL)
-		die("cannot open database %s", cfg->db_path);
+	if ((db = db_open_default()) == NULL)
+		die("cannot open database %s", db_config_where());
 	if (db_migrate(db) == -1)
-		die("cannot migrate database %s", cfg->db_path);
+		die("cannot migrate database %s", db_config_where());
 }
 
 /* ---- init ---- */
@@ -55,7 +55,7 @@ cmd_init(int argc, char **argv)
 	if (argc > 1)
 		die("init: unexpected argument %s", argv[1]);
 	open_db();
-	printf("database %s at schema version %d\n", cfg->db_path,
+	printf("database %s at schema version %d\n", db_config_where(),
 	    db_schema_version(db));
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core.h"
 
@@ -136,12 +137,25 @@ config_load(void)
 		    config.data_dir);
 		config.db_path = p;
 	}
+	config.database_url = get_str("DIFYCGI_DATABASE_URL", NULL);
+	config.node_id = get_str("DIFYCGI_NODE_ID", NULL);
+	if (config.node_id == NULL) {
+		static char	host[256];
+
+		if (gethostname(host, sizeof(host) - 1) == -1 || *host == '\0')
+			snprintf(host, sizeof(host), "localhost");
+		config.node_id = host;
+	}
 	config.env_name = get_str("DIFYCGI_ENV", "PRODUCTION");
 	rc |= get_int("DIFYCGI_MAX_BODY_KB", 1024, 1, 1024 * 1024, &body_kb);
 	rc |= get_int("DIFYCGI_MAX_UPLOAD_MB", 100, 1, 4096, &upload_mb);
 	rc |= get_int("DIFYCGI_THREADS", 8, 1, 1024, &config.threads);
 	rc |= get_int("DIFYCGI_DB_TIMEOUT_MS", 5000, 0, 600000,
 	    &config.db_timeout_ms);
+	rc |= get_int("DIFYCGI_DB_STATEMENT_TIMEOUT_MS", 30000, 0, 3600000,
+	    &config.db_statement_timeout_ms);
+	rc |= get_int("DIFYCGI_TASK_STALE_S", 30, 2, 86400,
+	    &config.task_stale_s);
 	rc |= get_int("DIFYCGI_MAX_ACTIVE_REQUESTS", 0, 0, 1000000,
 	    &config.max_active_requests);
 	rc |= get_int("DIFYCGI_APP_SHARE_PERCENT", 50, 1, 100,

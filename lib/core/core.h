@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
-#include <sqlite3.h>	/* jw_col_*: columns as JSON text */
 
 #define DIFYCGI_VERSION		"0.1.0"
 #define DIFY_SERVER_VERSION	"1.9.1"	/* what /v1/ reports, as Dify does */
@@ -77,12 +76,16 @@ void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 struct config {
 	const char	*db_path;
+	const char	*database_url;		/* PostgreSQL, else NULL */
+	const char	*node_id;		/* this machine, in tasks */
 	const char	*data_dir;
 	const char	*env_name;		/* X-Env */
 	size_t		 max_body;		/* JSON bodies */
 	size_t		 max_upload;		/* multipart bodies */
 	int		 threads;
 	int		 db_timeout_ms;
+	int		 db_statement_timeout_ms;
+	int		 task_stale_s;		/* a silent task is dead */
 	int		 max_active_requests;	/* per app default, 0 = none */
 	int		 app_share_percent;	/* of a process's threads */
 	int		 reserved_threads;	/* kept from generations */
@@ -168,8 +171,6 @@ void	 jw_str(struct buf *, const char *);	/* NULL writes null */
 void	 jw_strn(struct buf *, const char *, size_t n);
 void	 jw_key(struct buf *, int first, const char *key);
 void	 jw_double(struct buf *, double);
-void	 jw_col_str(struct buf *, sqlite3_stmt *, int);
-void	 jw_col_raw(struct buf *, sqlite3_stmt *, int, const char *dflt);
 
 /* json helpers (json.c) */
 const char *json_str(json_object *, const char *key);	/* NULL if absent */

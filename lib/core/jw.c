@@ -67,18 +67,3 @@ jw_double(struct buf *b, double d)
 		buf_puts(b, ".0");
 }
 
-/* A column as a JSON string, or null. */
-void
-jw_col_str(struct buf *b, sqlite3_stmt *st, int i)
-{
-	jw_str(b, (const char *)sqlite3_column_text(st, i));
-}
-
-/* A column of stored JSON text, or "dflt" when NULL. */
-void
-jw_col_raw(struct buf *b, sqlite3_stmt *st, int i, const char *dflt)
-{
-	const char	*s = (const char *)sqlite3_column_text(st, i);
-
-	buf_puts(b, s != NULL ? s : dflt);
-}

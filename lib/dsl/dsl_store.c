@@ -50,7 +50,7 @@ dsl_fetch(struct db *db, struct pool *p, const char *app_id,
     struct dsl_app *a)
 {
 	struct app	 app;
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	json_object	*v;
 	int		 rc, step;
 
@@ -77,14 +77,14 @@ dsl_fetch(struct db *db, struct pool *p, const char *app_id,
 	st = db_stmt(db, SQL_DSL_WORKFLOW);
 	if (st == NULL || db_bind(st, "s", app_id) == -1)
 		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	step = db_step(st);
+	if (step == DB_ROW) {
 		a->graph = db_col_json(st, 0);
 		a->features = db_col_json(st, 1);
 		a->env = db_col_json(st, 2);
 		a->conv = db_col_json(st, 3);
 		rc = a->graph != NULL ? DB_OK : -1;
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = DB_NOT_FOUND;
 	else
 		db_log_error(db, "workflow export");

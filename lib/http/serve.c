@@ -274,7 +274,7 @@ background_main(void *arg)
 	int		 dropped;
 
 	(void)arg;
-	db = db_open(cfg->db_path);
+	db = db_open_default();
 	for (;;) {
 		pthread_mutex_lock(&bg_lock);
 		while (bg_len == 0 && !bg_stopping)
@@ -289,7 +289,7 @@ background_main(void *arg)
 		pthread_mutex_unlock(&bg_lock);
 		log_set_request(j.reqid);
 		if (db == NULL)
-			db = db_open(cfg->db_path);	/* try again */
+			db = db_open_default();	/* try again */
 		if (db != NULL)
 			j.fn(db, j.arg);
 		free(j.arg);
@@ -413,7 +413,7 @@ worker_main(void *arg)
 	int		 rc;
 
 	self = w;
-	db = db_open(cfg->db_path);
+	db = db_open_default();
 	if (FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("worker %d: FCGX_InitRequest failed", w->n);
 		db_close(db);
@@ -437,7 +437,7 @@ worker_main(void *arg)
 			continue;
 		}
 		if (db == NULL)
-			db = db_open(cfg->db_path);	/* try again */
+			db = db_open_default();	/* try again */
 		io.ctx = &fr;
 		io.read = fcgx_read;
 		io.write = fcgx_write;
@@ -538,7 +538,7 @@ run_cgi(const char *prog, const struct route *routes)
 	struct db	*db;
 	struct io	 io;
 
-	db = db_open(cfg->db_path);
+	db = db_open_default();
 	if (db != NULL && db_migrate(db) == -1) {
 		db_close(db);
 		db = NULL;
@@ -593,11 +593,11 @@ serve_main(int argc, char *argv[], const char *prog,
 		return run_cgi(prog, routes);
 	}
 	/* migrate once per process, before any worker serves */
-	db = db_open(cfg->db_path);
+	db = db_open_default();
 	if (db == NULL || db_migrate(db) == -1)
 		log_error("database %s not ready; requests will fail",
-		    cfg->db_path);
-	else if (db_sweep_stale(db, 30) > 0)
+		    db_config_where());
+	else if (db_sweep_stale(db, cfg->task_stale_s) > 0)
 		log_info("gave a final status to generations of a killed "
 		    "process");
 	db_close(db);

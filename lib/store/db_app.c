@@ -51,7 +51,7 @@ static const char SQL_USER_INSERT[] =
 int
 db_app_create(struct db *db, const struct app_new *a, char id[UUID_LEN + 1])
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	int64_t		 now = now_s();
 	json_object	*empty_tags = NULL, *empty_cfg = NULL;
 	int		 rc = -1;
@@ -126,10 +126,10 @@ app_cache_key_make(void)
 }
 
 static void
-app_json_cols(sqlite3_stmt *st, struct app *a)
+app_json_cols(struct dbst *st, struct app *a)
 {
-	const char		*id = (const char *)sqlite3_column_text(st, 0);
-	int64_t			 updated = sqlite3_column_int64(st, 15);
+	const char		*id = (const char *)db_col_text(st, 0);
+	int64_t			 updated = db_col_int64(st, 15);
 	struct app_cached	*c, *victim = &app_cache[0];
 	int			 i;
 
@@ -165,7 +165,7 @@ app_json_cols(sqlite3_stmt *st, struct app *a)
 }
 
 static void
-app_from_row(sqlite3_stmt *st, struct pool *p, struct app *a)
+app_from_row(struct dbst *st, struct pool *p, struct app *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->id = db_col_str(st, 0, p);
@@ -178,9 +178,9 @@ app_from_row(sqlite3_stmt *st, struct pool *p, struct app *a)
 	a->author_name = db_col_str(st, 7, p);
 	app_json_cols(st, a);
 	a->status = db_col_str(st, 9, p);
-	a->enable_api = sqlite3_column_int(st, 10);
-	a->max_active_requests = sqlite3_column_int(st, 11);
-	a->created_at = sqlite3_column_int64(st, 14);
+	a->enable_api = db_col_int(st, 10);
+	a->max_active_requests = db_col_int(st, 11);
+	a->created_at = db_col_int64(st, 14);
 }
 
 void
@@ -195,17 +195,17 @@ app_release(struct app *a)
 int
 db_app_get(struct db *db, struct pool *p, const char *id, struct app *a)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	int		 rc = -1, step;
 
 	st = db_stmt(db, SQL_APP_GET);
 	if (st == NULL || db_bind(st, "s", id) == -1)
 		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	step = db_step(st);
+	if (step == DB_ROW) {
 		app_from_row(st, p, a);
 		rc = DB_OK;
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = DB_NOT_FOUND;
 	else
 		db_log_error(db, "app get");
@@ -218,20 +218,20 @@ int
 db_app_each(struct db *db, struct pool *p,
     int (*fn)(const struct app *, void *), void *arg)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	struct app	 a;
 	int		 step, rc = 0;
 
 	if ((st = db_stmt(db, SQL_APP_ALL)) == NULL)
 		return -1;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((step = db_step(st)) == DB_ROW) {
 		app_from_row(st, p, &a);
 		rc = fn(&a, arg);
 		app_release(&a);
 		if (rc != 0)
 			break;
 	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+	if (step != DB_ROW && step != DB_DONE) {
 		db_log_error(db, "app list");
 		rc = -1;
 	}
@@ -242,12 +242,12 @@ db_app_each(struct db *db, struct pool *p,
 int
 db_app_delete(struct db *db, const char *id)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_APP_DELETE);
+	struct dbst	*st = db_stmt(db, SQL_APP_DELETE);
 	int		 rc = -1;
 
 	if (st != NULL && db_bind(st, "s", id) == 0 &&
 	    db_exec_stmt(db, st, "app delete") == 0)
-		rc = sqlite3_changes(db_handle(db)) > 0 ? DB_OK : DB_NOT_FOUND;
+		rc = db_changes(db) > 0 ? DB_OK : DB_NOT_FOUND;
 	db_stmt_release(st);
 	return rc;
 }
@@ -255,12 +255,12 @@ db_app_delete(struct db *db, const char *id)
 int
 db_app_set_config(struct db *db, const char *id, json_object *config)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_APP_SET_CONFIG);
+	struct dbst	*st = db_stmt(db, SQL_APP_SET_CONFIG);
 	int		 rc = -1;
 
 	if (st != NULL && db_bind(st, "jIs", config, now_s(), id) == 0 &&
 	    db_exec_stmt(db, st, "app config") == 0)
-		rc = sqlite3_changes(db_handle(db)) > 0 ? DB_OK : DB_NOT_FOUND;
+		rc = db_changes(db) > 0 ? DB_OK : DB_NOT_FOUND;
 	db_stmt_release(st);
 	return rc;
 }
@@ -280,7 +280,7 @@ int
 db_key_create(struct db *db, const char *app_id, const char *key,
     char id[UUID_LEN + 1])
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	uint8_t		 hash[32];
 	char		 prefix[16];
 	int		 rc = -1;
@@ -294,12 +294,8 @@ db_key_create(struct db *db, const char *app_id, const char *key,
 	 */
 	snprintf(prefix, sizeof(prefix), "%.12s", key);
 	st = db_stmt(db, SQL_KEY_INSERT);
-	if (st != NULL && db_bind(st, "ss", id, app_id) == 0 &&
-	    sqlite3_bind_blob(st, 3, hash, sizeof(hash),
-	    SQLITE_TRANSIENT) == SQLITE_OK &&
-	    sqlite3_bind_text(st, 4, prefix, -1, SQLITE_TRANSIENT) ==
-	    SQLITE_OK &&
-	    sqlite3_bind_int64(st, 5, now_s()) == SQLITE_OK)
+	if (st != NULL && db_bind(st, "ssbsI", id, app_id, hash, sizeof(hash),
+	    prefix, (int64_t)now_s()) == 0)
 		rc = db_exec_stmt(db, st, "key insert");
 	db_stmt_release(st);
 	return rc;
@@ -309,22 +305,24 @@ int
 db_key_lookup(struct db *db, struct pool *p, const uint8_t hash[32],
     const char **app_id)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	int		 rc = -1, step;
 
 	st = db_stmt(db, SQL_KEY_LOOKUP);
-	if (st == NULL || sqlite3_bind_blob(st, 1, hash, 32,
-	    SQLITE_TRANSIENT) != SQLITE_OK)
+	if (st == NULL || db_bind(st, "b", hash, (size_t)32) == -1)
 		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	step = db_step(st);
+	if (step == DB_ROW) {
+		const void	*stored;
+		size_t		 len;
+
 		rc = DB_NOT_FOUND;
-		if (sqlite3_column_bytes(st, 1) == 32 &&
-		    ct_equal(sqlite3_column_blob(st, 1), hash, 32)) {
+		stored = db_col_blob(st, 1, &len);
+		if (stored != NULL && len == 32 && ct_equal(stored, hash, 32)) {
 			*app_id = db_col_str(st, 0, p);
 			rc = DB_OK;
 		}
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = DB_NOT_FOUND;
 	else
 		db_log_error(db, "key lookup");
@@ -342,7 +340,7 @@ out:
 int
 db_key_revoke(struct db *db, const char *id_or_prefix)
 {
-	sqlite3_stmt	*st = NULL;
+	struct dbst	*st = NULL;
 	int		 rc = -1, n;
 
 	if (db_begin(db) == -1)
@@ -351,11 +349,11 @@ db_key_revoke(struct db *db, const char *id_or_prefix)
 	if (st == NULL ||
 	    db_bind(st, "ss", id_or_prefix, id_or_prefix) == -1)
 		goto out;
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		db_log_error(db, "key revoke");
 		goto out;
 	}
-	n = sqlite3_column_int(st, 0);
+	n = db_col_int(st, 0);
 	db_stmt_release(st);
 	st = NULL;
 	if (n != 1) {
@@ -365,7 +363,7 @@ db_key_revoke(struct db *db, const char *id_or_prefix)
 	st = db_stmt(db, SQL_KEY_REVOKE);
 	if (st != NULL && db_bind(st, "Iss", now_s(), id_or_prefix,
 	    id_or_prefix) == 0 && db_exec_stmt(db, st, "key revoke") == 0 &&
-	    sqlite3_changes(db_handle(db)) == 1)
+	    db_changes(db) == 1)
 		rc = DB_OK;
 out:
 	db_stmt_release(st);
@@ -380,7 +378,7 @@ int
 db_key_each(struct db *db, struct pool *p, const char *app_id,
     int (*fn)(const struct api_key *, void *), void *arg)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_KEY_LIST);
+	struct dbst	*st = db_stmt(db, SQL_KEY_LIST);
 	struct api_key	 k;
 	int		 step, rc = 0;
 
@@ -388,17 +386,17 @@ db_key_each(struct db *db, struct pool *p, const char *app_id,
 		db_stmt_release(st);
 		return -1;
 	}
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((step = db_step(st)) == DB_ROW) {
 		k.id = db_col_str(st, 0, p);
 		k.app_id = db_col_str(st, 1, p);
 		k.prefix = db_col_str(st, 2, p);
-		k.created_at = sqlite3_column_int64(st, 3);
-		k.last_used_at = sqlite3_column_int64(st, 4);
-		k.revoked = sqlite3_column_type(st, 5) != SQLITE_NULL;
+		k.created_at = db_col_int64(st, 3);
+		k.last_used_at = db_col_int64(st, 4);
+		k.revoked = !db_col_null(st, 5);
 		if ((rc = fn(&k, arg)) != 0)
 			break;
 	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+	if (step != DB_ROW && step != DB_DONE) {
 		db_log_error(db, "key list");
 		rc = -1;
 	}
@@ -411,20 +409,20 @@ static int
 user_get(struct db *db, struct pool *p, const char *sql, const char *app_id,
     const char *key, struct end_user *u)
 {
-	sqlite3_stmt	*st = db_stmt(db, sql);
+	struct dbst	*st = db_stmt(db, sql);
 	int		 rc = -1, step;
 
 	if (st == NULL || db_bind(st, "ss", app_id, key) == -1)
 		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	step = db_step(st);
+	if (step == DB_ROW) {
 		u->id = db_col_str(st, 0, p);
 		u->session_id = db_col_str(st, 1, p);
-		u->is_anonymous = sqlite3_column_int(st, 2);
-		u->created_at = sqlite3_column_int64(st, 3);
-		u->updated_at = sqlite3_column_int64(st, 4);
+		u->is_anonymous = db_col_int(st, 2);
+		u->created_at = db_col_int64(st, 3);
+		u->updated_at = db_col_int64(st, 4);
 		rc = DB_OK;
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = DB_NOT_FOUND;
 	else
 		db_log_error(db, "end user get");
@@ -445,7 +443,7 @@ int
 db_end_user_get_or_create(struct db *db, struct pool *p, const char *app_id,
     const char *session, struct end_user *u)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	char		 id[UUID_LEN + 1];
 	int64_t		 now = now_s();
 	int		 rc;
@@ -479,7 +477,7 @@ db_workflow_create(struct db *db, const char *app_id, json_object *graph,
     json_object *features, json_object *env, json_object *conv,
     char id[UUID_LEN + 1])
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_WF_INSERT);
+	struct dbst	*st = db_stmt(db, SQL_WF_INSERT);
 	json_object	*obj = json_object_new_object(),
 			*arr = json_object_new_array();
 	char		 version[32];
@@ -502,16 +500,16 @@ int
 db_workflow_latest_id(struct db *db, struct pool *p, const char *app_id,
     const char **id)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_WF_LATEST);
+	struct dbst	*st = db_stmt(db, SQL_WF_LATEST);
 	int		 rc = -1, step;
 
 	if (st == NULL || db_bind(st, "s", app_id) == -1)
 		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	step = db_step(st);
+	if (step == DB_ROW) {
 		*id = db_col_str(st, 0, p);
 		rc = DB_OK;
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = DB_NOT_FOUND;
 	else
 		db_log_error(db, "workflow latest");

@@ -89,7 +89,7 @@ db_conversation_create(struct db *db, const struct scope *sc,
     const char *name, json_object *inputs, const char *introduction,
     char id[UUID_LEN + 1], int64_t *created_at)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_CONV_INSERT);
+	struct dbst	*st = db_stmt(db, SQL_CONV_INSERT);
 	int64_t		 now = now_s();
 	int		 rc = -1;
 
@@ -106,24 +106,24 @@ int
 db_conversation_get(struct db *db, struct pool *p, const struct scope *sc,
     const char *id, struct conversation *c)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_CONV_GET);
+	struct dbst	*st = db_stmt(db, SQL_CONV_GET);
 	int		 rc = -1, step;
 
 	if (st == NULL || db_bind(st, "sss", id, sc->app_id,
 	    sc->end_user_id) == -1)
 		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	step = db_step(st);
+	if (step == DB_ROW) {
 		c->id = db_col_str(st, 0, p);
 		c->name = db_col_str(st, 1, p);
 		c->inputs = db_col_json(st, 2);
 		c->introduction = db_col_str(st, 3, p);
 		c->status = db_col_str(st, 4, p);
-		c->dialogue_count = sqlite3_column_int(st, 5);
-		c->created_at = sqlite3_column_int64(st, 6);
-		c->updated_at = sqlite3_column_int64(st, 7);
+		c->dialogue_count = db_col_int(st, 5);
+		c->created_at = db_col_int64(st, 6);
+		c->updated_at = db_col_int64(st, 7);
 		rc = DB_OK;
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = DB_NOT_FOUND;
 	else
 		db_log_error(db, "conversation get");
@@ -151,11 +151,12 @@ conversation_json(const struct conversation *c)
 	return o;
 }
 
+/* Prepare, bind by "fmt" (as db_bind), step and release. */
 static int
 exec_bound(struct db *db, const char *sql, const char *what,
     const char *fmt, ...)
 {
-	sqlite3_stmt	*st = db_stmt(db, sql);
+	struct dbst	*st = db_stmt(db, sql);
 	va_list		 ap;
 	int		 rc = -1, i, bad = 0;
 
@@ -164,17 +165,13 @@ exec_bound(struct db *db, const char *sql, const char *what,
 	va_start(ap, fmt);
 	for (i = 0; fmt[i] != '\0' && !bad; i++) {
 		switch (fmt[i]) {
-		case 's': {
-			const char *s = va_arg(ap, const char *);
-
-			bad = (s == NULL ? sqlite3_bind_null(st, i + 1) :
-			    sqlite3_bind_text(st, i + 1, s, -1,
-			    SQLITE_TRANSIENT)) != SQLITE_OK;
+		case 's':
+			bad = db_bind_at(st, i + 1, "s",
+			    va_arg(ap, const char *)) == -1;
 			break;
-		}
 		case 'I':
-			bad = sqlite3_bind_int64(st, i + 1,
-			    va_arg(ap, int64_t)) != SQLITE_OK;
+			bad = db_bind_at(st, i + 1, "I",
+			    va_arg(ap, int64_t)) == -1;
 			break;
 		default:
 			bad = 1;
@@ -206,7 +203,7 @@ int
 db_message_create(struct db *db, const struct scope *sc,
     const struct message_new *m, char id[UUID_LEN + 1], int64_t *created_at)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_MSG_INSERT);
+	struct dbst	*st = db_stmt(db, SQL_MSG_INSERT);
 	json_object	*empty = json_object_new_array();
 	int64_t		 now = now_s();
 	int		 rc = -1;
@@ -234,7 +231,7 @@ db_message_progress(struct db *db, const char *id, const char *answer)
 int
 db_message_finish(struct db *db, const char *id, const struct message_end *e)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_MSG_FINISH);
+	struct dbst	*st = db_stmt(db, SQL_MSG_FINISH);
 	int		 rc = -1;
 
 	if (st != NULL && db_bind(st, "sssiissdjIs", e->status, e->answer,
@@ -251,14 +248,14 @@ int
 db_conversation_history(struct db *db, struct pool *p,
     const char *conversation_id, int max, struct turn *out)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_HISTORY);
+	struct dbst	*st = db_stmt(db, SQL_HISTORY);
 	int		 n = 0, step;
 
 	if (st == NULL || db_bind(st, "si", conversation_id, max) == -1) {
 		db_stmt_release(st);
 		return -1;
 	}
-	while (n < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
+	while (n < max && (step = db_step(st)) == DB_ROW) {
 		out[n].query = db_col_str(st, 0, p);
 		out[n].answer = db_col_str(st, 1, p);
 		n++;
@@ -271,7 +268,7 @@ int
 db_task_start(struct db *db, const char *task_id, const struct scope *sc,
     const char *kind, const char *message_id, int max_active)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	int64_t		 now = now_s();
 	int		 active = 0, rc = -1;
 
@@ -288,8 +285,8 @@ db_task_start(struct db *db, const char *task_id, const struct scope *sc,
 			db_stmt_release(st);
 			goto out;
 		}
-		if (sqlite3_step(st) == SQLITE_ROW)
-			active = sqlite3_column_int(st, 0);
+		if (db_step(st) == DB_ROW)
+			active = db_col_int(st, 0);
 		db_stmt_release(st);
 		if (active >= max_active) {
 			rc = DB_CONFLICT;
@@ -311,7 +308,7 @@ out:
 int
 db_task_poll(struct db *db, const char *task_id, int heartbeat)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	int		 rc = -1;
 
 	if (heartbeat && exec_bound(db, SQL_TASK_BEAT, "task heartbeat", "Is",
@@ -320,8 +317,8 @@ db_task_poll(struct db *db, const char *task_id, int heartbeat)
 	st = db_stmt(db, SQL_TASK_POLL);
 	if (st == NULL || db_bind(st, "s", task_id) == -1)
 		goto out;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		rc = sqlite3_column_int(st, 0) != 0;
+	if (db_step(st) == DB_ROW)
+		rc = db_col_int(st, 0) != 0;
 	else
 		rc = 0;
 out:
@@ -351,7 +348,7 @@ db_task_finish(struct db *db, const char *task_id)
 static int
 mark_dead(struct db *db)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_OPEN_TASKS);
+	struct dbst	*st = db_stmt(db, SQL_OPEN_TASKS);
 	struct pool	 p = { NULL };
 	const char	*dead[64];
 	int		 n = 0, i, rc = 0;
@@ -359,8 +356,8 @@ mark_dead(struct db *db)
 
 	if (st == NULL)
 		return -1;
-	while (n < 64 && sqlite3_step(st) == SQLITE_ROW) {
-		pid = (pid_t)sqlite3_column_int(st, 1);
+	while (n < 64 && db_step(st) == DB_ROW) {
+		pid = (pid_t)db_col_int(st, 1);
 		if (pid > 0 && kill(pid, 0) == -1 && errno == ESRCH)
 			dead[n++] = db_col_str(st, 0, &p);
 	}
@@ -384,11 +381,11 @@ db_sweep_stale(struct db *db, int stale_s)
 	if (exec_bound(db, SQL_SWEEP_MESSAGES, "sweep messages", "II", now,
 	    before) == -1)
 		goto fail;
-	n += sqlite3_changes(db_handle(db));
+	n += db_changes(db);
 	if (exec_bound(db, SQL_SWEEP_RUNS, "sweep runs", "II", now,
 	    before) == -1)
 		goto fail;
-	n += sqlite3_changes(db_handle(db));
+	n += db_changes(db);
 	if (exec_bound(db, SQL_SWEEP_TASKS, "sweep tasks", "II", now,
 	    before) == -1)
 		goto fail;

@@ -62,21 +62,21 @@ static const char SQL_CONV_FIRST_QUERY[] =
 
 /* A conversation row as Dify's conversation object (conversation_json). */
 static void
-conv_row_write(struct buf *b, sqlite3_stmt *st)
+conv_row_write(struct buf *b, struct dbst *st)
 {
 	jw_key(b, 1, "id");
-	jw_col_str(b, st, 0);
+	db_jw_str(b, st, 0);
 	jw_key(b, 0, "name");
-	jw_col_str(b, st, 1);
+	db_jw_str(b, st, 1);
 	jw_key(b, 0, "inputs");
-	jw_col_raw(b, st, 2, "{}");
+	db_jw_raw(b, st, 2, "{}");
 	jw_key(b, 0, "status");
-	jw_col_str(b, st, 4);
+	db_jw_str(b, st, 4);
 	jw_key(b, 0, "introduction");
-	jw_col_str(b, st, 3);
+	db_jw_str(b, st, 3);
 	buf_printf(b, ",\"created_at\":%lld,\"updated_at\":%lld",
-	    (long long)sqlite3_column_int64(st, 6),
-	    (long long)sqlite3_column_int64(st, 7));
+	    (long long)db_col_int64(st, 6),
+	    (long long)db_col_int64(st, 7));
 }
 
 int
@@ -84,7 +84,7 @@ db_conversation_list(struct db *db, const struct scope *sc,
     const char *last_id, int by_updated, int desc, int limit,
     struct buf *out, int *has_more)
 {
-	sqlite3_stmt		*st;
+	struct dbst		*st;
 	int64_t			 cursor = 0, cursor_row = 0;
 	int			 n = 0, step, rc = -1;
 
@@ -96,15 +96,15 @@ db_conversation_list(struct db *db, const struct scope *sc,
 			db_stmt_release(st);
 			return -1;
 		}
-		step = sqlite3_step(st);
-		if (step == SQLITE_ROW) {
-			cursor = sqlite3_column_int64(st, by_updated ? 1 : 0);
-			cursor_row = sqlite3_column_int64(st, 2);
+		step = db_step(st);
+		if (step == DB_ROW) {
+			cursor = db_col_int64(st, by_updated ? 1 : 0);
+			cursor_row = db_col_int64(st, 2);
 		}
 		db_stmt_release(st);
-		if (step == SQLITE_DONE)
+		if (step == DB_DONE)
 			return DB_NOT_FOUND;
-		if (step != SQLITE_ROW)
+		if (step != DB_ROW)
 			return -1;
 	}
 	st = db_stmt(db, SQL_CONV_LIST[by_updated][desc][last_id != NULL]);
@@ -112,11 +112,11 @@ db_conversation_list(struct db *db, const struct scope *sc,
 	    limit + 1) == -1)
 		goto out;
 	/* (sort value, rowid) keeps rows of the same second apart */
-	if (last_id != NULL && (sqlite3_bind_int64(st, 4, cursor) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 5, cursor_row) != SQLITE_OK))
+	if (last_id != NULL && db_bind_at(st, 4, "II", (int64_t)cursor,
+	    (int64_t)cursor_row) == -1)
 		goto out;
 	/* one row past the page says whether there is more */
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((step = db_step(st)) == DB_ROW) {
 		if (n == limit) {
 			*has_more = 1;
 			break;
@@ -126,7 +126,7 @@ db_conversation_list(struct db *db, const struct scope *sc,
 		buf_append(out, "}", 1);
 		n++;
 	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
+	if (step != DB_ROW && step != DB_DONE)
 		db_log_error(db, "conversation list");
 	else
 		rc = DB_OK;
@@ -138,13 +138,13 @@ out:
 int
 db_conversation_delete(struct db *db, const struct scope *sc, const char *id)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_CONV_DELETE);
+	struct dbst	*st = db_stmt(db, SQL_CONV_DELETE);
 	int		 rc = -1;
 
 	if (st != NULL && db_bind(st, "ssIs", sc->app_id, sc->end_user_id,
 	    (int64_t)now_s(), id) == 0 &&
 	    db_exec_stmt(db, st, "conversation delete") == 0)
-		rc = sqlite3_changes(db_handle(db)) ? DB_OK : DB_NOT_FOUND;
+		rc = db_changes(db) ? DB_OK : DB_NOT_FOUND;
 	db_stmt_release(st);
 	return rc;
 }
@@ -153,13 +153,13 @@ int
 db_conversation_rename(struct db *db, struct pool *p, const struct scope *sc,
     const char *id, const char *name, struct conversation *out)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_CONV_RENAME);
+	struct dbst	*st = db_stmt(db, SQL_CONV_RENAME);
 	int		 rc = -1;
 
 	if (st != NULL && db_bind(st, "sssIs", sc->app_id, sc->end_user_id,
 	    name, (int64_t)now_s(), id) == 0 &&
 	    db_exec_stmt(db, st, "conversation rename") == 0)
-		rc = sqlite3_changes(db_handle(db)) ? DB_OK : DB_NOT_FOUND;
+		rc = db_changes(db) ? DB_OK : DB_NOT_FOUND;
 	db_stmt_release(st);
 	if (rc == DB_OK)
 		rc = db_conversation_get(db, p, sc, id, out);
@@ -170,11 +170,11 @@ const char *
 db_conversation_first_query(struct db *db, struct pool *p, const char *app_id,
     const char *id)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_CONV_FIRST_QUERY);
+	struct dbst	*st = db_stmt(db, SQL_CONV_FIRST_QUERY);
 	const char	*q = NULL;
 
 	if (st != NULL && db_bind(st, "ss", id, app_id) == 0 &&
-	    sqlite3_step(st) == SQLITE_ROW)
+	    db_step(st) == DB_ROW)
 		q = db_col_str(st, 0, p);
 	db_stmt_release(st);
 	return q;
@@ -201,15 +201,15 @@ static const char SQL_VAR_SET[] =
     "WHERE id = ? AND conversation_id = ? AND app_id = ?";
 
 static void
-var_from_row(sqlite3_stmt *st, struct pool *p, struct conv_var *v)
+var_from_row(struct dbst *st, struct pool *p, struct conv_var *v)
 {
 	v->id = db_col_str(st, 0, p);
 	v->name = db_col_str(st, 1, p);
 	v->value_type = db_col_str(st, 2, p);
 	v->value = db_col_json(st, 3);
 	v->description = db_col_str(st, 4, p);
-	v->created_at = sqlite3_column_int64(st, 5);
-	v->updated_at = sqlite3_column_int64(st, 6);
+	v->created_at = db_col_int64(st, 5);
+	v->updated_at = db_col_int64(st, 6);
 }
 
 int
@@ -217,7 +217,7 @@ db_conv_var_list(struct db *db, struct pool *p, const char *app_id,
     const char *conversation_id, const char *last_id, const char *name,
     int limit, json_object *out, int *has_more)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	struct conv_var	 v;
 	int		 n = 0, step, rc = -1;
 
@@ -229,18 +229,18 @@ db_conv_var_list(struct db *db, struct pool *p, const char *app_id,
 			db_stmt_release(st);
 			return -1;
 		}
-		step = sqlite3_step(st);
+		step = db_step(st);
 		db_stmt_release(st);
-		if (step == SQLITE_DONE)
+		if (step == DB_DONE)
 			return DB_NOT_FOUND;
-		if (step != SQLITE_ROW)
+		if (step != DB_ROW)
 			return -1;
 	}
 	st = db_stmt(db, SQL_VAR_LIST);
 	if (st == NULL || db_bind(st, "ssssi", conversation_id, app_id, name,
 	    last_id, limit + 1) == -1)
 		goto out;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((step = db_step(st)) == DB_ROW) {
 		if (n == limit) {
 			*has_more = 1;
 			break;
@@ -250,7 +250,7 @@ db_conv_var_list(struct db *db, struct pool *p, const char *app_id,
 		json_object_put(v.value);
 		n++;
 	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
+	if (step != DB_ROW && step != DB_DONE)
 		db_log_error(db, "variable list");
 	else
 		rc = DB_OK;
@@ -263,16 +263,16 @@ int
 db_conv_var_get(struct db *db, struct pool *p, const char *app_id,
     const char *conversation_id, const char *id, struct conv_var *v)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_VAR_GET);
+	struct dbst	*st = db_stmt(db, SQL_VAR_GET);
 	int		 rc = -1, step;
 
 	if (st == NULL || db_bind(st, "sss", id, conversation_id, app_id) == -1)
 		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	step = db_step(st);
+	if (step == DB_ROW) {
 		var_from_row(st, p, v);
 		rc = DB_OK;
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = DB_NOT_FOUND;
 	else
 		db_log_error(db, "variable get");
@@ -285,7 +285,7 @@ int
 db_conv_var_set(struct db *db, const char *app_id, const char *conversation_id,
     const char *id, json_object *value)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_VAR_SET);
+	struct dbst	*st = db_stmt(db, SQL_VAR_SET);
 	json_object	*null_box = NULL;
 	int		 rc = -1;
 
@@ -364,10 +364,10 @@ thoughts_json(json_object *stored, const char *message_id, int64_t created)
  * signed URL written when the message was made has expired by now.
  */
 static void
-files_write(struct buf *b, sqlite3_stmt *st, int col,
+files_write(struct buf *b, struct dbst *st, int col,
     const struct url_signer *sg)
 {
-	const char	*s = (const char *)sqlite3_column_text(st, col);
+	const char	*s = (const char *)db_col_text(st, col);
 	json_object	*files, *f;
 	const char	*id, *url;
 	size_t		 i, n;
@@ -395,40 +395,40 @@ files_write(struct buf *b, sqlite3_stmt *st, int col,
 
 /* A message row as an item of GET /messages (spec 6.1). */
 static void
-message_row_write(struct buf *b, sqlite3_stmt *st,
+message_row_write(struct buf *b, struct dbst *st,
     const struct url_signer *sg)
 {
-	const char	*id = (const char *)sqlite3_column_text(st, 0);
+	const char	*id = (const char *)db_col_text(st, 0);
 	const char	*s;
-	int64_t		 created = sqlite3_column_int64(st, 7);
-	int		 mt = sqlite3_column_int(st, 10);
-	int		 at = sqlite3_column_int(st, 11);
+	int64_t		 created = db_col_int64(st, 7);
+	int		 mt = db_col_int(st, 10);
+	int		 at = db_col_int(st, 11);
 	json_object	*j;
 
 	jw_key(b, 1, "id");
 	jw_str(b, id);
 	jw_key(b, 0, "conversation_id");
-	jw_col_str(b, st, 1);
+	db_jw_str(b, st, 1);
 	jw_key(b, 0, "parent_message_id");
-	jw_col_str(b, st, 2);
+	db_jw_str(b, st, 2);
 	jw_key(b, 0, "inputs");
-	jw_col_raw(b, st, 3, "{}");
+	db_jw_raw(b, st, 3, "{}");
 	jw_key(b, 0, "query");
-	jw_col_str(b, st, 4);
+	db_jw_str(b, st, 4);
 	jw_key(b, 0, "answer");
-	jw_col_str(b, st, 5);
+	db_jw_str(b, st, 5);
 	jw_key(b, 0, "feedback");
-	if (sqlite3_column_type(st, 6) == SQLITE_NULL)
+	if (db_col_null(st, 6))
 		buf_puts(b, "null");
 	else {
 		buf_puts(b, "{\"rating\":");
-		jw_col_str(b, st, 6);
+		db_jw_str(b, st, 6);
 		buf_puts(b, "}");
 	}
 	buf_printf(b, ",\"retriever_resources\":[],\"created_at\":%lld",
 	    (long long)created);
 	jw_key(b, 0, "agent_thoughts");
-	s = (const char *)sqlite3_column_text(st, 8);
+	s = (const char *)db_col_text(st, 8);
 	if (s == NULL || strcmp(s, "[]") == 0)
 		buf_puts(b, "[]");	/* the common case: no parse */
 	else {
@@ -443,17 +443,17 @@ message_row_write(struct buf *b, sqlite3_stmt *st,
 	buf_printf(b, ",\"message_tokens\":%d,\"answer_tokens\":%d,"
 	    "\"total_tokens\":%d,\"provider_response_latency\":", mt, at,
 	    mt + at);
-	jw_double(b, sqlite3_column_double(st, 12));
+	jw_double(b, db_col_double(st, 12));
 	jw_key(b, 0, "total_price");
-	jw_col_str(b, st, 13);
+	db_jw_str(b, st, 13);
 	jw_key(b, 0, "currency");
-	jw_col_str(b, st, 14);
+	db_jw_str(b, st, 14);
 	/* a message still being generated reads as Dify's: normal */
-	s = (const char *)sqlite3_column_text(st, 15);
+	s = (const char *)db_col_text(st, 15);
 	buf_puts(b, s != NULL && strcmp(s, "error") == 0 ?
 	    ",\"status\":\"error\"" : ",\"status\":\"normal\"");
 	jw_key(b, 0, "error");
-	jw_col_str(b, st, 16);
+	db_jw_str(b, st, 16);
 	buf_puts(b, ",\"extra_contents\":[]");
 }
 
@@ -462,7 +462,7 @@ db_message_page(struct db *db, const struct scope *sc,
     const char *conversation_id, const char *first_id, int limit,
     const struct url_signer *sg, struct buf *out, int *has_more)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	struct buf	 row[MESSAGE_PAGE_MAX + 1];
 	int64_t		 before = 0, before_seq = 0;
 	int		 n = 0, i, step, rc = -1;
@@ -477,34 +477,34 @@ db_message_page(struct db *db, const struct scope *sc,
 			db_stmt_release(st);
 			goto out_rows;
 		}
-		step = sqlite3_step(st);
-		if (step == SQLITE_ROW) {
-			before = sqlite3_column_int64(st, 0);
-			before_seq = sqlite3_column_int64(st, 1);
+		step = db_step(st);
+		if (step == DB_ROW) {
+			before = db_col_int64(st, 0);
+			before_seq = db_col_int64(st, 1);
 		}
 		db_stmt_release(st);
-		if (step == SQLITE_DONE) {
+		if (step == DB_DONE) {
 			rc = DB_NOT_FOUND;
 			goto out_rows;
 		}
-		if (step != SQLITE_ROW)
+		if (step != DB_ROW)
 			goto out_rows;
 	}
 	st = db_stmt(db, first_id ? SQL_MSG_PAGE_BEFORE : SQL_MSG_PAGE);
 	if (st == NULL || db_bind(st, "sssi", conversation_id,
 	    sc->end_user_id, sc->app_id, limit + 1) == -1 ||
-	    (first_id && (sqlite3_bind_int64(st, 5, before) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 6, before_seq) != SQLITE_OK))) {
+	    (first_id && db_bind_at(st, 5, "II", (int64_t)before,
+	    (int64_t)before_seq) == -1)) {
 		db_stmt_release(st);
 		goto out_rows;
 	}
-	while (n <= limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+	while (n <= limit && (step = db_step(st)) == DB_ROW) {
 		buf_init(&row[n], out->max);
 		message_row_write(&row[n], st, sg);
 		n++;
 	}
 	db_stmt_release(st);
-	if (n <= limit && step != SQLITE_DONE) {
+	if (n <= limit && step != DB_DONE) {
 		db_log_error(db, "message page");
 		goto out_rows;
 	}
@@ -550,18 +550,18 @@ int
 db_message_owned(struct db *db, struct pool *p, const struct scope *sc,
     const char *message_id, const char **conversation_id)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_MSG_OWNED);
+	struct dbst	*st = db_stmt(db, SQL_MSG_OWNED);
 	int		 rc = -1, step;
 
 	if (st == NULL || db_bind(st, "sss", message_id, sc->app_id,
 	    sc->end_user_id) == -1)
 		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	step = db_step(st);
+	if (step == DB_ROW) {
 		if (conversation_id != NULL)
 			*conversation_id = db_col_str(st, 0, p);
 		rc = DB_OK;
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = DB_NOT_FOUND;
 out:
 	db_stmt_release(st);
@@ -572,7 +572,7 @@ int
 db_feedback_set(struct db *db, struct pool *p, const struct scope *sc,
     const char *message_id, const char *rating, const char *content)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	const char	*conv = NULL, *fid = NULL;
 	char		 id[UUID_LEN + 1];
 	int64_t		 now = now_s();
@@ -589,7 +589,7 @@ db_feedback_set(struct db *db, struct pool *p, const struct scope *sc,
 		db_stmt_release(st);
 		goto out;
 	}
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (db_step(st) == DB_ROW)
 		fid = db_col_str(st, 0, p);
 	db_stmt_release(st);
 	if (rating == NULL && fid == NULL) {
@@ -625,7 +625,7 @@ int
 db_feedback_list(struct db *db, const char *app_id, int page, int limit,
     json_object *out)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_FB_LIST);
+	struct dbst	*st = db_stmt(db, SQL_FB_LIST);
 	json_object	*o;
 	char		 iso[32];
 	int		 step, i, rc = -1;
@@ -636,22 +636,22 @@ db_feedback_list(struct db *db, const char *app_id, int page, int limit,
 	if (st == NULL || db_bind(st, "siI", app_id, limit,
 	    (int64_t)(page - 1) * limit) == -1)
 		goto out;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((step = db_step(st)) == DB_ROW) {
 		o = json_object_new_object();
 		for (i = 0; i < 9; i++)
 			json_object_object_add(o, keys[i],
-			    sqlite3_column_type(st, i) == SQLITE_NULL ? NULL :
+			    db_col_null(st, i) ? NULL :
 			    json_object_new_string((const char *)
-			    sqlite3_column_text(st, i)));
-		iso_time(sqlite3_column_int64(st, 9), iso);
+			    db_col_text(st, i)));
+		iso_time(db_col_int64(st, 9), iso);
 		json_object_object_add(o, "created_at",
 		    json_object_new_string(iso));
-		iso_time(sqlite3_column_int64(st, 10), iso);
+		iso_time(db_col_int64(st, 10), iso);
 		json_object_object_add(o, "updated_at",
 		    json_object_new_string(iso));
 		json_object_array_add(out, o);
 	}
-	if (step == SQLITE_DONE)
+	if (step == DB_DONE)
 		rc = DB_OK;
 	else
 		db_log_error(db, "feedback list");
@@ -671,7 +671,7 @@ int
 db_recent_turns(struct db *db, struct pool *p, const char *conversation_id,
     const char *message_id, int max, struct turn *out)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_RECENT_TURNS);
+	struct dbst	*st = db_stmt(db, SQL_RECENT_TURNS);
 	int		 n = 0;
 
 	if (st == NULL || db_bind(st, "ssi", conversation_id, message_id,
@@ -679,7 +679,7 @@ db_recent_turns(struct db *db, struct pool *p, const char *conversation_id,
 		db_stmt_release(st);
 		return -1;
 	}
-	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+	while (n < max && db_step(st) == DB_ROW) {
 		out[n].query = db_col_str(st, 0, p);
 		out[n].answer = db_col_str(st, 1, p);
 		n++;

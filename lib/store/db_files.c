@@ -42,7 +42,7 @@ static const char SQL_MESSAGE_ANSWER[] =
 int
 db_upload_file_create(struct db *db, const struct upload_file *f)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_FILE_INSERT);
+	struct dbst	*st = db_stmt(db, SQL_FILE_INSERT);
 	int		 rc = -1;
 
 	if (st != NULL && db_bind(st, "ssssIssssI", f->id, f->app_id,
@@ -54,30 +54,30 @@ db_upload_file_create(struct db *db, const struct upload_file *f)
 }
 
 static void
-from_row(sqlite3_stmt *st, struct pool *p, struct upload_file *f)
+from_row(struct dbst *st, struct pool *p, struct upload_file *f)
 {
 	f->id = db_col_str(st, 0, p);
 	f->app_id = db_col_str(st, 1, p);
 	f->end_user_id = db_col_str(st, 2, p);
 	f->name = db_col_str(st, 3, p);
-	f->size = sqlite3_column_int64(st, 4);
+	f->size = db_col_int64(st, 4);
 	f->extension = db_col_str(st, 5, p);
 	f->mime_type = db_col_str(st, 6, p);
 	f->storage_key = db_col_str(st, 7, p);
 	f->hash = db_col_str(st, 8, p);
-	f->created_at = sqlite3_column_int64(st, 9);
+	f->created_at = db_col_int64(st, 9);
 }
 
 static int
-get_one(struct db *db, sqlite3_stmt *st, struct pool *p,
+get_one(struct db *db, struct dbst *st, struct pool *p,
     struct upload_file *f)
 {
-	int	step = sqlite3_step(st), rc = -1;
+	int	step = db_step(st), rc = -1;
 
-	if (step == SQLITE_ROW) {
+	if (step == DB_ROW) {
 		from_row(st, p, f);
 		rc = DB_OK;
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = DB_NOT_FOUND;
 	else
 		db_log_error(db, "upload file get");
@@ -89,7 +89,7 @@ int
 db_upload_file_get(struct db *db, struct pool *p, const char *app_id,
     const char *end_user_id, const char *id, struct upload_file *f)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	int		 bad;
 
 	if (end_user_id != NULL) {
@@ -111,7 +111,7 @@ int
 db_upload_file_by_id(struct db *db, struct pool *p, const char *id,
     struct upload_file *f)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_FILE_BY_ID);
+	struct dbst	*st = db_stmt(db, SQL_FILE_BY_ID);
 
 	if (st == NULL || db_bind(st, "s", id) == -1) {
 		db_stmt_release(st);
@@ -122,14 +122,14 @@ db_upload_file_by_id(struct db *db, struct pool *p, const char *id,
 
 /* 1 when the statement gives a row, 0 when none, -1 on error. */
 static int
-any_row(struct db *db, sqlite3_stmt *st)
+any_row(struct db *db, struct dbst *st)
 {
-	int	step = sqlite3_step(st);
+	int	step = db_step(st);
 
 	db_stmt_release(st);
-	if (step == SQLITE_ROW)
+	if (step == DB_ROW)
 		return 1;
-	if (step == SQLITE_DONE)
+	if (step == DB_DONE)
 		return 0;
 	db_log_error(db, "file reference");
 	return -1;
@@ -139,7 +139,7 @@ int
 db_upload_file_referenced(struct db *db, const char *app_id,
     const char *file_id)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	int		 rc;
 
 	st = db_stmt(db, SQL_FILE_REF_APP);
@@ -165,17 +165,17 @@ int
 db_message_answer(struct db *db, struct pool *p, const char *app_id,
     const char *end_user_id, const char *message_id, const char **answer)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_MESSAGE_ANSWER);
+	struct dbst	*st = db_stmt(db, SQL_MESSAGE_ANSWER);
 	int		 step, rc = -1;
 
 	if (st == NULL || db_bind(st, "sss", message_id, app_id,
 	    end_user_id) == -1)
 		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	step = db_step(st);
+	if (step == DB_ROW) {
 		*answer = db_col_str(st, 0, p);
 		rc = DB_OK;
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = DB_NOT_FOUND;
 	else
 		db_log_error(db, "message answer");

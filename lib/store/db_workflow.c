@@ -75,7 +75,7 @@ static const char SQL_MSG_RUN[] =
     "UPDATE messages SET workflow_run_id = ? WHERE id = ?";
 
 static json_object *
-col_json_or(sqlite3_stmt *st, int i, json_type t)
+col_json_or(struct dbst *st, int i, json_type t)
 {
 	json_object	*o = db_col_json(st, i);
 
@@ -91,7 +91,7 @@ int
 db_wf_get(struct db *db, struct pool *p, const char *app_id, const char *id,
     struct wf_def *w)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	int		 rc = -1, step;
 
 	memset(w, 0, sizeof(*w));
@@ -99,17 +99,17 @@ db_wf_get(struct db *db, struct pool *p, const char *app_id, const char *id,
 	if (st == NULL || (id != NULL ? db_bind(st, "ss", id, app_id) :
 	    db_bind(st, "s", app_id)) == -1)
 		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	step = db_step(st);
+	if (step == DB_ROW) {
 		w->id = db_col_str(st, 0, p);
 		w->version = db_col_str(st, 1, p);
 		w->graph = col_json_or(st, 2, json_type_object);
 		w->features = col_json_or(st, 3, json_type_object);
 		w->env = col_json_or(st, 4, json_type_array);
 		w->conv = col_json_or(st, 5, json_type_array);
-		w->created_at = sqlite3_column_int64(st, 6);
+		w->created_at = db_col_int64(st, 6);
 		rc = DB_OK;
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = DB_NOT_FOUND;
 	else
 		db_log_error(db, "workflow get");
@@ -132,7 +132,7 @@ int
 db_wf_run_create(struct db *db, const struct wf_run_rec *r,
     json_object *inputs)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_RUN_INSERT);
+	struct dbst	*st = db_stmt(db, SQL_RUN_INSERT);
 	int		 rc = -1;
 
 	if (st != NULL && db_bind(st, "ssssjssssI", r->run_id, r->app_id,
@@ -147,7 +147,7 @@ db_wf_run_create(struct db *db, const struct wf_run_rec *r,
 int
 db_wf_run_finish(struct db *db, const struct wf_run_rec *r)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_RUN_FINISH);
+	struct dbst	*st = db_stmt(db, SQL_RUN_FINISH);
 	int		 rc = -1;
 
 	if (st != NULL && db_bind(st, "sjsdiiiIss", r->status, r->outputs,
@@ -162,30 +162,30 @@ int
 db_wf_run_get(struct db *db, struct pool *p, const char *app_id,
     const char *id, struct wf_run_row *w)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_RUN_GET);
+	struct dbst	*st = db_stmt(db, SQL_RUN_GET);
 	int		 rc = -1, step;
 
 	memset(w, 0, sizeof(*w));
 	if (st == NULL || db_bind(st, "ss", id, app_id) == -1)
 		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
+	step = db_step(st);
+	if (step == DB_ROW) {
 		w->id = db_col_str(st, 0, p);
 		w->workflow_id = db_col_str(st, 1, p);
 		w->status = db_col_str(st, 2, p);
 		w->inputs = db_col_str(st, 3, p);
 		w->outputs = db_col_json(st, 4);
 		w->error = db_col_str(st, 5, p);
-		w->total_steps = sqlite3_column_int(st, 6);
-		w->total_tokens = sqlite3_column_int(st, 7);
-		w->created_at = sqlite3_column_int64(st, 8);
-		w->finished_at = sqlite3_column_int64(st, 9);
-		w->elapsed_time = sqlite3_column_double(st, 10);
+		w->total_steps = db_col_int(st, 6);
+		w->total_tokens = db_col_int(st, 7);
+		w->created_at = db_col_int64(st, 8);
+		w->finished_at = db_col_int64(st, 9);
+		w->elapsed_time = db_col_double(st, 10);
 		w->version = db_col_str(st, 11, p);
 		w->triggered_from = db_col_str(st, 12, p);
-		w->exceptions_count = sqlite3_column_int(st, 13);
+		w->exceptions_count = db_col_int(st, 13);
 		rc = DB_OK;
-	} else if (step == SQLITE_DONE)
+	} else if (step == DB_DONE)
 		rc = DB_NOT_FOUND;
 	else
 		db_log_error(db, "run get");
@@ -196,22 +196,17 @@ out:
 
 /* Bind the filters of a log query (parameters 1-6). */
 static int
-bind_filter(sqlite3_stmt *st, const char *app_id, const struct wf_log_filter *f)
+bind_filter(struct dbst *st, const char *app_id, const struct wf_log_filter *f)
 {
 	int	rc;
 
-	rc = sqlite3_bind_text(st, 1, app_id, -1, SQLITE_TRANSIENT);
-	rc |= f->status ? sqlite3_bind_text(st, 2, f->status, -1,
-	    SQLITE_TRANSIENT) : sqlite3_bind_null(st, 2);
-	rc |= f->before ? sqlite3_bind_int64(st, 3, f->before) :
-	    sqlite3_bind_null(st, 3);
-	rc |= f->after ? sqlite3_bind_int64(st, 4, f->after) :
-	    sqlite3_bind_null(st, 4);
-	rc |= f->session_id ? sqlite3_bind_text(st, 5, f->session_id, -1,
-	    SQLITE_TRANSIENT) : sqlite3_bind_null(st, 5);
-	rc |= f->keyword ? sqlite3_bind_text(st, 6, f->keyword, -1,
-	    SQLITE_TRANSIENT) : sqlite3_bind_null(st, 6);
-	return rc == SQLITE_OK ? 0 : -1;
+	rc = db_bind(st, "ss", app_id, f->status);
+	rc |= f->before ? db_bind_at(st, 3, "I", f->before) :
+	    db_bind_at(st, 3, "s", NULL);
+	rc |= f->after ? db_bind_at(st, 4, "I", f->after) :
+	    db_bind_at(st, 4, "s", NULL);
+	rc |= db_bind_at(st, 5, "ss", f->session_id, f->keyword);
+	return rc == 0 ? 0 : -1;
 }
 
 int
@@ -219,7 +214,7 @@ db_wf_logs(struct db *db, struct pool *p, const char *app_id,
     const struct wf_log_filter *f, long long *total,
     int (*fn)(const struct wf_run_row *, void *), void *arg)
 {
-	sqlite3_stmt		*st;
+	struct dbst		*st;
 	struct wf_run_row	 w;
 	int			 rc = -1, step;
 
@@ -229,35 +224,35 @@ db_wf_logs(struct db *db, struct pool *p, const char *app_id,
 		db_stmt_release(st);
 		return -1;
 	}
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*total = sqlite3_column_int64(st, 0);
+	if (db_step(st) == DB_ROW)
+		*total = db_col_int64(st, 0);
 	db_stmt_release(st);
 	st = db_stmt(db, SQL_LOG_PAGE);
 	if (st == NULL || bind_filter(st, app_id, f) == -1 ||
-	    sqlite3_bind_int64(st, 7, f->limit) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 8, (f->page - 1) * f->limit) != SQLITE_OK)
+	    db_bind_at(st, 7, "II", (int64_t)f->limit,
+	    (int64_t)((f->page - 1) * f->limit)) == -1)
 		goto out;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((step = db_step(st)) == DB_ROW) {
 		memset(&w, 0, sizeof(w));
 		w.id = db_col_str(st, 0, p);
 		w.version = db_col_str(st, 1, p);
 		w.status = db_col_str(st, 2, p);
 		w.triggered_from = db_col_str(st, 3, p);
 		w.error = db_col_str(st, 4, p);
-		w.elapsed_time = sqlite3_column_double(st, 5);
-		w.total_tokens = sqlite3_column_int(st, 6);
-		w.total_steps = sqlite3_column_int(st, 7);
-		w.created_at = sqlite3_column_int64(st, 8);
-		w.finished_at = sqlite3_column_int64(st, 9);
-		w.exceptions_count = sqlite3_column_int(st, 10);
+		w.elapsed_time = db_col_double(st, 5);
+		w.total_tokens = db_col_int(st, 6);
+		w.total_steps = db_col_int(st, 7);
+		w.created_at = db_col_int64(st, 8);
+		w.finished_at = db_col_int64(st, 9);
+		w.exceptions_count = db_col_int(st, 10);
 		w.end_user_id = db_col_str(st, 11, p);
 		w.session_id = db_col_str(st, 12, p);
-		w.is_anonymous = sqlite3_column_int(st, 13);
+		w.is_anonymous = db_col_int(st, 13);
 		w.workflow_id = db_col_str(st, 14, p);
 		if (fn(&w, arg) == -1)
 			break;
 	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
+	if (step != DB_ROW && step != DB_DONE)
 		db_log_error(db, "run logs");
 	else
 		rc = 0;
@@ -270,7 +265,7 @@ int
 db_wf_node_start(struct db *db, const char *app_id,
     const struct wf_node_row *n)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_NODE_INSERT);
+	struct dbst	*st = db_stmt(db, SQL_NODE_INSERT);
 	int		 rc = -1;
 
 	if (st != NULL && db_bind(st, "sssisssssI", n->id, app_id, n->run_id,
@@ -284,7 +279,7 @@ db_wf_node_start(struct db *db, const char *app_id,
 int
 db_wf_node_finish(struct db *db, const struct wf_node_row *n)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_NODE_FINISH);
+	struct dbst	*st = db_stmt(db, SQL_NODE_FINISH);
 	int		 rc = -1;
 
 	if (st != NULL && db_bind(st, "jjjssdjIs", n->inputs, n->process_data,
@@ -298,7 +293,7 @@ db_wf_node_finish(struct db *db, const struct wf_node_row *n)
 int
 db_wf_nodes_abandon(struct db *db, const char *run_id, const char *error)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_NODES_ABANDON);
+	struct dbst	*st = db_stmt(db, SQL_NODES_ABANDON);
 	int		 rc = -1;
 
 	if (st != NULL && db_bind(st, "sIs", error, (int64_t)now_s(),
@@ -312,7 +307,7 @@ static int
 conv_var_insert(struct db *db, const char *app_id, const char *conv_id,
     json_object *d, int seq, const char *id, int64_t now)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_CONV_VAR_INSERT);
+	struct dbst	*st = db_stmt(db, SQL_CONV_VAR_INSERT);
 	json_object	*v = json_get(d, "value");
 	const char	*type = json_str(d, "value_type");
 	int		 rc = -1;
@@ -330,7 +325,7 @@ int
 db_wf_conv_load(struct db *db, const char *app_id, const char *conv_id,
     json_object *decls, json_object *values, json_object *ids)
 {
-	sqlite3_stmt	*st;
+	struct dbst	*st;
 	json_object	*d, *v;
 	const char	*name, *id;
 	char		 nid[UUID_LEN + 1];
@@ -343,9 +338,9 @@ db_wf_conv_load(struct db *db, const char *app_id, const char *conv_id,
 		db_stmt_release(st);
 		return -1;
 	}
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		name = (const char *)sqlite3_column_text(st, 1);
-		id = (const char *)sqlite3_column_text(st, 0);
+	while ((step = db_step(st)) == DB_ROW) {
+		name = (const char *)db_col_text(st, 1);
+		id = (const char *)db_col_text(st, 0);
 		if (name == NULL || id == NULL)
 			continue;
 		v = db_col_json(st, 2);
@@ -353,7 +348,7 @@ db_wf_conv_load(struct db *db, const char *app_id, const char *conv_id,
 		json_object_object_add(ids, name, json_object_new_string(id));
 	}
 	db_stmt_release(st);
-	if (step != SQLITE_DONE) {
+	if (step != DB_DONE) {
 		db_log_error(db, "conversation variables");
 		return -1;
 	}
@@ -385,7 +380,7 @@ out:
 int
 db_wf_message_run(struct db *db, const char *message_id, const char *run_id)
 {
-	sqlite3_stmt	*st = db_stmt(db, SQL_MSG_RUN);
+	struct dbst	*st = db_stmt(db, SQL_MSG_RUN);
 	int		 rc = -1;
 
 	if (st != NULL && db_bind(st, "ss", run_id, message_id) == 0)

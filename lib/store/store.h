@@ -40,36 +40,91 @@ struct end_user {
 
 struct db;
 
-/* ---- db.c: SQLite connection, migrations, statement cache ---- */
+/* ---- db.c: the storage interface (db_int.h: its two drivers) ---- */
 
-enum { DB_OK = 0, DB_ERROR = -1, DB_NOT_FOUND = 1, DB_CONFLICT = 2 };
+/*
+ * One connection of one thread, to SQLite (a file) or PostgreSQL (a
+ * postgresql:// URL, through libpq).  SQL texts are written once, with
+ * ? or ?N placeholders; where the dialects differ a statement has a
+ * PostgreSQL text too (db_stmt2).  Statements are cached per connection
+ * by the address of their static text.
+ */
+enum { DB_OK = 0, DB_ERROR = -1, DB_NOT_FOUND = 1, DB_CONFLICT = 2,
+	DB_ROW = 100, DB_DONE = 101 };
 
-struct db *db_open(const char *path);
+struct dbst;
+
+/* SQLite file path or postgresql:// URL; NULL on failure (logged). */
+struct db *db_open(const char *where);
+/* What the configuration names: DIFYCGI_DATABASE_URL, else DIFYCGI_DB. */
+struct db *db_open_default(void);
+/* What the configuration names, for messages (never a password). */
+const char *db_config_where(void);
+/* Whether "where" names PostgreSQL rather than an SQLite file. */
+int	 db_where_is_pg(const char *where);
 void	 db_close(struct db *);
-sqlite3	*db_handle(struct db *);
-/* Apply sql/ migrations not yet applied.  0 or -1. */
+/* "sqlite" or "postgresql" */
+const char *db_backend(struct db *);
+int	 db_is_pg(struct db *);
+/* Apply the migrations not yet applied.  0 or -1. */
 int	 db_migrate(struct db *);
 int	 db_schema_version(struct db *);
 int	 db_migration_count(void);
 /* A cached prepared statement for "sql" (static text), or NULL. */
-sqlite3_stmt *db_stmt(struct db *, const char *sql);
+struct dbst *db_stmt(struct db *, const char *sql);
+/* The same, with the PostgreSQL dialect's own text. */
+struct dbst *db_stmt2(struct db *, const char *sql, const char *pg_sql);
 /* Reset and clear bindings; NULL is fine. */
-void	 db_stmt_release(sqlite3_stmt *);
+void	 db_stmt_release(struct dbst *);
 /*
  * Bind arguments by format: s string (NULL binds null), i int, I int64,
- * d double, j json_object (serialised, NULL binds null).  0 or -1.
+ * d double, j json_object (serialised, NULL binds null), b bytes (const
+ * void *, size_t).  db_bind_at starts at parameter "first" (1-based).
+ * 0 or -1.
  */
-int	 db_bind(sqlite3_stmt *, const char *fmt, ...);
+int	 db_bind(struct dbst *, const char *fmt, ...);
+int	 db_bind_at(struct dbst *, int first, const char *fmt, ...);
+/* The next row: DB_ROW, DB_DONE, or -1 (logged). */
+int	 db_step(struct dbst *);
 /* Step a statement that returns no rows.  0 or -1. */
-int	 db_exec_stmt(struct db *, sqlite3_stmt *, const char *what);
+int	 db_exec_stmt(struct db *, struct dbst *, const char *what);
+/* Rows changed by the last statement. */
+int	 db_changes(struct db *);
+/*
+ * A write transaction.  SQLite takes the file's write lock (BEGIN
+ * IMMEDIATE); PostgreSQL takes a transaction-scoped advisory lock on
+ * "key" (db_begin: one lock for all), so that a count and the insert it
+ * decides are one decision on every node.
+ */
 int	 db_begin(struct db *);
+int	 db_begin_key(struct db *, const char *key);
 int	 db_commit(struct db *);
 void	 db_rollback(struct db *);
 void	 db_log_error(struct db *, const char *what);
-const char *db_col_str(sqlite3_stmt *, int, struct pool *);
-json_object *db_col_json(sqlite3_stmt *, int);
+/* Run a statement without binds and append its rows to "out", a line
+ * a row, columns joined by "|" (EXPLAIN, admin checks).  0 or -1. */
+int	 db_query_text(struct db *, const char *sql, struct buf *out);
+/*
+ * The plan of statement "sql" (with its ? placeholders) as the backend
+ * explains it: SQLite's EXPLAIN QUERY PLAN rows, or PostgreSQL's generic
+ * plan (EXPLAIN EXECUTE under plan_cache_mode = force_generic_plan, so
+ * the plan holds for any values).  0 or -1.
+ */
+int	 db_explain(struct db *, const char *sql, struct buf *out);
+int	 db_col_null(struct dbst *, int);
+int	 db_col_int(struct dbst *, int);
+int64_t	 db_col_int64(struct dbst *, int);
+double	 db_col_double(struct dbst *, int);
+/* Borrowed until the next step or release; NULL for null. */
+const char *db_col_text(struct dbst *, int);
+const void *db_col_blob(struct dbst *, int, size_t *len);
+const char *db_col_str(struct dbst *, int, struct pool *);
+json_object *db_col_json(struct dbst *, int);
 /* A column of JSON text passed through unparsed (json_raw), or NULL. */
-json_object *db_col_json_raw(sqlite3_stmt *, int);
+json_object *db_col_json_raw(struct dbst *, int);
+/* A column as a JSON string or null; stored JSON text, or "dflt". */
+void	 db_jw_str(struct buf *, struct dbst *, int);
+void	 db_jw_raw(struct buf *, struct dbst *, int, const char *dflt);
 
 /* ---- db_app.c: apps, keys, end users ---- */
 

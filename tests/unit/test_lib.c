@@ -362,8 +362,14 @@ test_migrations(void)
 		CHECK(db_migrate(b) == 0);
 		CHECK(db_migrate(a) == 0);
 		CHECK(db_schema_version(b) == db_migration_count());
-		CHECK(sqlite3_exec(db_handle(b), "SELECT count(*) FROM apps",
-		    NULL, NULL, NULL) == SQLITE_OK);
+		{
+			struct buf	 o;
+
+			buf_init(&o, 4096);
+			CHECK(db_query_text(b, "SELECT count(*) FROM apps",
+			    &o) == 0 && strcmp(buf_cstr(&o), "0\n") == 0);
+			buf_free(&o);
+		}
 		db_close(a);
 		db_close(b);
 	}
