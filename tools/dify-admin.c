@@ -854,6 +854,64 @@ cmd_key_revoke(int argc, char **argv)
 	}
 }
 
+/* ---- db copy ---- */
+
+static void
+say_line(void *arg, const char *line)
+{
+	(void)arg;
+	puts(line);
+}
+
+static int
+cmd_db_copy(int argc, char **argv)
+{
+	const char	*from = NULL, *to = NULL;
+	struct db	*src, *dst;
+	int		 i, rc;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
+			from = argv[++i];
+		else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
+			to = argv[++i];
+		else
+			break;
+	}
+	if (i < argc || from == NULL || to == NULL) {
+		puts("usage: dify-admin db copy --from FILE.db --to "
+		    "postgresql://...\n"
+		    "Move an SQLite install into an empty PostgreSQL database: "
+		    "every table in one\ntransaction, each row read back and "
+		    "compared.  The SQLite file is migrated\nfirst and is "
+		    "otherwise left as it was.  Files stored under the data "
+		    "directory\nstay there (DIFYCGI_FILE_STORE=local reads "
+		    "them on every node that mounts it).");
+		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+	}
+	if (db_where_is_pg(from) || !db_where_is_pg(to))
+		die("db copy: --from is an SQLite file, --to a postgresql:// "
+		    "URL%s", "");
+	if (config_load() == -1)
+		exit(1);
+	if (access(from, R_OK | W_OK) == -1)
+		die("db copy: %s: cannot be read and written", from);
+	if ((src = db_open(from)) == NULL)
+		die("db copy: cannot open %s", from);
+	if ((dst = db_open(to)) == NULL)
+		die("db copy: cannot connect to the target%s", "");
+	rc = db_copy(src, dst, say_line, NULL);
+	db_close(src);
+	db_close(dst);
+	if (rc == DB_CONFLICT)
+		die("db copy: the target holds apps already; copy into an "
+		    "empty database%s", "");
+	if (rc != 0)
+		die("db copy: failed; the target is unchanged%s", "");
+	puts("copied; every row checked");
+	return 0;
+}
+
 /* ---- dispatch ---- */
 
 static const struct {
@@ -872,6 +930,7 @@ static const struct {
 	{ "key", "create", cmd_key_create, "issue an API key (shown once)" },
 	{ "key", "list", cmd_key_list, "list keys" },
 	{ "key", "revoke", cmd_key_revoke, "revoke a key" },
+	{ "db", "copy", cmd_db_copy, "copy an SQLite install into PostgreSQL" },
 	{ "dsl", "types", cmd_dsl_types, "list node types, and which ones run" },
 	{ "dsl", "json", cmd_dsl_json, "print YAML as JSON, as Dify reads it" },
 };

@@ -25,7 +25,6 @@
 #define QUERY_MAX_BYTES		(256 * 1024)
 #define POLL_INTERVAL_S		0.1
 #define SAVE_INTERVAL_S		0.5
-#define HEARTBEAT_INTERVAL_S	5.0
 #define MEMORY_MAX		100
 #define DEFAULT_NAME		"New conversation"
 
@@ -169,7 +168,7 @@ on_tick(void *arg)
 		return -1;
 	}
 	if (now - g->last_poll >= POLL_INTERVAL_S) {
-		beat = now - g->last_beat >= HEARTBEAT_INTERVAL_S;
+		beat = now - g->last_beat >= task_beat_interval();
 		rc = db_task_poll(g->rq->db, g->task_id, beat);
 		g->last_poll = now;
 		if (beat)

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -277,8 +278,30 @@ background_main(void *arg)
 	db = db_open_default();
 	for (;;) {
 		pthread_mutex_lock(&bg_lock);
-		while (bg_len == 0 && !bg_stopping)
-			pthread_cond_wait(&bg_cond, &bg_lock);
+		while (bg_len == 0 && !bg_stopping) {
+			struct timespec	 until;
+
+			/*
+			 * idle: every DIFYCGI_TASK_STALE_S, give a final
+			 * status to generations whose process (on any node)
+			 * died, so a listing shows them ended without
+			 * waiting for the next generation to start
+			 */
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += cfg->task_stale_s;
+			if (pthread_cond_timedwait(&bg_cond, &bg_lock,
+			    &until) == ETIMEDOUT && bg_len == 0 &&
+			    !bg_stopping) {
+				pthread_mutex_unlock(&bg_lock);
+				if (db == NULL)
+					db = db_open_default();
+				if (db != NULL && db_sweep_stale(db,
+				    cfg->task_stale_s) > 0)
+					log_info("gave a final status to "
+					    "generations of a dead process");
+				pthread_mutex_lock(&bg_lock);
+			}
+		}
 		if (bg_stopping) {
 			pthread_mutex_unlock(&bg_lock);
 			break;
@@ -413,7 +436,7 @@ worker_main(void *arg)
 	int		 rc;
 
 	self = w;
-	db = db_open_default();
+	db = NULL;	/* opened on the first request: idle threads hold none */
 	if (FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("worker %d: FCGX_InitRequest failed", w->n);
 		db_close(db);

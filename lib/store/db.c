@@ -260,10 +260,16 @@ db_bind_at(struct dbst *st, int first, const char *fmt, ...)
 	return rc;
 }
 
+/* A failed step is logged here, with the start of its statement. */
 int
 db_step(struct dbst *st)
 {
-	return st->db->drv->step(st->db, st);
+	int	rc = st->db->drv->step(st->db, st);
+
+	if (rc != DB_ROW && rc != DB_DONE)
+		log_error("db step \"%.48s...\": %s", st->sql,
+		    st->db->drv->errmsg(st->db));
+	return rc;
 }
 
 int
@@ -271,8 +277,9 @@ db_exec_stmt(struct db *db, struct dbst *st, const char *what)
 {
 	int	rc = db_step(st);
 
+	(void)db;
 	if (rc != DB_DONE && rc != DB_ROW) {
-		db_log_error(db, what);
+		log_error("db %s failed", what);
 		return -1;
 	}
 	return 0;

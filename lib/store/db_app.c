@@ -36,7 +36,8 @@ static const char SQL_KEY_REVOKE[] =
     "AND revoked_at IS NULL";
 static const char SQL_KEY_LIST[] =
     "SELECT id, app_id, prefix, created_at, last_used_at, revoked_at "
-    "FROM api_keys WHERE ? IS NULL OR app_id = ? ORDER BY created_at, id";
+    "FROM api_keys WHERE CAST(? AS TEXT) IS NULL OR app_id = ? "
+    "ORDER BY created_at, id";
 static const char SQL_USER_GET[] =
     "SELECT id, session_id, is_anonymous, created_at, updated_at "
     "FROM end_users WHERE app_id = ? AND session_id = ?";

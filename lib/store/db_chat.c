@@ -14,9 +14,6 @@
 
 #include "store/store.h"
 
-/* Tasks idle longer than this hold no slot: their process is gone. */
-#define TASK_STALE_S	30
-
 static const char SQL_CONV_INSERT[] =
     "INSERT INTO conversations (id, app_id, end_user_id, name, inputs, "
     "introduction, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)";
@@ -37,6 +34,13 @@ static const char SQL_MSG_INSERT[] =
     "'00000000-0000-0000-0000-000000000000',?,"
     "(SELECT coalesce(max(seq), 0) + 1 FROM messages "
     "WHERE conversation_id IS ?),?)";
+static const char SQL_MSG_INSERT_PG[] =
+    "INSERT INTO messages (id, app_id, conversation_id, end_user_id, "
+    "task_id, mode, query, inputs, message_files, parent_message_id, "
+    "created_at, seq, updated_at) VALUES (?,?,?,?,?,?,?,?,?,"
+    "'00000000-0000-0000-0000-000000000000',?,"
+    "(SELECT coalesce(max(seq), 0) + 1 FROM messages "
+    "WHERE conversation_id IS NOT DISTINCT FROM CAST(? AS TEXT)),?)";
 static const char SQL_MSG_PROGRESS[] =
     "UPDATE messages SET answer = ?, updated_at = ? WHERE id = ? "
     "AND status = 'running'";
@@ -48,14 +52,20 @@ static const char SQL_MSG_FINISH[] =
 static const char SQL_HISTORY[] =
     "SELECT query, answer FROM (SELECT query, answer, created_at, seq "
     "FROM messages WHERE conversation_id = ? AND status != 'running' "
-    "AND answer != '' ORDER BY created_at DESC, seq DESC LIMIT ?) "
+    "AND answer != '' ORDER BY created_at DESC, seq DESC LIMIT ?) AS t "
     "ORDER BY created_at, seq";
 static const char SQL_TASK_ACTIVE[] =
     "SELECT count(*) FROM tasks WHERE app_id = ? AND finished_at IS NULL "
     "AND heartbeat_at >= ?";
 static const char SQL_TASK_INSERT[] =
-    "INSERT OR REPLACE INTO tasks (id, app_id, end_user_id, kind, "
-    "message_id, pid, started_at, heartbeat_at) VALUES (?,?,?,?,?,?,?,?)";
+    "INSERT INTO tasks (id, app_id, end_user_id, kind, message_id, pid, "
+    "started_at, heartbeat_at, node) VALUES (?,?,?,?,?,?,?,?,?) "
+    "ON CONFLICT (id) DO UPDATE SET app_id = excluded.app_id, "
+    "end_user_id = excluded.end_user_id, kind = excluded.kind, "
+    "message_id = excluded.message_id, pid = excluded.pid, "
+    "started_at = excluded.started_at, "
+    "heartbeat_at = excluded.heartbeat_at, node = excluded.node, "
+    "stop_requested = 0, finished_at = NULL";
 static const char SQL_TASK_POLL[] =
     "SELECT stop_requested FROM tasks WHERE id = ?";
 static const char SQL_TASK_BEAT[] =
@@ -76,7 +86,8 @@ static const char SQL_SWEEP_RUNS[] =
     "WHERE status = 'running' AND task_id IN (SELECT id FROM tasks "
     "WHERE finished_at IS NULL AND heartbeat_at < ?)";
 static const char SQL_OPEN_TASKS[] =
-    "SELECT id, pid FROM tasks WHERE finished_at IS NULL";
+    "SELECT id, pid FROM tasks WHERE finished_at IS NULL "
+    "AND (node = ? OR node IS NULL)";
 static const char SQL_TASK_DEAD[] =
     "UPDATE tasks SET heartbeat_at = 0 WHERE id = ?";
 static const char SQL_SWEEP_TASKS[] =
@@ -203,7 +214,7 @@ int
 db_message_create(struct db *db, const struct scope *sc,
     const struct message_new *m, char id[UUID_LEN + 1], int64_t *created_at)
 {
-	struct dbst	*st = db_stmt(db, SQL_MSG_INSERT);
+	struct dbst	*st = db_stmt2(db, SQL_MSG_INSERT, SQL_MSG_INSERT_PG);
 	json_object	*empty = json_object_new_array();
 	int64_t		 now = now_s();
 	int		 rc = -1;
@@ -273,15 +284,15 @@ db_task_start(struct db *db, const char *task_id, const struct scope *sc,
 	int		 active = 0, rc = -1;
 
 	/* tasks of killed processes give up their slots and messages first */
-	if (db_sweep_stale(db, TASK_STALE_S) == -1)
+	if (db_sweep_stale(db, cfg->task_stale_s) == -1)
 		return -1;
-	/* BEGIN IMMEDIATE: the count and the insert are one decision */
-	if (db_begin(db) == -1)
+	/* the count and the insert are one decision, on every node */
+	if (db_begin_key(db, sc->app_id) == -1)
 		return -1;
 	if (max_active > 0) {
 		st = db_stmt(db, SQL_TASK_ACTIVE);
 		if (st == NULL || db_bind(st, "sI", sc->app_id,
-		    now - TASK_STALE_S) == -1) {
+		    now - cfg->task_stale_s) == -1) {
 			db_stmt_release(st);
 			goto out;
 		}
@@ -294,8 +305,9 @@ db_task_start(struct db *db, const char *task_id, const struct scope *sc,
 		}
 	}
 	st = db_stmt(db, SQL_TASK_INSERT);
-	if (st != NULL && db_bind(st, "sssssiII", task_id, sc->app_id,
-	    sc->end_user_id, kind, message_id, (int)getpid(), now, now) == 0)
+	if (st != NULL && db_bind(st, "sssssiIIs", task_id, sc->app_id,
+	    sc->end_user_id, kind, message_id, (int)getpid(), now, now,
+	    cfg->node_id) == 0)
 		rc = db_exec_stmt(db, st, "task insert");
 	db_stmt_release(st);
 out:
@@ -342,8 +354,9 @@ db_task_finish(struct db *db, const char *task_id)
 }
 
 /*
- * Tasks whose process is gone on this machine (SQLite is one machine's)
- * are stale at once, without waiting for their heartbeat to age.
+ * Tasks of this node whose process is gone are stale at once, without
+ * waiting for their heartbeat to age; another node's are judged by their
+ * heartbeat alone (a pid means nothing here).
  */
 static int
 mark_dead(struct db *db)
@@ -354,8 +367,10 @@ mark_dead(struct db *db)
 	int		 n = 0, i, rc = 0;
 	pid_t		 pid;
 
-	if (st == NULL)
+	if (st == NULL || db_bind(st, "s", cfg->node_id) == -1) {
+		db_stmt_release(st);
 		return -1;
+	}
 	while (n < 64 && db_step(st) == DB_ROW) {
 		pid = (pid_t)db_col_int(st, 1);
 		if (pid > 0 && kill(pid, 0) == -1 && errno == ESRCH)

@@ -665,7 +665,7 @@ static const char SQL_RECENT_TURNS[] =
     "SELECT query, answer FROM (SELECT query, answer, created_at, seq FROM "
     "messages WHERE conversation_id = ?1 AND created_at <= (SELECT "
     "created_at FROM messages WHERE id = ?2) ORDER BY created_at DESC, "
-    "seq DESC LIMIT ?3) ORDER BY created_at, seq";
+    "seq DESC LIMIT ?3) AS t ORDER BY created_at, seq";
 
 int
 db_recent_turns(struct db *db, struct pool *p, const char *conversation_id,

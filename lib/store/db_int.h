@@ -49,6 +49,9 @@ struct db_driver {
 	int	(*step)(struct db *, struct dbst *);
 	void	(*reset)(struct db *, struct dbst *);
 	int		(*col_count)(struct dbst *);
+	const char	*(*col_name)(struct dbst *, int);
+	/* P_NULL, P_TEXT, P_INT, P_DOUBLE or P_BLOB (PostgreSQL: by type) */
+	int		(*col_type)(struct dbst *, int);
 	int		(*col_null)(struct dbst *, int);
 	const char	*(*col_text)(struct dbst *, int);
 	int64_t		(*col_int64)(struct dbst *, int);

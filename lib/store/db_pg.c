@@ -345,6 +345,7 @@ pg_execute(struct db *db, struct dbst *st)
 	PGresult	*r;
 	int		 i, rc;
 
+	db->err[0] = '\0';
 	if (db->broken && db_pg_revive(db) == -1)
 		return -1;
 	if (ensure_prepared(db, st) == -1)
@@ -440,6 +441,32 @@ in_row(struct dbst *st, int i)
 	    i >= 0 && i < PQnfields(st->res);
 }
 
+static int	pg_col_null(struct dbst *, int);
+
+static const char *
+pg_col_name(struct dbst *st, int i)
+{
+	return st->res ? PQfname(st->res, i) : NULL;
+}
+
+/* the built-in type oids of pg_type.dat */
+static int
+pg_col_type(struct dbst *st, int i)
+{
+	if (pg_col_null(st, i))
+		return P_NULL;
+	switch (PQftype(st->res, i)) {
+	case 16: case 20: case 21: case 23:	/* bool, int8, int2, int4 */
+		return P_INT;
+	case 700: case 701: case 1700:		/* float4, float8, numeric */
+		return P_DOUBLE;
+	case 17:				/* bytea */
+		return P_BLOB;
+	default:
+		return P_TEXT;
+	}
+}
+
 static int
 pg_col_null(struct dbst *st, int i)
 {
@@ -518,9 +545,11 @@ pg_col_blob(struct dbst *st, int i, size_t *len)
 static int
 pg_exec(struct db *db, const char *sql)
 {
-	PGresult	*r = PQexec(C(db), sql);
+	PGresult	*r;
 	int		 ok;
 
+	db->err[0] = '\0';
+	r = PQexec(C(db), sql);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
 	    PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok)
@@ -682,6 +711,8 @@ const struct db_driver db_pg_driver = {
 	.step = pg_step,
 	.reset = pg_reset,
 	.col_count = pg_col_count,
+	.col_name = pg_col_name,
+	.col_type = pg_col_type,
 	.col_null = pg_col_null,
 	.col_text = pg_col_text,
 	.col_int64 = pg_col_int64,

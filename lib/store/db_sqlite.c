@@ -196,6 +196,29 @@ sq_col_count(struct dbst *st)
 	return sqlite3_column_count(ST(st));
 }
 
+static const char *
+sq_col_name(struct dbst *st, int i)
+{
+	return sqlite3_column_name(ST(st), i);
+}
+
+static int
+sq_col_type(struct dbst *st, int i)
+{
+	switch (sqlite3_column_type(ST(st), i)) {
+	case SQLITE_INTEGER:
+		return P_INT;
+	case SQLITE_FLOAT:
+		return P_DOUBLE;
+	case SQLITE_BLOB:
+		return P_BLOB;
+	case SQLITE_NULL:
+		return P_NULL;
+	default:
+		return P_TEXT;
+	}
+}
+
 static int
 sq_col_null(struct dbst *st, int i)
 {
@@ -313,6 +336,8 @@ const struct db_driver db_sqlite_driver = {
 	.step = sq_step,
 	.reset = sq_reset,
 	.col_count = sq_col_count,
+	.col_name = sq_col_name,
+	.col_type = sq_col_type,
 	.col_null = sq_col_null,
 	.col_text = sq_col_text,
 	.col_int64 = sq_col_int64,

@@ -68,9 +68,9 @@ static const char SQL_CONV_VARS[] =
     "SELECT id, name, value FROM conversation_variables "
     "WHERE conversation_id = ? AND app_id = ? ORDER BY created_at, seq";
 static const char SQL_CONV_VAR_INSERT[] =
-    "INSERT OR IGNORE INTO conversation_variables (id, conversation_id, "
+    "INSERT INTO conversation_variables (id, conversation_id, "
     "app_id, name, value_type, value, description, created_at, seq, "
-    "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)";
+    "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING";
 static const char SQL_MSG_RUN[] =
     "UPDATE messages SET workflow_run_id = ? WHERE id = ?";
 

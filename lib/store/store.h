@@ -126,6 +126,18 @@ json_object *db_col_json_raw(struct dbst *, int);
 void	 db_jw_str(struct buf *, struct dbst *, int);
 void	 db_jw_raw(struct buf *, struct dbst *, int, const char *dflt);
 
+/* ---- db_copy.c: one database's rows into another ---- */
+
+/*
+ * Copy every table of "from" (an SQLite install, migrated first) into
+ * "to" (a new PostgreSQL database, or any empty one), in one transaction
+ * of "to", then read every row back and compare it with its source,
+ * column by column.  "say" gets a line a table.  0, DB_CONFLICT when
+ * "to" holds apps already, or -1 (nothing is left in "to").
+ */
+int	 db_copy(struct db *from, struct db *to,
+	    void (*say)(void *, const char *), void *arg);
+
 /* ---- db_app.c: apps, keys, end users ---- */
 
 struct app_new {

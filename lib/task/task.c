@@ -95,3 +95,11 @@ task_start(struct req *rq, struct resp *rs, const struct scope *sc,
 		return resp_error(rs, ERR_INTERNAL);
 	return 0;
 }
+
+double
+task_beat_interval(void)
+{
+	double	third = cfg->task_stale_s / 3.0;
+
+	return third < 5.0 ? third : 5.0;
+}

@@ -19,6 +19,12 @@ int	 task_response_mode(struct req *, struct resp *, int *streaming);
 /* The app's limit of generations in flight (0: none). */
 int	 task_max_active(const struct app *);
 /*
+ * Seconds between a running task's heartbeats: often enough that a task
+ * is never thought dead while it runs (a third of DIFYCGI_TASK_STALE_S),
+ * at most every 5 s.
+ */
+double	 task_beat_interval(void);
+/*
  * Take a slot for a new task (a fresh task_id): within the app's share
  * of this process's threads (serve_hold), then within its limit of
  * tasks across processes (task_max_active).  0, or -1 with Dify's 429

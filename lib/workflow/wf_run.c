@@ -27,7 +27,6 @@
 
 #define STEPS_MAX		500
 #define POLL_INTERVAL_S		0.1
-#define HEARTBEAT_INTERVAL_S	5.0
 #define STOPPED_MSG		"Stopped by user."
 #define GONE_MSG		"The client disconnected before the run " \
 				"finished."
@@ -67,7 +66,7 @@ wf_engine_tick(struct wf_engine *e)
 	}
 	if (r->db != NULL && r->task_id != NULL &&
 	    now - e->last_poll >= POLL_INTERVAL_S) {
-		beat = now - e->last_beat >= HEARTBEAT_INTERVAL_S;
+		beat = now - e->last_beat >= task_beat_interval();
 		rc = db_task_poll(r->db, r->task_id, beat);
 		e->last_poll = now;
 		if (beat)
