@@ -138,6 +138,18 @@ config_load(void)
 		config.db_path = p;
 	}
 	config.database_url = get_str("DIFYCGI_DATABASE_URL", NULL);
+	/*
+	 * Many nodes share one PostgreSQL: a signed file link made on one
+	 * must verify on another, so a secret generated per node (the data
+	 * directory's secret_key) will not do.
+	 */
+	if (config.database_url != NULL &&
+	    strlen(get_str("DIFYCGI_SECRET_KEY", "")) < 16) {
+		log_error("DIFYCGI_DATABASE_URL is set but DIFYCGI_SECRET_KEY "
+		    "is not (at least 16 characters): every node must sign "
+		    "file links with the same secret");
+		rc = -1;
+	}
 	config.node_id = get_str("DIFYCGI_NODE_ID", NULL);
 	if (config.node_id == NULL) {
 		static char	host[256];

@@ -125,8 +125,6 @@ db_stmt2(struct db *db, const char *sql, const char *pg_sql)
 
 	if (db->kind == DB_PG && pg_sql != NULL)
 		sql = pg_sql;
-	if (db->broken && db_pg_revive(db) == -1)
-		return NULL;
 	for (i = 0; i < db->ncache; i++)
 		if (db->cache[i]->sql == sql)
 			return db->cache[i];
@@ -368,8 +366,6 @@ db_jw_raw(struct buf *b, struct dbst *st, int i, const char *dflt)
 static int
 exec(struct db *db, const char *sql)
 {
-	if (db->broken && db_pg_revive(db) == -1)
-		return -1;
 	if (db->drv->exec(db, sql) == -1) {
 		log_error("db %.60s: %s", sql, db->drv->errmsg(db));
 		return -1;
@@ -434,8 +430,6 @@ db_query_text(struct db *db, const char *sql, struct buf *out)
 	st.db = db;
 	st.sql = sql;
 	st.transient = 1;
-	if (db->broken && db_pg_revive(db) == -1)
-		return -1;
 	if (db->drv->prepare(db, &st) == -1) {
 		db_log_error(db, "query");
 		return -1;

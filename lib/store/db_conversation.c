@@ -185,8 +185,10 @@ db_conversation_first_query(struct db *db, struct pool *p, const char *app_id,
 static const char SQL_VAR_LIST[] =
     "SELECT id, name, value_type, value, description, created_at, "
     "updated_at FROM conversation_variables WHERE conversation_id = ?1 "
-    "AND app_id = ?2 AND (?3 IS NULL OR instr(lower(name), lower(?3)) > 0) "
-    "AND (?4 IS NULL OR (created_at, seq) > (SELECT created_at, seq FROM "
+    "AND app_id = ?2 AND (CAST(?3 AS TEXT) IS NULL "
+    "OR instr(lower(name), lower(?3)) > 0) "
+    "AND (CAST(?4 AS TEXT) IS NULL "
+    "OR (created_at, seq) > (SELECT created_at, seq FROM "
     "conversation_variables WHERE id = ?4 AND conversation_id = ?1)) "
     "ORDER BY created_at, seq LIMIT ?5";
 static const char SQL_VAR_EXISTS[] =

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -335,7 +336,7 @@ utf8_fixed(const char *s, size_t len)
 }
 
 static int
-pg_execute(struct db *db, struct dbst *st)
+execute_once(struct db *db, struct dbst *st)
 {
 	struct pgst	*ps = st->drv;
 	const char	*vals[DB_MAX_PARAMS];
@@ -399,6 +400,44 @@ pg_execute(struct db *db, struct dbst *st)
 		rc = -1;
 	}
 	return rc;
+}
+
+/*
+ * Wait for a server that went away (a restart, a fail-over) to answer
+ * again, within the database timeout.  0 when connected again.
+ */
+static int
+await_server(struct db *db, double deadline)
+{
+	while (now_mono() < deadline) {
+		nanosleep(&(struct timespec){ 0, 100 * 1000000L }, NULL);
+		if (db_pg_revive(db) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * Outside a transaction, a statement that found its connection gone is
+ * sent again on a new one: the server that failed never ran it (it died
+ * before it could answer the statement before), so a restart of a few
+ * seconds costs requests a wait, not an error.  Inside a transaction the
+ * transaction is lost: the caller gets the error and rolls back.
+ */
+static int
+pg_execute(struct db *db, struct dbst *st)
+{
+	double	deadline = now_mono() + cfg->db_timeout_ms / 1000.0;
+	int	in_txn, rc;
+
+	for (;;) {
+		in_txn = !db->broken && PQtransactionStatus(C(db)) !=
+		    PQTRANS_IDLE;
+		if ((rc = execute_once(db, st)) == 0 || !db->broken || in_txn)
+			return rc;
+		if (await_server(db, deadline) == -1)
+			return -1;
+	}
 }
 
 static int
@@ -546,15 +585,22 @@ static int
 pg_exec(struct db *db, const char *sql)
 {
 	PGresult	*r;
-	int		 ok;
+	double		 deadline = now_mono() + cfg->db_timeout_ms / 1000.0;
+	int		 ok, in_txn;
 
+again:
 	db->err[0] = '\0';
+	in_txn = !db->broken && PQtransactionStatus(C(db)) != PQTRANS_IDLE;
 	r = PQexec(C(db), sql);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
 	    PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok)
 		failed(db, r);
 	PQclear(r);
+	/* a BEGIN (or a statement outside one) waits for a restart too */
+	if (!ok && db->broken && !in_txn && strncmp(sql, "COMMIT", 6) != 0 &&
+	    strncmp(sql, "ROLLBACK", 8) != 0 && await_server(db, deadline) == 0)
+		goto again;
 	return ok ? 0 : -1;
 }
 

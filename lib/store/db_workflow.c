@@ -38,11 +38,11 @@ static const char SQL_RUN_GET[] =
     "FROM workflow_runs r LEFT JOIN end_users u " \
     "ON u.id = r.created_by_end_user_id " \
     "WHERE r.app_id = ?1 AND r.conversation_id IS NULL " \
-    "AND (?2 IS NULL OR r.status = ?2) " \
-    "AND (?3 IS NULL OR r.created_at <= ?3) " \
-    "AND (?4 IS NULL OR r.created_at >= ?4) " \
-    "AND (?5 IS NULL OR u.session_id = ?5) " \
-    "AND (?6 IS NULL OR instr(lower(r.inputs), lower(?6)) > 0 " \
+    "AND (CAST(?2 AS TEXT) IS NULL OR r.status = ?2) " \
+    "AND (CAST(?3 AS BIGINT) IS NULL OR r.created_at <= ?3) " \
+    "AND (CAST(?4 AS BIGINT) IS NULL OR r.created_at >= ?4) " \
+    "AND (CAST(?5 AS TEXT) IS NULL OR u.session_id = ?5) " \
+    "AND (CAST(?6 AS TEXT) IS NULL OR instr(lower(r.inputs), lower(?6)) > 0 " \
     "OR instr(lower(coalesce(r.outputs, '')), lower(?6)) > 0 " \
     "OR instr(lower(coalesce(u.session_id, '')), lower(?6)) > 0 " \
     "OR r.id = ?6) "
