@@ -92,6 +92,8 @@ cleanup() {
 		echo "not ok - harness: sanitizers report nothing"
 		cat "$T/san.report"
 	fi
+	# a script's own servers that must outlive the programs (CLEANUP_AFTER)
+	[ -z "${CLEANUP_AFTER:-}" ] || eval "$CLEANUP_AFTER"
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
 	exit $_rc
 }
