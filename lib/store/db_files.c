@@ -35,6 +35,15 @@ static const char SQL_FILE_REF_ANY[] =
     "SELECT 1 FROM messages m, json_each(m.message_files) j "
     "WHERE m.message_files != '[]' "
     "AND json_extract(j.value, '$.upload_file_id') = ? LIMIT 1";
+/* PostgreSQL's: message_files is JSON text, an array of objects */
+static const char PG_FILE_REF_APP[] =
+    "SELECT 1 FROM messages m, json_array_elements(m.message_files::json) j "
+    "WHERE m.app_id = ? AND m.message_files != '[]' "
+    "AND j.value->>'upload_file_id' = ? LIMIT 1";
+static const char PG_FILE_REF_ANY[] =
+    "SELECT 1 FROM messages m, json_array_elements(m.message_files::json) j "
+    "WHERE m.message_files != '[]' "
+    "AND j.value->>'upload_file_id' = ? LIMIT 1";
 static const char SQL_MESSAGE_ANSWER[] =
     "SELECT answer FROM messages WHERE id = ? AND app_id = ? "
     "AND end_user_id = ?";
@@ -142,7 +151,7 @@ db_upload_file_referenced(struct db *db, const char *app_id,
 	struct dbst	*st;
 	int		 rc;
 
-	st = db_stmt(db, SQL_FILE_REF_APP);
+	st = db_stmt2(db, SQL_FILE_REF_APP, PG_FILE_REF_APP);
 	if (st == NULL || db_bind(st, "ss", app_id, file_id) == -1) {
 		db_stmt_release(st);
 		return -1;
@@ -150,7 +159,7 @@ db_upload_file_referenced(struct db *db, const char *app_id,
 	rc = any_row(db, st);
 	if (rc != 0)
 		return rc == 1 ? DB_OK : -1;
-	st = db_stmt(db, SQL_FILE_REF_ANY);
+	st = db_stmt2(db, SQL_FILE_REF_ANY, PG_FILE_REF_ANY);
 	if (st == NULL || db_bind(st, "s", file_id) == -1) {
 		db_stmt_release(st);
 		return -1;
