@@ -542,9 +542,12 @@ cmd_app_delete(int argc, char **argv)
 		return argc == 2 ? 0 : 2;
 	}
 	open_db();
-	switch (db_app_delete(db, argv[1])) {
+	switch (db_app_delete(db, argv[1], &nfiles, &bytes)) {
 	case DB_OK:
-		/* its rows are gone (ON DELETE CASCADE); now its files */
+		/*
+		 * its rows are gone (ON DELETE CASCADE) with the files the
+		 * database kept; now those under the data directory
+		 */
 		rc = files_app_remove(argv[1], &nfiles, &bytes);
 		printf("deleted %s: %lld files, %lld bytes freed\n", argv[1],
 		    nfiles, bytes);

@@ -123,7 +123,7 @@ get_str(const char *name, const char *dflt)
 int
 config_load(void)
 {
-	const char	*file = getenv("DIFYCGI_CONFIG");
+	const char	*file = getenv("DIFYCGI_CONFIG"), *v;
 	int		 body_kb, upload_mb, rc = 0;
 
 	if (file != NULL && *file != '\0' && load_file(file) == -1)
@@ -148,6 +148,21 @@ config_load(void)
 		log_error("DIFYCGI_DATABASE_URL is set but DIFYCGI_SECRET_KEY "
 		    "is not (at least 16 characters): every node must sign "
 		    "file links with the same secret");
+		rc = -1;
+	}
+	/*
+	 * nodes that share a PostgreSQL share its files too, unless told
+	 * otherwise: a file on one node's disk is missing on the others
+	 */
+	v = get_str("DIFYCGI_FILE_STORE", config.database_url != NULL ?
+	    "database" : "local");
+	if (strcmp(v, "database") == 0)
+		config.file_store = FILE_STORE_DATABASE;
+	else if (strcmp(v, "local") == 0)
+		config.file_store = FILE_STORE_LOCAL;
+	else {
+		log_error("DIFYCGI_FILE_STORE=%s: expected local or database",
+		    v);
 		rc = -1;
 	}
 	config.node_id = get_str("DIFYCGI_NODE_ID", NULL);

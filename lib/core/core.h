@@ -79,6 +79,8 @@ struct config {
 	const char	*database_url;		/* PostgreSQL, else NULL */
 	const char	*node_id;		/* this machine, in tasks */
 	const char	*data_dir;
+	enum file_store { FILE_STORE_LOCAL, FILE_STORE_DATABASE }
+			 file_store;		/* where new files' bytes go */
 	const char	*env_name;		/* X-Env */
 	size_t		 max_body;		/* JSON bodies */
 	size_t		 max_upload;		/* multipart bodies */

@@ -10,9 +10,11 @@
  * Mirrors Dify's service_api/app/file.py, file_preview.py,
  * services/file_service.py and factories/file_factory.py.
  *
- * Files live under cfg->data_dir/files/<app id>/<file id>, named by the
- * server, never by the client; a body is streamed to a temporary file in
- * cfg->data_dir/files/.tmp first and renamed once every check passed.
+ * Files are named by the server, never by the client, and kept where
+ * DIFYCGI_FILE_STORE says: under cfg->data_dir/files/<app id>/<file id>,
+ * or in the database as chunks, where every node that shares it reads
+ * them.  A body is streamed to a temporary file in cfg->data_dir/files/
+ * .tmp first and kept once every check passed.
  */
 #ifndef FILES_H
 #define FILES_H
@@ -105,15 +107,52 @@ int	 files_upload_check(struct req *, struct resp *, struct files_form *);
 /* ---- files_store.c: stored files ---- */
 
 /*
- * Move the checked form's file into the app's directory under a new id
- * and record it for rq->app and rq->user.  Fills "uf" (strings from the
- * request's pool).  0, or -1 with a 500 in "rs".
+ * Keep the bytes of the temporary file "tmp" (files_form_read's, or
+ * any under cfg->data_dir/files/.tmp) as a new file and record it: "uf"
+ * gets its id and storage_key here (strings from "p"), the caller fills
+ * the rest.  The store is cfg->file_store: "tmp" is renamed into
+ * files/<app>/<id> (local), or copied into the database with the row in
+ * one transaction (database, storage_key "db:<id>").  "tmp" is gone
+ * afterwards, whatever the outcome.  0 or -1 (logged; nothing kept).
+ */
+int	 files_keep(struct db *, struct pool *, struct upload_file *uf,
+	    const char *tmp);
+/* The same for bytes in memory (a file a workflow node made). */
+int	 files_keep_bytes(struct db *, struct pool *, struct upload_file *uf,
+	    const void *data, size_t len);
+/*
+ * Keep the checked form's file (files_keep) for rq->app and rq->user.
+ * Fills "uf" (strings from the request's pool).  0, or -1 with a 500 in
+ * "rs".
  */
 int	 files_store(struct req *, struct resp *, struct files_form *,
 	    struct upload_file *);
+
+#define FILES_STOP	1	/* a reader's "enough" */
+
+/*
+ * Call fn(arg, bytes, len) for the bytes of stored file "uf", in order
+ * and in chunks (64 KiB of a local file, 1 MiB of the database's), from
+ * the store its storage_key names, not the one configured now: "db:<id>"
+ * reads database "db", any other key a file under cfg->data_dir.  The
+ * bytes must add up to uf->size.  fn returns 0 for more, anything else
+ * to stop.  Returns 0, fn's nonzero return, or -1 (logged) when the
+ * bytes cannot be read or are not the size recorded: before any call of
+ * fn when the file cannot be found or opened at all.
+ */
+int	 files_stream(struct db *, const struct upload_file *uf,
+	    int (*fn)(void *, const void *, size_t), void *arg);
+/*
+ * Append stored file "uf" (files_stream) to "out", initialised by the
+ * caller: at most "max" bytes, the rest left unread when "cut", else -1
+ * for a larger file.  0 or -1.
+ */
+int	 files_read_stored(struct db *, const struct upload_file *uf,
+	    size_t max, int cut, struct buf *out);
 /*
  * Remove what an app stored under cfg->data_dir/files/<app_id>/ and that
- * directory, once the app is gone.  Symbolic links are never followed:
+ * directory, once the app is gone (the files the database kept went with
+ * its rows: db_app_delete).  Symbolic links are never followed:
  * the app's directory must be a real one, and a link in it is removed as
  * a link.  Adds the regular files removed and their bytes to "nfiles" and
  * "bytes".  0 (also when the app stored nothing), or -1 with what was
@@ -151,7 +190,7 @@ int	 files_signature_ok(struct req *, const char *file_id,
  * stream with Content-Disposition attachment and an RFC 5987 filename*
  * when "attachment"), Content-Length, Cache-Control private for at most
  * "max_age_s" seconds (and never more than an hour); the bytes in chunks
- * through rq->io.  Returns 0 (also when the client left mid-way), or -1
+ * as files_stream reads them, through rq->io.  Returns 0 (also when the client left mid-way), or -1
  * with a 404 in "rs" when the file cannot be opened.
  */
 int	 files_send(struct req *, struct resp *, const struct upload_file *,

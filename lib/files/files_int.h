@@ -1,6 +1,6 @@
 /*
  * files_int.h: what the files of lib/files/ share and nobody else sees.
- * The data directory and the stored files read back (files_store.c), the
+ * The data directory and temporary files (files_store.c), the
  * MIME type of an extension (files_types.c), base64 (files_sign.c) and the
  * kinds of text a document can give (files_text.c), which the "files" of
  * chat and completion requests (files_use.c) and the upload forms
@@ -27,11 +27,11 @@ int	 files_make_dirs(const char *rel);
 /* All of p[0..n) to "fd", through EINTR and short writes.  0 or -1. */
 int	 files_write_all(int fd, const char *p, size_t n);
 /*
- * Read a stored file into "out": at most "max" bytes, the rest left
- * unread when "cut", else -1 for a larger file.  0 or -1.
+ * A new temporary file under cfg->data_dir/files/.tmp (mode 0600, after
+ * sweeping those older than an hour), its path into "path": the fd open
+ * for writing, or -1 (logged) with "path" empty.
  */
-int	 files_read_stored(const struct upload_file *, size_t max, int cut,
-	    struct buf *out);
+int	 files_tmp_open(char *path, size_t len);
 
 /* ---- files_sign.c: base64 ---- */
 

@@ -1,15 +1,12 @@
 /*
  * files_serve.c: a stored file sent as the reply, for the preview and
  * download of Dify's file_preview.py: its headers (type, disposition,
- * caching, sandboxing of active types) and its bytes in chunks.
+ * caching, sandboxing of active types) and its bytes in chunks as
+ * files_stream reads them from either store.  The head waits for the
+ * first bytes, so a file that cannot be read is still a clean 404.
  */
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/stat.h>
 
 #include "files_int.h"
 
@@ -45,40 +42,39 @@ active_type(const char *mime)
 	    strstr(mime, "svg") != NULL || strstr(mime, "javascript") != NULL;
 }
 
-int
-files_send(struct req *rq, struct resp *rs, const struct upload_file *uf,
-    int attachment, long long max_age_s)
+/* A reply being sent: its head goes out with the first bytes. */
+struct sending {
+	struct req			*rq;
+	struct resp			*rs;
+	const struct upload_file	*uf;
+	int				 attachment;
+	long long			 max_age_s;
+	int				 started;
+};
+
+static int
+send_head(struct sending *s)
 {
 	static const char *const seekable[] = { "audio/mpeg", "audio/wav",
 	    "audio/mp4", "audio/ogg", "audio/flac", "audio/aac", "video/mp4",
 	    "video/webm", "video/quicktime", "audio/x-m4a", NULL };
-	const char	*ctype = uf->mime_type;
-	char		 path[4096], *chunk;
-	struct stat	 st;
-	ssize_t		 n;
-	int		 fd, i;
+	struct req	*rq = s->rq;
+	struct resp	*rs = s->rs;
+	const char	*ctype = s->uf->mime_type;
+	long long	 max_age_s = s->max_age_s;
+	int		 i;
 
-	if (strstr(uf->storage_key, "..") != NULL ||
-	    files_data_path(path, sizeof(path), uf->storage_key) == -1)
-		return resp_error_msg(rs, ERR_FILE_NOT_FOUND, NULL);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		log_error("file %s: %s", uf->id, fd == -1 ? strerror(errno) :
-		    "not a regular file");
-		if (fd != -1)
-			close(fd);
-		return resp_error_msg(rs, ERR_FILE_NOT_FOUND, NULL);
-	}
+	s->started = 1;
 	if (ctype == NULL || *ctype == '\0' || strpbrk(ctype, "\r\n") != NULL)
 		ctype = "application/octet-stream";
 	for (i = 0; seekable[i] != NULL; i++)
 		if (strcmp(ctype, seekable[i]) == 0)
 			resp_header(rs, "Accept-Ranges", "bytes");
-	if (attachment) {
+	if (s->attachment) {
 		ctype = "application/octet-stream";
 		resp_header(rs, "Content-Disposition", pool_printf(&rq->pool,
 		    "attachment; filename*=UTF-8''%s", rfc5987(&rq->pool,
-		    uf->name)));
+		    s->uf->name)));
 	} else if (active_type(ctype))
 		resp_header(rs, "Content-Security-Policy", "sandbox");
 	/*
@@ -92,23 +88,41 @@ files_send(struct req *rq, struct resp *rs, const struct upload_file *uf,
 	    "private, max-age=%lld", max_age_s > 0 ? max_age_s : 0));
 	resp_header(rs, "X-Content-Type-Options", "nosniff");
 	rs->status = 200;
-	if (resp_write_head(rq, rs, ctype, (long long)st.st_size) == -1) {
-		close(fd);
-		return 0;
+	if (resp_write_head(rq, rs, ctype, s->uf->size) == -1) {
+		rq->client_gone = 1;
+		return -1;
 	}
-	chunk = xmalloc(CHUNK);
-	for (;;) {
-		n = read(fd, chunk, CHUNK);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (rq->io.write(rq->io.ctx, chunk, (int)n) < 0) {
-			rq->client_gone = 1;
-			break;
-		}
+	return 0;
+}
+
+static int
+send_chunk(void *arg, const void *p, size_t n)
+{
+	struct sending	*s = arg;
+	struct req	*rq = s->rq;
+
+	if (!s->started && send_head(s) == -1)
+		return FILES_STOP;
+	if (rq->io.write(rq->io.ctx, p, (int)n) < 0) {
+		rq->client_gone = 1;
+		return FILES_STOP;
 	}
-	free(chunk);
-	close(fd);
+	return 0;
+}
+
+int
+files_send(struct req *rq, struct resp *rs, const struct upload_file *uf,
+    int attachment, long long max_age_s)
+{
+	struct sending	s = { rq, rs, uf, attachment, max_age_s, 0 };
+	int		rc;
+
+	rc = files_stream(rq->db, uf, send_chunk, &s);
+	if (!s.started) {
+		if (rc == -1)
+			return resp_error_msg(rs, ERR_FILE_NOT_FOUND, NULL);
+		send_head(&s);		/* an empty file */
+	}
+	/* -1 past the head is logged: the reply ends short of its length */
 	return 0;
 }

@@ -3,76 +3,19 @@
  * straight to a temporary file and checked in Dify's order (service_api/
  * app/file.py, services/file_service.py).  Nothing reads more than
  * cfg->max_upload bytes of a body or keeps more than a chunk of it in
- * memory; a temporary file is removed unless it was renamed into place.
+ * memory; a temporary file is removed unless it was kept (files_keep).
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include "files_int.h"
 
 #define AUDIO_MAX_MB		30
 #define NAME_MAX_CHARS		200
-#define TMP_STALE_S		3600	/* temporary files older are swept */
-
-/* ---- temporary files ---- */
-
-/* Remove temporary files a killed process left behind. */
-static void
-sweep_tmp(const char *dir)
-{
-	DIR		*d = opendir(dir);
-	struct dirent	*de;
-	struct stat	 st;
-	char		 path[4096];
-	time_t		 now = time(NULL);
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
-		    (int)sizeof(path))
-			continue;
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    now - st.st_mtime > TMP_STALE_S)
-			unlink(path);
-	}
-	closedir(d);
-}
-
-static int
-open_tmp(struct files_form *f)
-{
-	char	id[UUID_LEN + 1], dir[4096];
-
-	if (files_make_dirs("files/.tmp") == -1 ||
-	    files_data_path(dir, sizeof(dir), "files/.tmp") == -1)
-		return -1;
-	sweep_tmp(dir);
-	uuid_new(id);
-	if (snprintf(f->tmp_path, sizeof(f->tmp_path), "%s/%s", dir, id) >=
-	    (int)sizeof(f->tmp_path)) {
-		f->tmp_path[0] = '\0';
-		return -1;
-	}
-	f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (f->fd == -1) {
-		log_error("upload: %s: %s", f->tmp_path, strerror(errno));
-		f->tmp_path[0] = '\0';
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- upload forms ---- */
 
@@ -112,7 +55,8 @@ form_part(void *arg, const struct mp_part *pt)
 	f->cap = f->kind == FORM_AUDIO ? (size_t)AUDIO_MAX_MB * 1024 * 1024 :
 	    files_size_limit(files_extension(p, f->filename));
 	sha256_init(&f->sha);
-	return open_tmp(f);
+	f->fd = files_tmp_open(f->tmp_path, sizeof(f->tmp_path));
+	return f->fd == -1 ? -1 : 0;
 }
 
 static int

@@ -316,14 +316,15 @@ image_part(const char *url, const char *detail)
  * content shows to be ones vision models take.  NULL otherwise.
  */
 static json_object *
-local_image(const struct rfile *f, const char *detail)
+local_image(struct db *db, const struct rfile *f, const char *detail)
 {
 	struct buf	 data, url;
 	const char	*mime;
 	json_object	*o = NULL;
+	size_t		 max = (size_t)cfg->image_limit_mb * 1024 * 1024;
 
-	if (files_read_stored(&f->uf, (size_t)cfg->image_limit_mb * 1024 *
-	    1024, 0, &data) == -1) {
+	buf_init(&data, max);
+	if (files_read_stored(db, &f->uf, max, 0, &data) == -1) {
 		buf_free(&data);
 		log_warn("file %s: not sent as an image: unreadable or over "
 		    "the image limit", f->uf.id);
@@ -349,7 +350,7 @@ local_image(const struct rfile *f, const char *detail)
 
 /* The text part of a document, or NULL; -1 in *rc when fetching failed. */
 static json_object *
-document_text(struct resp *rs, const struct rfile *f,
+document_text(struct db *db, struct resp *rs, const struct rfile *f,
     int *rc)
 {
 	struct buf	 data, text;
@@ -366,7 +367,8 @@ document_text(struct resp *rs, const struct rfile *f,
 	}
 	if (f->method == M_LOCAL) {
 		/* a prompt takes DOC_TEXT_MAX: what lies past is not read */
-		if (files_read_stored(&f->uf, 4 * DOC_TEXT_MAX, 1,
+		buf_init(&data, 4 * DOC_TEXT_MAX);
+		if (files_read_stored(db, &f->uf, 4 * DOC_TEXT_MAX, 1,
 		    &data) == -1) {
 			log_warn("file %s: unreadable", f->uf.id);
 			buf_free(&data);
@@ -441,10 +443,10 @@ files_use_request(struct req *rq, struct resp *rs, struct files_use *fu)
 		rc = 0;
 		if (fs[i].type == FT_IMAGE)
 			part = fs[i].method == M_LOCAL ?
-			    local_image(&fs[i], pol.detail) :
+			    local_image(rq->db, &fs[i], pol.detail) :
 			    image_part(fs[i].url, pol.detail);
 		else
-			part = document_text(rs, &fs[i], &rc);
+			part = document_text(rq->db, rs, &fs[i], &rc);
 		if (rc == -1) {
 			files_use_free(fu);
 			return -1;

@@ -21,6 +21,10 @@ static const char SQL_APP_ALL[] =
     " author_name, tags, status, enable_api, max_active_requests, config,"
     " site, created_at, updated_at FROM apps ORDER BY created_at, id";
 static const char SQL_APP_DELETE[] = "DELETE FROM apps WHERE id = ?";
+/* the app's files whose bytes the database keeps (db_blob.c) */
+static const char SQL_APP_DB_FILES[] =
+    "SELECT count(*), coalesce(sum(size), 0) FROM upload_files "
+    "WHERE app_id = ? AND storage_key LIKE 'db:%'";
 static const char SQL_APP_SET_CONFIG[] =
     "UPDATE apps SET config = ?, updated_at = ? WHERE id = ?";
 static const char SQL_KEY_INSERT[] =
@@ -240,16 +244,52 @@ db_app_each(struct db *db, struct pool *p,
 	return rc;
 }
 
-int
-db_app_delete(struct db *db, const char *id)
+static int
+app_db_files(struct db *db, const char *id, long long *nfiles,
+    long long *bytes)
 {
-	struct dbst	*st = db_stmt(db, SQL_APP_DELETE);
+	struct dbst	*st = db_stmt(db, SQL_APP_DB_FILES);
 	int		 rc = -1;
 
+	if (st != NULL && db_bind(st, "s", id) == 0) {
+		if (db_step(st) == DB_ROW) {
+			*nfiles = db_col_int64(st, 0);
+			*bytes = db_col_int64(st, 1);
+			rc = 0;
+		} else
+			db_log_error(db, "app files");
+	}
+	db_stmt_release(st);
+	return rc;
+}
+
+int
+db_app_delete(struct db *db, const char *id, long long *nfiles,
+    long long *bytes)
+{
+	struct dbst	*st;
+	long long	 n = 0, b = 0;
+	int		 rc = -1;
+
+	/* one transaction: what is counted is what the cascade deletes */
+	if (db_begin(db) == -1)
+		return -1;
+	if (app_db_files(db, id, &n, &b) == -1)
+		goto out;
+	st = db_stmt(db, SQL_APP_DELETE);
 	if (st != NULL && db_bind(st, "s", id) == 0 &&
 	    db_exec_stmt(db, st, "app delete") == 0)
 		rc = db_changes(db) > 0 ? DB_OK : DB_NOT_FOUND;
 	db_stmt_release(st);
+	if (rc == DB_OK && db_commit(db) == -1)
+		rc = -1;
+out:
+	if (rc != DB_OK) {
+		db_rollback(db);
+		return rc;
+	}
+	*nfiles += n;
+	*bytes += b;
 	return rc;
 }
 

@@ -4,8 +4,8 @@
  * user): connection, migrations and statement cache (db.c), apps, keys
  * and end users (db_app.c), conversations, messages and the task
  * registry (db_chat.c), their listings and variables
- * (db_conversation.c), uploaded files (db_files.c) and workflow runs
- * (db_workflow.c).  Stands on core only.
+ * (db_conversation.c), uploaded files (db_files.c), the bytes of those
+ * the database keeps (db_blob.c) and workflow runs (db_workflow.c).  Stands on core only.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -155,7 +155,13 @@ struct app_new {
 
 int	 db_app_create(struct db *, const struct app_new *, char id[UUID_LEN + 1]);
 int	 db_app_get(struct db *, struct pool *, const char *id, struct app *);
-int	 db_app_delete(struct db *, const char *id);
+/*
+ * Delete an app and, by cascade, all its rows; the files whose bytes the
+ * database keeps (storage_key "db:...") go with them, and are added to
+ * "nfiles" and "bytes".  DB_OK, DB_NOT_FOUND or -1 (nothing deleted).
+ */
+int	 db_app_delete(struct db *, const char *id, long long *nfiles,
+	    long long *bytes);
 /* Drop the JSON objects an app row holds. */
 void	 app_release(struct app *);
 int	 db_app_set_config(struct db *, const char *id, json_object *config);
@@ -482,7 +488,8 @@ struct upload_file {
 	long long	 size;
 	const char	*extension;	/* lowercased, no dot, may be "" */
 	const char	*mime_type;
-	const char	*storage_key;	/* relative to cfg->data_dir */
+	const char	*storage_key;	/* "db:<id>" (db_blob.c), else a
+					   path under cfg->data_dir */
 	const char	*hash;
 	int64_t		 created_at;
 };
@@ -514,5 +521,26 @@ int	 db_upload_file_referenced(struct db *, const char *app_id,
 int	 db_message_answer(struct db *, struct pool *, const char *app_id,
 	    const char *end_user_id, const char *message_id,
 	    const char **answer);
+
+/* ---- db_blob.c: the bytes of files kept in the database ---- */
+
+#define DB_CHUNK_BYTES	(1024 * 1024)	/* of a file_chunks row */
+
+/*
+ * Record file "f" (db_upload_file_create) and its bytes, read from "fd"
+ * to its end, as chunks of DB_CHUNK_BYTES, in one transaction: nothing
+ * is left when it fails, also when the bytes do not add up to f->size.
+ * Holds one chunk in memory.  0 or -1 (logged).
+ */
+int	 db_upload_file_create_fd(struct db *, const struct upload_file *f,
+	    int fd);
+/*
+ * Call fn(arg, bytes, len) for each chunk of file "file_id" in order,
+ * one statement a chunk; the bytes are borrowed for the call.  Returns
+ * 0 after the last chunk (none for an empty or unknown file), fn's
+ * nonzero return when it stops, or -1 (logged).
+ */
+int	 db_file_chunks_each(struct db *, const char *file_id,
+	    int (*fn)(void *, const void *, size_t), void *arg);
 
 #endif

@@ -1,16 +1,11 @@
 /*
  * wf_file.c: the bytes of a Dify file object, for the nodes that read
  * files (the http-request node's binary and form-data bodies, the
- * document extractor): an upload or tool file from storage, else its
- * URL through files_fetch_url.
+ * document extractor): an upload or tool file from either store
+ * (files_read_stored), else its URL through files_fetch_url.
  */
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "workflow/workflow.h"
 
@@ -21,10 +16,7 @@ wf_file_bytes(struct wf_run *r, json_object *f, size_t max, struct buf *out,
 	struct upload_file	 uf;
 	const char		*id = json_str(f, "related_id");
 	const char		*url = json_str(f, "remote_url"), *tm;
-	char			 path[4096], chunk[65536];
-	struct stat		 st;
-	ssize_t			 got;
-	int			 fd, rc;
+	int			 rc;
 
 	tm = json_str(f, "transfer_method");
 	if (id != NULL && *id != '\0' && (tm == NULL ||
@@ -46,28 +38,10 @@ wf_file_bytes(struct wf_run *r, json_object *f, size_t max, struct buf *out,
 			    "bytes", max);
 			return -1;
 		}
-		snprintf(path, sizeof(path), "%s/%s", cfg->data_dir,
-		    uf.storage_key);
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd == -1 || fstat(fd, &st) == -1 ||
-		    (long long)st.st_size > (long long)max) {
-			if (fd != -1)
-				close(fd);
+		if (files_read_stored(r->db, &uf, max, 0, out) == -1) {
 			snprintf(err, errlen, "the file %s cannot be read", id);
 			return -1;
 		}
-		while ((got = read(fd, chunk, sizeof(chunk))) != 0) {
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got < 0 || buf_append(out, chunk, (size_t)got) ==
-			    -1) {
-				close(fd);
-				snprintf(err, errlen, "the file %s cannot be "
-				    "read", id);
-				return -1;
-			}
-		}
-		close(fd);
 		return 0;
 	}
 	if (url == NULL || *url == '\0')

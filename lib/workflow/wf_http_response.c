@@ -11,16 +11,11 @@
  *   DIFYCGI_HTTP_REQUEST_NODE_MAX_TEXT_SIZE     1 MiB
  *   DIFYCGI_HTTP_REQUEST_NODE_MAX_BINARY_SIZE   10 MiB
  */
-#include <sys/stat.h>
-
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "workflow/workflow.h"
 #include "workflow_int.h"
@@ -315,26 +310,10 @@ ext_of_mime(const char *mime)
 	return ".bin";
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
- * Store a response that is a file as Dify stores tool files: under the
- * app's files, recorded for the end user, given as a file object with
+ * Store a response that is a file as Dify stores tool files: among the
+ * app's files, in the configured store (files_keep_bytes), recorded for
+ * the end user, given as a file object with
  * transfer_method tool_file.  NULL when there is no storage (unit tests)
  * or it fails (logged).
  */
@@ -345,11 +324,9 @@ store_file(struct wf_run *r, const struct http_response *rs,
 	struct upload_file	 uf;
 	struct pool		*p = r->p;
 	json_object		*o;
-	char			 id[UUID_LEN + 1], rel[256], path[4096];
-	char			 tmp[4200], hash[65];
+	char			 hash[65];
 	const char		*name, *mime, *slash, *ext;
 	enum file_type		 ft;
-	int			 fd;
 
 	if (r->db == NULL || cfg == NULL || cfg->data_dir == NULL ||
 	    !uuid_valid(r->app_id))
@@ -370,40 +347,20 @@ store_file(struct wf_run *r, const struct http_response *rs,
 	}
 	if (mime == NULL)
 		mime = "application/octet-stream";
-	uuid_new(id);
-	snprintf(path, sizeof(path), "%s/files", cfg->data_dir);
-	(void)mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/files/%s", cfg->data_dir, r->app_id);
-	(void)mkdir(path, 0700);
-	snprintf(rel, sizeof(rel), "files/%s/%s", r->app_id, id);
-	if (snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, rel) >=
-	    (int)sizeof(path))
-		return NULL;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1 || write_all(fd, rs->body.p ? rs->body.p : "",
-	    rs->body.len) == -1 || close(fd) == -1 || rename(tmp, path) == -1) {
-		log_error("run %s: response file %s: %s", r->run_id, tmp,
-		    strerror(errno));
-		if (fd != -1)
-			unlink(tmp);
-		return NULL;
-	}
 	sha256_hex(rs->body.p ? rs->body.p : "", rs->body.len, hash);
 	memset(&uf, 0, sizeof(uf));
-	uf.id = id;
 	uf.app_id = r->app_id;
 	uf.end_user_id = r->end_user_id;
 	uf.name = name;
 	uf.size = (long long)rs->body.len;
 	uf.extension = files_extension(p, name);
 	uf.mime_type = mime;
-	uf.storage_key = rel;
 	uf.hash = hash;
 	uf.created_at = now_s();
-	if (db_upload_file_create(r->db, &uf) == -1) {
-		unlink(path);
+	if (files_keep_bytes(r->db, p, &uf, rs->body.p ? rs->body.p : "",
+	    rs->body.len) == -1) {
+		log_error("run %s: the response's file was not kept",
+		    r->run_id);
 		return NULL;
 	}
 	ext = strrchr(name, '.');
@@ -420,7 +377,7 @@ store_file(struct wf_run *r, const struct http_response *rs,
 	json_object_object_add(o, "transfer_method",
 	    json_object_new_string("tool_file"));
 	json_object_object_add(o, "remote_url", NULL);
-	json_object_object_add(o, "related_id", json_object_new_string(id));
+	json_object_object_add(o, "related_id", json_object_new_string(uf.id));
 	json_object_object_add(o, "filename", json_object_new_string(name));
 	json_object_object_add(o, "extension", ext != NULL ?
 	    json_object_new_string(ext) : NULL);

@@ -6,6 +6,7 @@
  * reads them; list-operator filters, orders, extracts and limits; whole
  * graphs with these nodes and a fake model. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../../lib/workflow/wf_http_request.c"
 #include "../../lib/workflow/wf_http_response.c"
