@@ -35,6 +35,7 @@ static __thread unsigned	gen_next = 1;
 struct pgdb {
 	unsigned	gen;
 	unsigned	nstmt;
+	int		down_logged;
 };
 
 /*
@@ -152,13 +153,21 @@ db_pg_open(struct db *db, const char *url)
 {
 	PGconn		*c;
 	struct pgdb	*pd;
+	double		 deadline = now_mono() + cfg->db_timeout_ms / 1000.0;
 
 	db->url = xstrdup(url);
-	c = connect_url(url);
-	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-		log_connect_error(db, c);
+	/* a server restarting is waited for, within the database timeout */
+	for (;;) {
+		c = connect_url(url);
+		if (c != NULL && PQstatus(c) == CONNECTION_OK)
+			break;
+		if (now_mono() >= deadline) {
+			log_connect_error(db, c);
+			PQfinish(c);
+			return -1;
+		}
 		PQfinish(c);
-		return -1;
+		nanosleep(&(struct timespec){ 0, 100 * 1000000L }, NULL);
 	}
 	db->h = c;
 	pd = xcalloc(1, sizeof(*pd));
@@ -180,7 +189,10 @@ db_pg_revive(struct db *db)
 		return 0;
 	PQreset(C(db));
 	if (PQstatus(C(db)) != CONNECTION_OK) {
-		log_connect_error(db, C(db));
+		/* once an outage: the attempts come every 100 ms */
+		if (!pd->down_logged)
+			log_connect_error(db, C(db));
+		pd->down_logged = 1;
 		return -1;
 	}
 	pd->gen = gen_next++;	/* every statement is prepared anew */
@@ -189,7 +201,8 @@ db_pg_revive(struct db *db)
 		return -1;
 	}
 	db->broken = 0;
-	log_info("db: reconnected to PostgreSQL");
+	pd->down_logged = 0;
+	log_info("db: connected to PostgreSQL again");
 	return 0;
 }
 
@@ -388,7 +401,7 @@ execute_once(struct db *db, struct dbst *st)
 	switch (PQresultStatus(r)) {
 	case PGRES_COMMAND_OK:
 	case PGRES_TUPLES_OK:
-		db->changes = atoi(PQcmdTuples(r));
+		db->changes = (int)strtol(PQcmdTuples(r), NULL, 10);
 		st->res = r;
 		st->nrows = PQntuples(r);
 		st->row = -1;
@@ -643,7 +656,7 @@ pg_schema_version(struct db *db)
 	    "IS NULL THEN 0 ELSE (SELECT coalesce(max(version), 0) FROM "
 	    "schema_migrations) END");
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-		v = atoi(PQgetvalue(r, 0, 0));
+		v = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
 	else
 		failed(db, r);
 	PQclear(r);

@@ -213,6 +213,7 @@ pgctl -m fast restart
 n0=$(lines)
 wait_for 30 grown $((n0 + 10))
 n_quick=$(grep -vc '^200 ' "$T/traffic")
+grep -v '^200 ' "$T/traffic" | sed 's/^/# quick restart: /' 
 pgctl -m fast stop
 sleep 5
 pgctl start
