@@ -12,7 +12,8 @@ DEPS_DEB = libfcgi-dev libjson-c-dev libsqlite3-dev libcurl4-openssl-dev \
 	   python3-requests python3-yaml libssl-dev libxml2-dev
 # what the whole test suite needs besides (deployment tests, fuzzing)
 TEST_DEB = clang libclang-rt-14-dev apache2 libapache2-mod-fcgid nginx \
-	   spawn-fcgi lighttpd-mod-openssl openssl procps
+	   spawn-fcgi lighttpd-mod-openssl openssl procps postgresql-15 \
+	   postgresql-client-15 haproxy pgbouncer
 # asked of pkg-config on first use, after `deps` has installed what was
 # missing (a fresh machine has no .pc files when make starts)
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
@@ -121,8 +122,9 @@ $(BUILD)/tests/leaky.fcgi: tests/tools/leaky.c
 	    -fsanitize=address,undefined $(PKG_CFLAGS) -o $@ $< -lfcgi
 
 # `make test` runs the suite on the normal build and again under ASan and
-# UBSan; `make SANITIZE=1 test` only the latter, `make QUICK=1 test` only
-# the former.
+# UBSan, both on SQLite, then on the normal build again on PostgreSQL (a
+# throwaway cluster, tests/pg.sh); `make SANITIZE=1 test` only the
+# second pass, `make QUICK=1 test` only the first.
 $(BUILD)/bench/reqcost: tests/bench/reqcost.c cgi-bin/conversation.c $(LIB) $(HDRS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
@@ -176,8 +178,8 @@ else ifeq ($(QUICK),1)
 else
 	@$(MAKE) --no-print-directory SANITIZE=1 all
 	@$(MAKE) --no-print-directory fuzz-lib
-	@BUILDS="$(BUILD) build-san" FUZZ="$(FUZZERS)" \
-	    FUZZ_SECONDS=$(CI_FUZZ_SECONDS) sh tests/run.sh
+	@PASSES="$(BUILD):sqlite build-san:sqlite $(BUILD):postgresql" \
+	    FUZZ="$(FUZZERS)" FUZZ_SECONDS=$(CI_FUZZ_SECONDS) sh tests/run.sh
 endif
 
 check: test

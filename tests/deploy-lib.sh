@@ -54,7 +54,11 @@ poll() {
 # deploy_setup: the programs copied to $T/cgi-bin (so that pgrep finds
 # exactly this test's processes), a fresh database with the apps, the
 # fake upstream when chat.fcgi exists, $T/difycgi.conf for DIFYCGI_CONFIG,
-# and $T handed to the user the programs run as.
+# and $T handed to the user the programs run as.  The file holds every
+# DIFYCGI_* of tests/lib.sh: so the database (DIFYCGI_DB, or on
+# PostgreSQL DIFYCGI_DATABASE_URL with DIFYCGI_SECRET_KEY) reaches the
+# programs under every server, whatever environment it passes them
+# (mod_fcgid only InitialEnv, lighttpd only bin-copy-environment).
 deploy_setup() {
 	mkdir -p "$T/cgi-bin" "$T/log"
 	cp "$BUILD_DIR"/cgi-bin/*.fcgi "$T/cgi-bin/" || exit 1
@@ -74,6 +78,11 @@ deploy_setup() {
 		env | grep '^DIFYCGI_' | grep -v -e '^DIFYCGI_THREADS=' \
 		    -e '^DIFYCGI_CONFIG=' | sort
 	} > "$T/difycgi.conf"
+	if [ "$(db_backend)" = postgresql ] && { ! grep -q '^DIFYCGI_DATABASE_URL=postgresql:' "$T/difycgi.conf" ||
+	    ! grep -q '^DIFYCGI_SECRET_KEY=.' "$T/difycgi.conf"; }; then
+		echo "# $T/difycgi.conf names no PostgreSQL database or secret"
+		exit 1
+	fi
 	export DIFYCGI_CONFIG="$T/difycgi.conf"
 	if [ "$(id -u)" = 0 ]; then
 		chown -R "$RUN_AS:$RUN_GROUP" "$T"

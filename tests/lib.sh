@@ -1,6 +1,11 @@
 # tests/lib.sh: the end-to-end harness, sourced by tests/e2e/*.sh.
 # Starts lighttpd with the real programs on a free loopback port and a
 # fresh SQLite file, speaks HTTP with curl, and stops everything on exit.
+# With DIFYCGI_TEST_BACKEND=postgresql (tests/run.sh's postgresql pass,
+# which gives PGHOST and PGPORT of its cluster) the programs get a fresh
+# PostgreSQL database of the script's own instead (DIFYCGI_DATABASE_URL,
+# with the DIFYCGI_SECRET_KEY they then require), dropped on exit.  sql,
+# the db_* helpers and the JSON ones (jx, jn, jlen) work on either.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
@@ -15,6 +20,32 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:abort_on_erro
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$T/ubsan"
 PIDS=""
 FAILS=0
+
+# db_backend: sqlite or postgresql, the store the programs use
+DB_BACKEND=${DIFYCGI_TEST_BACKEND:-sqlite}
+db_backend() { echo "$DB_BACKEND"; }
+PG_DB=""		# the script's database, once created
+case $DB_BACKEND in
+sqlite) ;;
+postgresql)
+	if [ -z "${PGHOST:-}" ] || [ -z "${PGPORT:-}" ]; then
+		echo "Bail out! DIFYCGI_TEST_BACKEND=postgresql needs PGHOST and PGPORT (tests/run.sh starts a cluster)"
+		exit 1
+	fi
+	# kept for psql, but out of the programs' environment: they must
+	# find their database by DIFYCGI_DATABASE_URL alone
+	_h=$PGHOST _p=$PGPORT
+	unset PGHOST PGPORT
+	PGHOST=$_h PGPORT=$_p
+	PG_NAME="difycgi_${T##*.}"
+	export DIFYCGI_DATABASE_URL="postgresql:///$PG_NAME?host=$PGHOST&port=$PGPORT&user=postgres"
+	export DIFYCGI_SECRET_KEY=$(head -c 48 /dev/urandom | base64 | tr -dc A-Za-z0-9 | head -c 40)
+	;;
+*)
+	echo "Bail out! DIFYCGI_TEST_BACKEND is sqlite or postgresql, not '$DB_BACKEND'"
+	exit 1
+	;;
+esac
 
 # descendants PID: PID and every process below it
 descendants() {
@@ -92,6 +123,13 @@ cleanup() {
 		echo "not ok - harness: sanitizers report nothing"
 		cat "$T/san.report"
 	fi
+	# after the programs: none holds a connection to it any more
+	if [ -n "$PG_DB" ] && [ -z "${KEEP:-}" ] && ! dropdb --force \
+	    -h "$PGHOST" -p "$PGPORT" -U postgres "$PG_DB" > "$T/dropdb.log" 2>&1; then
+		_rc=1
+		echo "not ok - harness: the test's database $PG_DB is dropped"
+		sed 's/^/#   /' "$T/dropdb.log"
+	fi
 	# a script's own servers that must outlive the programs (CLEANUP_AFTER)
 	[ -z "${CLEANUP_AFTER:-}" ] || eval "$CLEANUP_AFTER"
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
@@ -101,6 +139,15 @@ trap cleanup EXIT
 # a timeout (tests/run.sh) or ^C still runs cleanup
 trap 'exit 143' TERM
 trap 'exit 130' INT
+
+if [ "$DB_BACKEND" = postgresql ]; then
+	if ! createdb -h "$PGHOST" -p "$PGPORT" -U postgres "$PG_NAME" > "$T/createdb.log" 2>&1; then
+		echo "Bail out! cannot create the test's database $PG_NAME"
+		sed 's/^/#   /' "$T/createdb.log"
+		exit 1
+	fi
+	PG_DB=$PG_NAME
+fi
 
 # Every curl of the test gives up after CURL_MAX_TIME seconds (a minute by
 # default) unless it says otherwise.
@@ -248,8 +295,137 @@ last_event() {
 	[ -n "$_l" ] && printf '%s' "$_l" | jq -e "$1" >/dev/null 2>&1
 }
 
-# sql QUERY: run a query on the test database
-sql() { sqlite3 "$DIFYCGI_DB" "$1"; }
+# sql QUERY: run a query (or several, ";"-separated) on the test's
+# database; the rows print as sqlite3 prints them, values separated by
+# "|", NULL as nothing, no header.  SQL that runs on both: a comparison
+# is a boolean in PostgreSQL (printed "t"), so CAST(... AS INTEGER) it.
+sql() {
+	if [ "$DB_BACKEND" = postgresql ]; then
+		PGCLIENTENCODING=UTF8 psql -X -q -A -t -F '|' -v ON_ERROR_STOP=1 \
+		    -h "$PGHOST" -p "$PGPORT" -U postgres -d "$PG_DB" -c "$1"
+	else
+		sqlite3 "$DIFYCGI_DB" "$1"
+	fi
+}
+
+# db_dump: the whole database as text, for grep and for comparing two
+# states.  PostgreSQL's lines are sorted: an UPDATE moves a row even when
+# no value changes; sequence positions are left out: a rolled-back
+# INSERT moves them on, where SQLite's rowids show nothing.
+db_dump() {
+	if [ "$DB_BACKEND" = postgresql ]; then
+		pg_dump --inserts --no-owner --no-privileges -h "$PGHOST" \
+		    -p "$PGPORT" -U postgres "$PG_DB" |
+		    grep -v -e 'pg_catalog.setval(' -e '^\\\(un\)\{0,1\}restrict ' |
+		    sed 's/^INSERT INTO public\./INSERT INTO /' | LC_ALL=C sort
+	else
+		sqlite3 "$DIFYCGI_DB" .dump
+	fi
+}
+
+# db_schema: the schema as text, and on PostgreSQL the migrations table's
+# rows (SQLite keeps its version in the header, PRAGMA user_version)
+db_schema() {
+	if [ "$DB_BACKEND" = postgresql ]; then
+		pg_dump --schema-only --no-owner --no-privileges -h "$PGHOST" \
+		    -p "$PGPORT" -U postgres "$PG_DB" |
+		    grep -v '^\\\(un\)\{0,1\}restrict '
+		sql "SELECT * FROM schema_migrations ORDER BY version"
+	else
+		sqlite3 "$DIFYCGI_DB" .schema
+		sql "PRAGMA user_version"
+	fi
+}
+
+# db_files: the files the database's data is written to, for grepping
+# them: SQLite's file and its WAL; the cluster's files of this database
+# and its WAL (tests/pg.sh keeps the cluster in $PGHOST/data), after a
+# checkpoint has written out what was only in memory
+db_files() {
+	if [ "$DB_BACKEND" = postgresql ]; then
+		sql "CHECKPOINT"
+		echo "$PGHOST/data/base/$(sql "SELECT oid FROM pg_database WHERE datname = current_database()")"
+		echo "$PGHOST/data/pg_wal"
+	else
+		echo "$DIFYCGI_DB"
+		echo "$DIFYCGI_DB-wal"
+	fi
+}
+
+# db_integrity: prints "ok" when the database is sound: SQLite's
+# integrity_check; on PostgreSQL amcheck's check of every B-tree index
+# and of its table against it (the extension is there only meanwhile,
+# in a schema of its own: a dump taken later does not show it)
+db_integrity() {
+	if [ "$DB_BACKEND" = postgresql ]; then
+		sql "CREATE SCHEMA IF NOT EXISTS harness;
+		    CREATE EXTENSION IF NOT EXISTS amcheck SCHEMA harness" &&
+		sql "SELECT harness.bt_index_check(c.oid, true)
+		    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		    JOIN pg_namespace n ON n.oid = c.relnamespace
+		    JOIN pg_am a ON a.oid = c.relam
+		    WHERE n.nspname = 'public' AND a.amname = 'btree'" > "$T/amcheck" 2>&1
+		_ic=$?
+		sql "SET client_min_messages = warning; DROP SCHEMA IF EXISTS harness CASCADE"
+		if [ $_ic -eq 0 ] && [ -s "$T/amcheck" ] && ! grep -q . "$T/amcheck"; then
+			echo ok
+		else
+			cat "$T/amcheck"
+		fi
+	else
+		sql "PRAGMA integrity_check"
+	fi
+}
+
+# jx COLUMN PATH: SQL for the value at SQLite JSON path PATH ("$.a[0].b",
+# '$."x.y"') in the JSON text of COLUMN: a string unquoted, a number,
+# object or array as its text, NULL when absent (a JSON boolean differs:
+# 1 in SQLite, true in PostgreSQL)
+jx() {
+	if [ "$DB_BACKEND" = postgresql ]; then
+		echo "(CAST($1 AS json) #>> '{$(json_path_elems "$2")}')"
+	else
+		echo "json_extract($1, '$2')"
+	fi
+}
+
+# jn COLUMN PATH: as jx, for a number (to compare with one)
+jn() {
+	if [ "$DB_BACKEND" = postgresql ]; then
+		echo "CAST($(jx "$1" "$2") AS double precision)"
+	else
+		jx "$1" "$2"
+	fi
+}
+
+# jlen COLUMN [PATH]: SQL for the length of the JSON array there
+jlen() {
+	if [ "$DB_BACKEND" = postgresql ]; then
+		echo "json_array_length(CAST($1 AS json) #> '{$(json_path_elems "${2:-\$}")}')"
+	else
+		echo "json_array_length($1, '${2:-\$}')"
+	fi
+}
+
+# json_path_elems PATH: "$.a[0]."x.y"" -> a,0,"x.y" (a PostgreSQL text[])
+json_path_elems() {
+	printf '%s\n' "${1#\$}" | sed -E 's/\[([0-9]+)\]/.\1/g; s/^\.//' |
+	    awk '{
+		n = 0; out = ""
+		while (length($0) > 0) {
+			if (substr($0, 1, 1) == "\"") {
+				e = index(substr($0, 2), "\"")
+				k = substr($0, 1, e + 1); $0 = substr($0, e + 3)
+			} else {
+				e = index($0, ".")
+				if (e == 0) { k = $0; $0 = "" }
+				else { k = substr($0, 1, e - 1); $0 = substr($0, e + 1) }
+			}
+			out = out (n++ ? "," : "") k
+		}
+		print out
+	    }'
+}
 
 # events_are "a b c": the last stream's event names, repeats folded
 events_are() { [ "$(events | uniq | tr '\n' ' ')" = "$1 " ]; }

@@ -13,14 +13,78 @@
 # The harness's own failures (tests/lib.sh cleanup) read "not ok - harness:
 # ..." and are not part of the plan.
 #
-# Usage: tests/run.sh [PATTERN]   (BUILDS="build build-san")
+# Passes: the end-to-end scripts run once per pass, a pass being a build
+# and a storage backend ("build:sqlite", "build-san:postgresql"); the unit
+# programs and fuzz replays run once per build, in its first pass.
+# PASSES names them in order; without it they are every BUILD of BUILDS
+# with every backend of BACKENDS (default "sqlite").  `make test` runs
+# PASSES="build:sqlite build-san:sqlite build:postgresql".
+#
+# A postgresql pass starts one throwaway cluster (tests/pg.sh) when its
+# first script runs and stops it at the end of the pass, or when run.sh
+# is interrupted; the scripts get PGHOST, PGPORT and
+# DIFYCGI_TEST_BACKEND=postgresql, and tests/lib.sh gives each its own
+# database.  Its lines read "[pg:NAME] ..." ("[build-san:pg:NAME] ...").
+# A script with a line "# backends: sqlite" (a space-separated list) near
+# its top runs only on those backends; elsewhere it prints one comment
+# line "# [pg:NAME] sqlite only", neither passed nor failed.
+#
+# Usage: tests/run.sh [PATTERN]   (BUILDS="build build-san",
+#        BACKENDS="sqlite postgresql", or PASSES="build:postgresql")
 set -u
 cd "$(dirname "$0")/.."
 BUILDS=${BUILDS:-${BUILD:-build}}
+BACKENDS=${BACKENDS:-sqlite}
+passes=${PASSES:-}
+if [ -z "$passes" ]; then
+	for b in $BUILDS; do
+		for k in $BACKENDS; do passes="$passes $b:$k"; done
+	done
+fi
+# not for the scripts (tests/e2e/010-harness.sh runs a run.sh of its own)
+unset PASSES BACKENDS
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 pattern=${1:-}
-out=$(mktemp -d)/test.out
+tmp=$(mktemp -d)
+out=$tmp/test.out
 pass=0 fail=0
+child=""		# the program running now (its timeout)
+pgdir=""		# the running cluster's directory, if any
+
+# pg_start: this pass's cluster, once; 1 when it does not start
+pg_start() {
+	[ -z "$pgdir" ] || return 0
+	pgdir=$(mktemp -d /tmp/difycgi-pg.XXXXXX)
+	if ! sh tests/pg.sh start "$pgdir" > "$tmp/pg.env" 2> "$out"; then
+		failed "${tag}pg.sh" "a PostgreSQL cluster starts (tests/pg.sh)"
+		sh tests/pg.sh stop "$pgdir" || rm -rf "$pgdir"
+		pgdir=""
+		return 1
+	fi
+	. "$tmp/pg.env"
+	export PGHOST PGPORT
+}
+
+pg_stop() {
+	[ -n "$pgdir" ] || return 0
+	sh tests/pg.sh stop "$pgdir" || rm -rf "$pgdir"
+	pgdir=""
+	unset PGHOST PGPORT
+}
+
+# on any exit: the program running is stopped (its own cleanup drops its
+# database), then the cluster
+on_exit() {
+	if [ -n "$child" ]; then
+		kill -TERM "$child" 2>/dev/null
+		wait "$child" 2>/dev/null
+	fi
+	pg_stop
+	rm -rf "$tmp"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 SAN_PATTERN='ERROR: (Address|Leak)Sanitizer|runtime error: '
 
 # failed NAME WHY: one failure that the program itself did not print
@@ -34,8 +98,12 @@ failed() {
 run_one() {
 	name=$1 kind=$2
 	shift 2
-	timeout -k 10 "$TEST_TIMEOUT" "$@" > "$out" 2>&1 < /dev/null
+	# in the background, so that a signal to run.sh is handled at once
+	timeout -k 10 "$TEST_TIMEOUT" "$@" > "$out" 2>&1 < /dev/null &
+	child=$!
+	wait "$child"
 	rc=$?
+	child=""
 	grep -E '^(ok|not ok) - |^#' "$out" | sed "s|^|[$name] |"
 	p=$(grep -E '^ok - ' "$out" | grep -cvE '# SKIP')
 	s=$(grep -E '^ok - ' "$out" | grep -cE '# SKIP')
@@ -65,32 +133,62 @@ run_one() {
 	fi
 }
 
-for BUILD in $BUILDS; do
+# backends_of SCRIPT: the backends its "# backends:" line names, or "all"
+backends_of() {
+	_b=$(sed -n '1,20s/^# backends: *//p' "$1" | head -1)
+	echo "${_b:-all}"
+}
+
+done_builds=" "
+for p in $passes; do
+	BUILD=${p%%:*} backend=${p#*:}
 	export BUILD
 	tag=""
 	[ "$BUILD" = build ] || tag="$BUILD:"
-	for t in "$BUILD"/tests/test_*; do
-		[ -x "$t" ] || continue
-		case "$t" in *"$pattern"*) ;; *) continue ;; esac
-		run_one "$tag$(basename "$t")" program "$t"
-	done
-	for t in "$BUILD"/fuzz/fuzz_*; do
-		[ -x "$t" ] || continue
-		case "$t" in *"$pattern"*) ;; *) continue ;; esac
-		n=$(basename "$t")
-		run_one "$tag$n" program "$t" "tests/fuzz/corpus/${n#fuzz_}"
-	done
+	case $done_builds in
+	*" $BUILD "*) ;;
+	*)
+		done_builds="$done_builds$BUILD "
+		for t in "$BUILD"/tests/test_*; do
+			[ -x "$t" ] || continue
+			case "$t" in *"$pattern"*) ;; *) continue ;; esac
+			run_one "$tag$(basename "$t")" program "$t"
+		done
+		for t in "$BUILD"/fuzz/fuzz_*; do
+			[ -x "$t" ] || continue
+			case "$t" in *"$pattern"*) ;; *) continue ;; esac
+			n=$(basename "$t")
+			run_one "$tag$n" program "$t" "tests/fuzz/corpus/${n#fuzz_}"
+		done
+		;;
+	esac
+	case $backend in
+	sqlite) ;;
+	postgresql) tag="${tag}pg:" ;;
+	*) failed "$tag$backend" "names a backend (sqlite or postgresql)"; continue ;;
+	esac
+	export DIFYCGI_TEST_BACKEND=$backend
 	for t in tests/e2e/[0-9]*.sh; do
 		[ -f "$t" ] || continue
 		case "$t" in *"$pattern"*) ;; *) continue ;; esac
-		run_one "$tag$(basename "$t" .sh)" script bash "$t"
+		n=$(basename "$t" .sh)
+		b=$(backends_of "$t")
+		case " $b " in
+		" all "|*" $backend "*) ;;
+		*) echo "# [$tag$n] $b only"; continue ;;
+		esac
+		if [ "$backend" = postgresql ]; then
+			pg_start || break
+		fi
+		run_one "$tag$n" script bash "$t"
 	done
+	pg_stop
+	unset DIFYCGI_TEST_BACKEND
 done
 # libFuzzer runs of every target, FUZZ_SECONDS each (make test in CI)
 if [ -n "${FUZZ:-}" ] && [ "${FUZZ_SECONDS:-0}" -gt 0 ]; then
 	TEST_TIMEOUT=$((TEST_TIMEOUT + FUZZ_SECONDS * $(echo $FUZZ | wc -w)))
 	run_one fuzz program sh tools/fuzz.sh $FUZZ
 fi
-rm -rf "$(dirname "$out")"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

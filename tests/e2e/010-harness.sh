@@ -4,7 +4,9 @@
 # program when it exits after lighttpd, a UBSan report alone, a program
 # that never exits, an early exit, a missing plan, a skip, a non-zero
 # exit, a hang and a curl that would wait for ever all fail, and a clean
-# script passes.
+# script passes.  It tests the runner and the harness, alike on every
+# backend.
+# backends: sqlite
 . "$(dirname "$0")/../lib.sh"
 plan 13
 

@@ -13,7 +13,7 @@ read -r W KW <<<"$(new_app workflow)"
 jreq POST /v1/chat-messages "$KA" '{"inputs":{"city":"Paris"},"query":"hi","user":"alice","response_mode":"blocking","auto_generate_name":false}'
 check "alice chats" is_status 200
 CID=$(printf '%s' "$BODY" | jq -r .conversation_id)
-snapshot() { sql "SELECT session_id, id FROM end_users ORDER BY 1, 2; SELECT count(*) FROM messages; SELECT count(*) FROM conversations; SELECT count(*) FROM workflow_runs; SELECT group_concat(name) FROM conversations" | md5sum; }
+snapshot() { sql "SELECT session_id, id FROM end_users ORDER BY 1, 2; SELECT count(*) FROM messages; SELECT count(*) FROM conversations; SELECT count(*) FROM workflow_runs; SELECT id, name FROM conversations ORDER BY 1" | md5sum; }
 NUL_USER="user must not contain NUL characters"
 BAD_JSON="Invalid JSON payload received or JSON payload is empty."
 
@@ -41,10 +41,10 @@ jreq POST /v1/chat-messages "$KA" '{"inputs":{"city":"Paris"},"query":"hi","user
 refused "a high surrogate followed by no low one too" 400 bad_request "$BAD_JSON"
 jreq POST /v1/chat-messages "$KA" '{"inputs":{"city":"Paris"},"query":"hi","user":"\\ud800","response_mode":"blocking","auto_generate_name":false}'
 check "an escaped backslash before ud800 is text, not an escape" \
-    bash -c "[ '$STATUS' = 200 ] && [ \"\$(sqlite3 '$DIFYCGI_DB' \"SELECT count(*) FROM end_users WHERE session_id = '\\\\ud800'\")\" = 1 ]"
+    eval '[ "$STATUS" = 200 ] && [ "$(sql "SELECT count(*) FROM end_users WHERE session_id = '\''\ud800'\''")" = 1 ]'
 jreq POST /v1/chat-messages "$KA" '{"inputs":{"city":"Paris"},"query":"hi","user":"\ud83d\ude00","response_mode":"blocking","auto_generate_name":false}'
 check "a surrogate pair is one character, stored exactly" \
-    bash -c "[ '$STATUS' = 200 ] && [ \"\$(sqlite3 '$DIFYCGI_DB' \"SELECT count(*) FROM end_users WHERE session_id = '😀'\")\" = 1 ]"
+    eval '[ "$STATUS" = 200 ] && [ "$(sql "SELECT count(*) FROM end_users WHERE session_id = '\''😀'\''")" = 1 ]'
 snap=$(snapshot)
 
 # ---- the other strings a body stores ----
@@ -92,5 +92,5 @@ check "alice in a query string is alice" body_is ".data[0].id == \"$CID\""
   printf -- '--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XyZ--\r\n'; } > "$T/form"
 req POST /v1/files/upload "$KA" --data-binary "@$T/form" -H "Content-Type: multipart/form-data; boundary=XyZ"
 refused "a form user with a NUL byte is refused, not read as alice" 400 invalid_param "$NUL_USER"
-check "and no file was stored" bash -c "[ \"\$(sqlite3 '$DIFYCGI_DB' 'SELECT count(*) FROM upload_files')\" = 0 ] && [ -z \"\$(ls -A '$T/files/$A' 2>/dev/null)\" ]"
+check "and no file was stored" eval '[ "$(sql "SELECT count(*) FROM upload_files")" = 0 ] && [ -z "$(ls -A "$T/files/$A" 2>/dev/null)" ]'
 finish

@@ -76,7 +76,7 @@ check "/health answers ok without a key" body_is '.status == "ok" and (.pid | ty
 # A chat app with no model config cannot serve /parameters
 echo '{"model":null}' > "$T/cfg.json"
 id=$("$ADMIN" app create --mode chat --name broken)
-sqlite3 "$DIFYCGI_DB" "UPDATE apps SET config = '{}' WHERE id = '$id'"
+sql "UPDATE apps SET config = '{}' WHERE id = '$id'"
 key=$("$ADMIN" key create "$id")
 req GET /v1/parameters "$key"
 check "an app without model configuration gets 400 app_unavailable" \

@@ -3,7 +3,9 @@
 # DIFYCGI_DATA_DIR is private whatever the umask they are started with:
 # the database 0600 (and so its -wal and -shm, which SQLite gives the
 # database's mode), uploads 0600 in directories 0700.  A database that
-# exists keeps the mode the operator gave it.
+# exists keeps the mode the operator gave it.  All about the SQLite file
+# but one check (uploads, which no backend changes).
+# backends: sqlite
 . "$(dirname "$0")/../lib.sh"
 plan 6
 umask 022

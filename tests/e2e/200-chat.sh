@@ -31,7 +31,7 @@ check "the upstream receives the filled pre-prompt, opening statement and query"
 CID=$(printf '%s' "$BODY" | jq -r .conversation_id)
 M1=$(printf '%s' "$BODY" | jq -r .id)
 check "the message is stored with status normal and its answer" \
-    test "$(sql "SELECT status, length(answer) > 10, message_tokens > 0 FROM messages WHERE id = '$M1'")" = "normal|1|1"
+    test "$(sql "SELECT status, CAST(length(answer) > 10 AS INTEGER), CAST(message_tokens > 0 AS INTEGER) FROM messages WHERE id = '$M1'")" = "normal|1|1"
 
 jreq POST /v1/chat-messages "$KA" "{\"inputs\":{\"who\":\"a cat\",\"tone\":\"warm\"},\"query\":\"second\",\"user\":\"u1\",\"conversation_id\":\"$CID\"}"
 check "the second turn carries the first turn as history, and this turn's inputs" body_is '
@@ -57,10 +57,10 @@ check "created_at and task_id are the same on every event" bash -c "
     cut -d' ' -f2- '$T/sse' | jq -e -s '([.[].created_at] | unique | length) == 1 and ([.[].task_id] | unique | length) == 1' >/dev/null"
 check "message_end has usage metadata and files" last_event '
     .event == "message_end" and .metadata.usage.total_tokens > 0 and .files == [] and (.id | length) == 36'
-check "the streamed deltas concatenate to the stored answer" bash -c "
-    a=\$(cut -d' ' -f2- '$T/sse' | jq -j 'select(.event == \"message\") | .answer');
-    m=\$(tail -1 '$T/sse' | cut -d' ' -f2- | jq -r .message_id);
-    [ \"\$a\" = \"\$(sqlite3 '$DIFYCGI_DB' \"SELECT answer FROM messages WHERE id = '\$m'\")\" ]"
+streamed=$(cut -d' ' -f2- "$T/sse" | jq -j 'select(.event == "message") | .answer')
+mid=$(tail -1 "$T/sse" | cut -d' ' -f2- | jq -r .message_id)
+check "the streamed deltas concatenate to the stored answer" \
+    test "$streamed" = "$(sql "SELECT answer FROM messages WHERE id = '$mid'")"
 
 read -r S KS <<<"$(new_app chat --provider fake --model slow-100-12)"
 sse /v1/chat-messages "$KS" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}'

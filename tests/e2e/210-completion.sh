@@ -56,5 +56,5 @@ check "the stopped stream ends with message_end, most of its 100 deltas never se
     bash -c "tail -1 '$T/sse' | grep -q message_end && [ \$(grep -c '\"event\":\"message\"' '$T/sse') -lt 80 ]"
 M=$(tail -1 "$T/sse" | cut -d' ' -f2- | jq -r .message_id)
 check "the partial answer is stored with status normal" \
-    test "$(sql "SELECT status, answer LIKE 'tok0 %' FROM messages WHERE id = '$M'")" = "normal|1"
+    test "$(sql "SELECT status, CAST(answer LIKE 'tok0 %' AS INTEGER) FROM messages WHERE id = '$M'")" = "normal|1"
 finish

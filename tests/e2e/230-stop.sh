@@ -32,7 +32,7 @@ check "the stream ended within 2 s of the stop request ($(awk -v a="$t0" -v b="$
 check "the answer was cut: fewer than its 60 deltas streamed" \
     test "$(grep -c '"event":"message"' "$T/sse")" -lt 60
 check "the partial answer is stored, status normal, task finished" \
-    test "$(sql "SELECT m.status, m.answer LIKE 'tok0 tok1 %', t.finished_at IS NOT NULL FROM messages m JOIN tasks t ON t.id = m.task_id WHERE m.id = '$MSG'")" = "normal|1|1"
+    test "$(sql "SELECT m.status, CAST(m.answer LIKE 'tok0 tok1 %' AS INTEGER), CAST(t.finished_at IS NOT NULL AS INTEGER) FROM messages m JOIN tasks t ON t.id = m.task_id WHERE m.id = '$MSG'")" = "normal|1|1"
 STREAMED=$(cut -d' ' -f2- "$T/sse" | jq -j 'select(.event == "message") | .answer')
 check "the stored answer is exactly what was streamed" \
     test "$(sql "SELECT answer FROM messages WHERE id = '$MSG'")" = "$STREAMED"
@@ -55,9 +55,9 @@ wait $SPID
 final() { [ "$(sql "SELECT status FROM messages WHERE id = '$MSG'")" != running ]; }
 wait_for 20 final
 check "after a disconnect the message gets a final status with the answer so far" \
-    test "$(sql "SELECT status, answer LIKE 'tok0 tok1 %' FROM messages WHERE id = '$MSG'")" = "error|1"
+    test "$(sql "SELECT status, CAST(answer LIKE 'tok0 tok1 %' AS INTEGER) FROM messages WHERE id = '$MSG'")" = "error|1"
 check "the upstream request was aborted too: the answer stopped growing" \
-    test "$(sql "SELECT answer LIKE '%tok59 ' FROM messages WHERE id = '$MSG'")" = 0
+    test "$(sql "SELECT CAST(answer LIKE '%tok59 ' AS INTEGER) FROM messages WHERE id = '$MSG'")" = 0
 check "no task stays running" test "$(sql "SELECT count(*) FROM tasks WHERE finished_at IS NULL")" = 0
 jreq POST /v1/chat-messages "$KA" '{"inputs":{},"query":"q","user":"u1","response_mode":"streaming"}' --max-time 10 -N
 check "a follow-up request is served at once" bash -c "[ '$STATUS' = 200 ]"
@@ -79,7 +79,7 @@ read -r B KB <<<"$(new_app chat --provider fake --model slow-100-60)"
 BPID=$!
 answering() {	# the blocking request's message has its first deltas
 	TASK=$(sql "SELECT id FROM tasks WHERE app_id = '$B' AND finished_at IS NULL")
-	[ -n "$TASK" ] && [ "$(sql "SELECT answer LIKE 'tok0 tok1 %' FROM messages WHERE task_id = '$TASK'")" = 1 ]
+	[ -n "$TASK" ] && [ "$(sql "SELECT CAST(answer LIKE 'tok0 tok1 %' AS INTEGER) FROM messages WHERE task_id = '$TASK'")" = 1 ]
 }
 wait_for 20 answering
 jreq POST "/v1/chat-messages/$TASK/stop" "$KB" '{"user":"u9"}'

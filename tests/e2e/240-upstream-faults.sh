@@ -36,7 +36,7 @@ fault() {	# fault MODEL STATUS CODE MESSAGE_REGEX [provider]
 	check "$1, blocking: HTTP $2 $3" body_is "
 	    .status == $2 and .code == \"$3\" and (.message | test(\"$4\")) and (keys | length) == 3"
 	check "$1: the message is stored with status error and the error text" \
-	    test "$(sql "SELECT status, error IS NOT NULL FROM messages WHERE app_id = '$id' ORDER BY rowid DESC LIMIT 1")" = "error|1"
+	    test "$(sql "SELECT status, CAST(error IS NOT NULL AS INTEGER) FROM messages WHERE app_id = '$id' ORDER BY rowid DESC LIMIT 1")" = "error|1"
 	sse /v1/chat-messages "$key" '{"inputs":{},"query":"q","user":"u","response_mode":"streaming"}'
 	check "$1, streaming: HTTP 200 and a last error event $3" bash -c "
 	    grep -q 'status 200' '$T/sse.status' && tail -1 '$T/sse' | cut -d' ' -f2- |
@@ -86,6 +86,6 @@ check "no task stays open" test "$(sql "SELECT count(*) FROM tasks WHERE finishe
 check "the programs' log has the upstream errors (with *** for the key), never the key" \
     bash -c "grep -q 'upstream fake: \[fake\] Server Unavailable Error' '$LOG' &&
     grep -qF 'with API key ***, sorry' '$LOG' && ! grep -qF -- '$SECRET' '$LOG' '$T/srv/lighttpd-error.log'"
-sqlite3 "$DIFYCGI_DB" .dump > "$T/dump"
+db_dump > "$T/dump"
 check "the key is nowhere in the database" no_key "$T/dump"
 finish

@@ -38,10 +38,17 @@ check "a model that calls no tool answers in one round" \
     events_are "agent_thought agent_message agent_thought message_end"
 check "the tools are offered to it" bash -c "grep '\"tools\"' '$T/fake.log' | tail -1 | jq -e '.model == \"echo\" and (.tools | length == 1)' >/dev/null"
 
+# max_iteration APP N: set agent_mode.max_iteration in the app's config
+max_iteration() {
+	_c=$(sql "SELECT config FROM apps WHERE id = '$1'" |
+	    jq -c --argjson n "$2" '.agent_mode.max_iteration = $n' | sed "s/'/''/g")
+	[ -n "$_c" ] && sql "UPDATE apps SET config = '$_c' WHERE id = '$1'"
+}
+
 # an agent that calls a tool every round it may: rounds 1 and 2 call, the
 # last (max_iteration 3) is offered no tools and answers
 read -r L KL <<<"$(new_app agent-chat --provider fake --model tool-loop)"
-sql "UPDATE apps SET config = json_set(config, '$.agent_mode.max_iteration', 3) WHERE id = '$L'"
+max_iteration "$L" 3
 sse /v1/chat-messages "$KL" '{"inputs":{},"query":"loop","user":"u1","response_mode":"streaming"}'
 check "max_iteration 3: two tool rounds, then an answer round without tools" bash -c "
     cut -d' ' -f2- '$T/sse' | jq -e -s '[.[] | select(.event == \"agent_thought\") | .position] == [1,2,3,3]
@@ -53,7 +60,7 @@ check "the last round carries both rounds' calls and results and offers no tools
     and .messages[1].tool_calls[0].id != .messages[3].tool_calls[0].id' >/dev/null"
 LM=$(tail -1 "$T/sse" | cut -d' ' -f2- | jq -r .message_id)
 check "the message stores three thoughts, status normal" \
-    test "$(sql "SELECT status, json_array_length(agent_thoughts) FROM messages WHERE id = '$LM'")" = "normal|3"
+    test "$(sql "SELECT status, $(jlen agent_thoughts) FROM messages WHERE id = '$LM'")" = "normal|3"
 
 # the model fails in the round after a tool call
 read -r E KE <<<"$(new_app agent-chat --provider fake --model tool-loop-err)"
@@ -63,16 +70,16 @@ check "an upstream error after a tool round ends the stream with an error event"
     tail -1 '$T/sse' | cut -d' ' -f2- | jq -e '.code == \"completion_request_error\" and .status == 400' >/dev/null"
 EM=$(tail -1 "$T/sse" | cut -d' ' -f2- | jq -r .message_id)
 check "... and the message is stored with status error and the tool round's thought" \
-    test "$(sql "SELECT status, json_array_length(agent_thoughts) FROM messages WHERE id = '$EM'")" = "error|1"
+    test "$(sql "SELECT status, $(jlen agent_thoughts) FROM messages WHERE id = '$EM'")" = "error|1"
 
 # a client that leaves after the first thought of a long agent
 read -r G KG <<<"$(new_app agent-chat --provider fake --model tool-loop)"
-sql "UPDATE apps SET config = json_set(config, '$.agent_mode.max_iteration', 20) WHERE id = '$G'"
+max_iteration "$G" 20
 sse /v1/chat-messages "$KG" '{"inputs":{},"query":"bye","user":"u1","response_mode":"streaming"}' --disconnect-after 1
 for i in $(seq 200); do
 	[ "$(sql "SELECT count(*) FROM tasks WHERE app_id = '$G' AND finished_at IS NOT NULL")" = 1 ] && break
 	sleep 0.05
 done
 check "a client leaving mid-agent: the task finishes and the message gets a final status" \
-    test "$(sql "SELECT m.status != 'running', t.finished_at IS NOT NULL FROM messages m JOIN tasks t ON t.id = m.task_id WHERE m.app_id = '$G'")" = "1|1"
+    test "$(sql "SELECT CAST(m.status != 'running' AS INTEGER), CAST(t.finished_at IS NOT NULL AS INTEGER) FROM messages m JOIN tasks t ON t.id = m.task_id WHERE m.app_id = '$G'")" = "1|1"
 finish

@@ -30,11 +30,11 @@ check "the end node's output is the LLM's answer to the system prompt and the in
     [{"role":"system","content":"Conformance workflow."},{"role":"user","content":"Hi"}]'
 RID=$(printf '%s' "$BODY" | jq -r .workflow_run_id)
 check "the run is stored as succeeded with its inputs, outputs and steps" \
-    test "$(sql "SELECT status, total_steps, json_extract(inputs, '$.query'), json_extract(inputs, '$.\"sys.user_id\"'), json_extract(outputs, '$.text') IS NOT NULL, task_id IS NOT NULL, finished_at IS NOT NULL FROM workflow_runs WHERE id = '$RID'")" = "succeeded|3|Hi|abc-123|1|1|1"
+    test "$(sql "SELECT status, total_steps, $(jx inputs '$.query'), $(jx inputs '$."sys.user_id"'), CAST($(jx outputs '$.text') IS NOT NULL AS INTEGER), CAST(task_id IS NOT NULL AS INTEGER), CAST(finished_at IS NOT NULL AS INTEGER) FROM workflow_runs WHERE id = '$RID'")" = "succeeded|3|Hi|abc-123|1|1|1"
 check "each node execution is stored: index, type, status, inputs, outputs, time" \
-    test "$(sql "SELECT group_concat(idx || ':' || node_type || ':' || status, ' ') FROM (SELECT * FROM workflow_node_executions WHERE workflow_run_id = '$RID' ORDER BY idx)")" = "1:start:succeeded 2:llm:succeeded 3:end:succeeded"
+    test "$(sql "SELECT idx || ':' || node_type || ':' || status FROM workflow_node_executions WHERE workflow_run_id = '$RID' ORDER BY idx" | paste -sd ' ')" = "1:start:succeeded 2:llm:succeeded 3:end:succeeded"
 check "the llm execution keeps its prompts, usage and elapsed time" \
-    test "$(sql "SELECT json_extract(process_data, '$.prompts[1].text'), json_extract(outputs, '$.usage.total_tokens') > 0, json_extract(execution_metadata, '$.total_tokens') > 0, elapsed_time > 0 FROM workflow_node_executions WHERE workflow_run_id = '$RID' AND node_type = 'llm'")" = "Hi|1|1|1"
+    test "$(sql "SELECT $(jx process_data '$.prompts[1].text'), CAST($(jn outputs '$.usage.total_tokens') > 0 AS INTEGER), CAST($(jn execution_metadata '$.total_tokens') > 0 AS INTEGER), CAST(elapsed_time > 0 AS INTEGER) FROM workflow_node_executions WHERE workflow_run_id = '$RID' AND node_type = 'llm'")" = "Hi|1|1|1"
 check "the task of the run is finished" \
     test "$(sql "SELECT count(*) FROM tasks WHERE finished_at IS NULL")" = 0
 
@@ -187,7 +187,7 @@ check "a failed run still answers 200, status failed with the node's error" body
     and .data.total_steps == 2'
 FRID=$(printf '%s' "$BODY" | jq -r .workflow_run_id)
 check "the failed run and its failed node are stored" \
-    test "$(sql "SELECT r.status, n.status, n.error = r.error FROM workflow_runs r JOIN workflow_node_executions n ON n.workflow_run_id = r.id AND n.node_type = 'llm' WHERE r.id = '$FRID'")" = "failed|failed|1"
+    test "$(sql "SELECT r.status, n.status, CAST(n.error = r.error AS INTEGER) FROM workflow_runs r JOIN workflow_node_executions n ON n.workflow_run_id = r.id AND n.node_type = 'llm' WHERE r.id = '$FRID'")" = "failed|failed|1"
 sse /v1/workflows/run "$KF" '{"inputs":{"query":"x"},"user":"u1","response_mode":"streaming"}'
 check "streaming: node_finished failed, then workflow_finished failed, no error event" \
     events_are "workflow_started node_started node_finished node_started node_finished workflow_finished"

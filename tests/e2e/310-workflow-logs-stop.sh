@@ -132,7 +132,7 @@ check "text streamed before the stop, and no node_finished for the llm" bash -c 
     grep -q '\"text_chunk\"' '$T/sse' && ! grep -q '\"node_type\":\"llm\",\"title\":\"LLM\",\"index\":2,\"predecessor_node_id\":null,\"inputs\":{}' '$T/sse'"
 check "the run is stored stopped; the llm execution failed with the run's error" \
     test "$(sql "SELECT r.status, r.error, n.status, n.error, (SELECT count(*) FROM workflow_node_executions WHERE workflow_run_id = r.id) FROM workflow_runs r JOIN workflow_node_executions n ON n.workflow_run_id = r.id AND n.node_type = 'llm' WHERE r.id = '$RUN'")" = "stopped|Stopped by user.|failed|Stopped by user.|2"
-check "the task is finished" test "$(sql "SELECT finished_at IS NOT NULL, stop_requested FROM tasks WHERE id = '$TASK'")" = "1|1"
+check "the task is finished" test "$(sql "SELECT CAST(finished_at IS NOT NULL AS INTEGER), stop_requested FROM tasks WHERE id = '$TASK'")" = "1|1"
 req GET "/v1/workflows/run/$RUN" "$KS"
 check "the run detail says stopped" body_is '.status == "stopped" and .error == "Stopped by user."'
 req GET "/v1/workflows/logs?status=stopped" "$KS"

@@ -126,7 +126,7 @@ check "a join after if-else takes the branch that ran; a handled failure makes t
     and .data.status == "partial-succeeded" and .data.total_steps == 7'
 RM=$(printf '%s' "$BODY" | jq -r .workflow_run_id)
 check "the exception is stored with its error and defaults" \
-    test "$(sql "SELECT status, json_extract(outputs, '$.text'), json_extract(outputs, '$.error_type'), json_extract(execution_metadata, '$.error_strategy') FROM workflow_node_executions WHERE workflow_run_id = '$RM' AND node_id = 'bad'")" = "exception|fallback|InvokeError|default-value"
+    test "$(sql "SELECT status, $(jx outputs '$.text'), $(jx outputs '$.error_type'), $(jx execution_metadata '$.error_strategy') FROM workflow_node_executions WHERE workflow_run_id = '$RM' AND node_id = 'bad'")" = "exception|fallback|InvokeError|default-value"
 check "the run counts the exception" \
     test "$(sql "SELECT exceptions_count, status FROM workflow_runs WHERE id = '$RM'")" = "1|partial-succeeded"
 jreq POST /v1/workflows/run "$KM" '{"inputs":{"items":"x","mode":"b"},"user":"u1"}'

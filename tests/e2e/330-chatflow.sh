@@ -42,9 +42,9 @@ CID=$(printf '%s' "$BODY" | jq -r .conversation_id)
 M1=$(printf '%s' "$BODY" | jq -r .message_id)
 A1=$(printf '%s' "$BODY" | jq -r .answer)
 check "the message is stored: answer, status, tokens and its workflow run" \
-    test "$(sql "SELECT m.status, m.answer = '$(printf '%s' "$A1" | sed "s/'/''/g")', m.message_tokens > 0, r.status, r.conversation_id = m.conversation_id, r.message_id = m.id FROM messages m JOIN workflow_runs r ON r.id = m.workflow_run_id WHERE m.id = '$M1'")" = "normal|1|1|succeeded|1|1"
+    test "$(sql "SELECT m.status, CAST(m.answer = '$(printf '%s' "$A1" | sed "s/'/''/g")' AS INTEGER), CAST(m.message_tokens > 0 AS INTEGER), r.status, CAST(r.conversation_id = m.conversation_id AS INTEGER), CAST(r.message_id = m.id AS INTEGER) FROM messages m JOIN workflow_runs r ON r.id = m.workflow_run_id WHERE m.id = '$M1'")" = "normal|1|1|succeeded|1|1"
 check "the conversation's variables are stored as JSON, one row each" \
-    test "$(sql "SELECT group_concat(name || '=' || value || ':' || value_type, ' ') FROM (SELECT * FROM conversation_variables WHERE conversation_id = '$CID' ORDER BY seq)")" = 'count=1:number last="hello":string'
+    test "$(sql "SELECT name || '=' || value || ':' || value_type FROM conversation_variables WHERE conversation_id = '$CID' ORDER BY seq" | paste -sd ' ')" = 'count=1:number last="hello":string'
 
 # ---- turn 2, streaming ----
 sse /v1/chat-messages "$KA" "{\"inputs\":{},\"query\":\"second\",\"user\":\"u1\",\"response_mode\":\"streaming\",\"conversation_id\":\"$CID\"}"
@@ -150,7 +150,7 @@ check "the error event says invalid_param 'Run failed: <the node error>'" evok '
     and ($e | keys_unsorted) == ["event","conversation_id","message_id","created_at","task_id","code","message","status"]'
 FM=$(head -1 "$T/sse" | cut -d' ' -f2- | jq -r .message_id)
 check "the failed turn's message is stored with status error" \
-    test "$(sql "SELECT status, error IS NOT NULL FROM messages WHERE id = '$FM'")" = "error|1"
+    test "$(sql "SELECT status, CAST(error IS NOT NULL AS INTEGER) FROM messages WHERE id = '$FM'")" = "error|1"
 
 # ---- stop ----
 read -r S KS <<<"$(new_app advanced-chat --provider fake --model slow-100-60)"
@@ -176,7 +176,7 @@ check "the stream ended soon after the stop, long before the 6 s answer would ($
     awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 3) }'
 PARTIAL=$(cut -d' ' -f2- "$T/sse" | grep -v '^ping$' | jq -j 'select(.event == "message") | .answer')
 check "the partial answer is saved, status normal" \
-    test "$(sql "SELECT status, answer = '$PARTIAL', answer LIKE 'tok0 tok1 %' FROM messages WHERE id = '$SM'")" = "normal|1|1"
+    test "$(sql "SELECT status, CAST(answer = '$PARTIAL' AS INTEGER), CAST(answer LIKE 'tok0 tok1 %' AS INTEGER) FROM messages WHERE id = '$SM'")" = "normal|1|1"
 check "the run is stored stopped" \
     test "$(sql "SELECT r.status FROM workflow_runs r JOIN messages m ON m.workflow_run_id = r.id WHERE m.id = '$SM'")" = stopped
 check "no task stays running" test "$(sql "SELECT count(*) FROM tasks WHERE finished_at IS NULL")" = 0

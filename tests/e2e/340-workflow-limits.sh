@@ -26,7 +26,7 @@ check "... once the limit has passed, with the model's answer cut ($(tail -1 "$T
     [ \$(grep -c '\"event\":\"text_chunk\"' '$T/sse') -lt 60 ]"
 RUN=$(head -1 "$T/sse" | cut -d' ' -f2- | jq -r .workflow_run_id)
 check "the run is stored failed, the llm execution failed with the same error" \
-    test "$(sql "SELECT r.status, n.status, n.error = r.error FROM workflow_runs r JOIN workflow_node_executions n ON n.workflow_run_id = r.id AND n.node_type = 'llm' WHERE r.id = '$RUN'")" = "failed|failed|1"
+    test "$(sql "SELECT r.status, n.status, CAST(n.error = r.error AS INTEGER) FROM workflow_runs r JOIN workflow_node_executions n ON n.workflow_run_id = r.id AND n.node_type = 'llm' WHERE r.id = '$RUN'")" = "failed|failed|1"
 
 read -r C KC <<<"$(new_app advanced-chat --provider fake --model slow-100-20)"
 : > "$T/sse"
@@ -36,5 +36,5 @@ partial() { [ "$(sql "SELECT count(*) FROM messages WHERE status = 'running' AND
 check "a chatflow answer is written to its message while it streams" wait_for 20 partial
 wait $SPID
 check "... and finished at the end" \
-    test "$(sql "SELECT status, answer LIKE '%tok19 ' FROM messages ORDER BY created_at DESC, seq DESC LIMIT 1")" = "normal|1"
+    test "$(sql "SELECT status, CAST(answer LIKE '%tok19 ' AS INTEGER) FROM messages ORDER BY created_at DESC, seq DESC LIMIT 1")" = "normal|1"
 finish

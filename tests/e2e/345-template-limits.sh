@@ -37,7 +37,7 @@ check "a list doubled 16 times fails the run with the node's error ($(awk -v a="
     and .data.error == \"$MSG\""
 RID=$(printf '%s' "$BODY" | jq -r .workflow_run_id)
 check "the run is stored failed with the node's error" \
-    test "$(sql "SELECT status, error, finished_at IS NOT NULL FROM workflow_runs WHERE id = '$RID'")" = "failed|$MSG|1"
+    test "$(sql "SELECT status, error, CAST(finished_at IS NOT NULL AS INTEGER) FROM workflow_runs WHERE id = '$RID'")" = "failed|$MSG|1"
 check "the template node's execution is stored failed with the error" \
     test "$(sql "SELECT node_type, status, error FROM workflow_node_executions WHERE workflow_run_id = '$RID' AND node_id = 'tt'")" = "template-transform|failed|$MSG"
 req GET "/v1/workflows/run/$RID" "$KH"
@@ -80,7 +80,7 @@ check "the stream ends with workflow_finished: stopped, 'Stopped by user.'" last
     .event == "workflow_finished" and .data.status == "stopped" and .data.error == "Stopped by user."'
 check "the template node's execution is stored failed with the run's error" \
     test "$(sql "SELECT status, error FROM workflow_node_executions WHERE workflow_run_id = '$RUN' AND node_id = 'tt'")" = "failed|Stopped by user."
-check "the task is finished" test "$(sql "SELECT finished_at IS NOT NULL, stop_requested FROM tasks WHERE id = '$TASK'")" = "1|1"
+check "the task is finished" test "$(sql "SELECT CAST(finished_at IS NOT NULL AS INTEGER), stop_requested FROM tasks WHERE id = '$TASK'")" = "1|1"
 req GET "/v1/workflows/run/$RUN" "$KS"
 check "the run detail says stopped" answered 200 '.status == "stopped" and .error == "Stopped by user."'
 finish

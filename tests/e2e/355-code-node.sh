@@ -112,8 +112,8 @@ check "python then javascript: the End has their typed outputs" body_is '
     "info":{"length":3,"upper":"ADA"}}'
 RID=$(printf '%s' "$BODY" | jq -r .workflow_run_id)
 check "both code executions are stored with their inputs and outputs" \
-    test "$(sql "SELECT group_concat(node_id || ':' || status || ':' || json_extract(inputs, '$.name') || ':' || json_extract(outputs, '$.greeting'), ' ') FROM workflow_node_executions WHERE workflow_run_id = '$RID' AND node_type = 'code' AND node_id = 'py'")" = "py:succeeded:Ada:Hello, Ada" -a \
-    "$(sql "SELECT json_extract(inputs, '$.items') || json_extract(outputs, '$.sum') FROM workflow_node_executions WHERE workflow_run_id = '$RID' AND node_id = 'js'")" = "[2,4,6]12"
+    test "$(sql "SELECT node_id || ':' || status || ':' || $(jx inputs '$.name') || ':' || $(jx outputs '$.greeting') FROM workflow_node_executions WHERE workflow_run_id = '$RID' AND node_type = 'code' AND node_id = 'py'")" = "py:succeeded:Ada:Hello, Ada" -a \
+    "$(sql "SELECT $(jx inputs '$.items') || $(jx outputs '$.sum') FROM workflow_node_executions WHERE workflow_run_id = '$RID' AND node_id = 'js'")" = "[2,4,6]12"
 sse /v1/workflows/run "$KA" '{"inputs":{"name":"Grace","n":1},"user":"u1","response_mode":"streaming"}'
 ev() { cut -d' ' -f2- "$T/sse" | grep -v '^ping$' | jq -s "$1"; }
 evok() { [ "$(ev "$1")" = true ]; }
@@ -148,7 +148,7 @@ check "a failing main() fails the run with its traceback and exit status" body_i
     and (.data.error | contains("ZeroDivisionError: division by zero\nerror: exit status 1"))'
 RID=$(printf '%s' "$BODY" | jq -r .workflow_run_id)
 check "the failed execution is stored with the same error" \
-    test "$(sql "SELECT status, instr(error, 'ZeroDivisionError') > 0 FROM workflow_node_executions WHERE workflow_run_id = '$RID' AND node_id = 'code'")" = "failed|1"
+    test "$(sql "SELECT status, CAST(error LIKE '%ZeroDivisionError%' AS INTEGER) FROM workflow_node_executions WHERE workflow_run_id = '$RID' AND node_id = 'code'")" = "failed|1"
 
 graph1 "$T/retry.json" $'def main():\n    return {"x": 1}' \
     '{"retry_config":{"retry_enabled":true,"max_retries":2,"retry_interval":10}}'
@@ -184,12 +184,21 @@ read -r N KN <<<"$(new_app workflow --provider fake --model echo --graph "$T/net
 jreq POST /v1/workflows/run "$KN" '{"inputs":{},"user":"u1"}'
 check "python cannot reach the server's own port" body_is '
     .data.status == "failed" and (.data.error | contains("PermissionError: [Errno 1] Operation not permitted"))'
-graph1 "$T/db.json" $'def main():\n    return {"x": open("'"$DIFYCGI_DB"$'", "rb").read(15).decode()}'
-read -r B KB <<<"$(new_app workflow --provider fake --model echo --graph "$T/db.json")"
-jreq POST /v1/workflows/run "$KB" '{"inputs":{},"user":"u1"}'
-check "python cannot read the database" body_is '
-    .data.status == "failed" and (.data.error | test("(PermissionError|FileNotFoundError): \\[Errno"))
-    and (.data.error | contains("SQLite") | not)'
+if [ "$(db_backend)" = postgresql ]; then
+	# the database is a server here: its socket is what the code must not reach
+	graph1 "$T/db.json" $'import socket\ndef main():\n    socket.socket(socket.AF_UNIX).connect("'"$PGHOST/.s.PGSQL.$PGPORT"$'")\n    return {"x": "connected"}'
+	read -r B KB <<<"$(new_app workflow --provider fake --model echo --graph "$T/db.json")"
+	jreq POST /v1/workflows/run "$KB" '{"inputs":{},"user":"u1"}'
+	check "python cannot reach the database's socket" body_is '
+	    .data.status == "failed" and (.data.error | contains("PermissionError: [Errno 1] Operation not permitted"))'
+else
+	graph1 "$T/db.json" $'def main():\n    return {"x": open("'"$DIFYCGI_DB"$'", "rb").read(15).decode()}'
+	read -r B KB <<<"$(new_app workflow --provider fake --model echo --graph "$T/db.json")"
+	jreq POST /v1/workflows/run "$KB" '{"inputs":{},"user":"u1"}'
+	check "python cannot read the database" body_is '
+	    .data.status == "failed" and (.data.error | test("(PermissionError|FileNotFoundError): \\[Errno"))
+	    and (.data.error | contains("SQLite") | not)'
+fi
 graph1 "$T/dd.json" $'import os\ndef main():\n    return {"x": str(os.stat("'"$DD"$'/secret").st_size)}'
 read -r H KH <<<"$(new_app workflow --provider fake --model echo --graph "$T/dd.json")"
 jreq POST /v1/workflows/run "$KH" '{"inputs":{},"user":"u1"}'

@@ -7,7 +7,8 @@
 # watches) fails with PermissionError and nothing changes; the instance
 # still answers; the scratch directory's caps (files, bytes, one file)
 # hold and the scratch directory is removed; the code cannot read the
-# database nor reach the server's port.
+# database nor reach the server's port.  On PostgreSQL "the database" the
+# code must leave alone is the server's socket.
 . "$(dirname "$0")/../lib.sh"
 plan 19
 export DIFYCGI_CODE_TIMEOUT_MS=5000
@@ -34,8 +35,13 @@ printf '#!/bin/sh\nexec setpriv --reuid=%s --regid=%s --clear-groups -- %s "$@"\
     "$U" "$U" "$ADMIN" > "$T/admin-as-user"
 chmod 755 "$T/admin-as-user"
 ADMIN="$T/admin-as-user"
-# the database's files must stay the service user's: read it as that user
-sql() { as_user sqlite3 "$DIFYCGI_DB" "$1"; }
+if [ "$(db_backend)" = postgresql ]; then
+	DB="$PGHOST/.s.PGSQL.$PGPORT"
+else
+	DB=$DIFYCGI_DB
+	# the database's files must stay the service user's: read it as that user
+	sql() { as_user sqlite3 "$DIFYCGI_DB" "$1"; }
+fi
 
 start_fake_upstream
 # start_server, with lighttpd and so its FastCGI programs as the user
@@ -52,7 +58,7 @@ wait_http "$BASE/v1/" || exit 1
 # code_app CODE: a workflow Start -> Code (python3, main(d, db)) -> End(x);
 # sets KEY
 code_app() {
-	jq -n --arg code "$1" --arg d "$T" --arg db "$DIFYCGI_DB" '{"nodes":[
+	jq -n --arg code "$1" --arg d "$T" --arg db "$DB" '{"nodes":[
 	 {"id":"start","data":{"type":"start","title":"Start","variables":[]}},
 	 {"id":"code","data":{"type":"code","title":"Code","code_language":"python3",
 	  "code":$code,"variables":[],"outputs":{"x":{"type":"string","children":null}}}},
@@ -70,7 +76,7 @@ failed_with() {	# failed_with TEXT: the run failed, its error contains TEXT
 
 snapshot() {	# what the code must not change: modes, owners, attributes,
 	# the sockets; the test itself writes the database and the directory
-	python3 - "$T" "$DIFYCGI_DB" "$T/srv" "$T/srv/sock" <<'PY'
+	python3 - "$T" "$DB" "$T/srv" "$T/srv/sock" <<'PY'
 import os, sys, time
 for p in sys.argv[1:]:
     st = os.stat(p)
@@ -109,7 +115,7 @@ code_app $'def main():\n    return {"x": "still here"}'
 run
 check "the instance still answers: a new app's run succeeds" body_is '
     .data.status == "succeeded" and .data.outputs.x == "still here"'
-check "the database is intact (integrity_check)" test "$(sql 'PRAGMA integrity_check')" = ok
+check "the database is intact (an integrity check)" test "$(db_integrity)" = ok
 
 # ---- the scratch directory's caps ----
 gone_scratch() {	# the error's first line is the scratch directory: gone
@@ -128,9 +134,15 @@ one 64 MB file|[Errno 27] File too large|open("big", "wb").write(b"x" * (64 << 2
 EOF
 
 # ---- what the code cannot reach ----
-code_app $'def main():\n    return {"x": open(DB, "rb").read(15).decode()}'
-run
-check "the code cannot read the database (hidden: no such file)" failed_with "FileNotFoundError: [Errno 2]"
+if [ "$(db_backend)" = postgresql ]; then
+	code_app $'import socket\ndef main():\n    socket.socket(socket.AF_UNIX).connect(DB)\n    return {"x": "connected"}'
+	run
+	check "the code cannot connect to the database's socket" failed_with "PermissionError"
+else
+	code_app $'def main():\n    return {"x": open(DB, "rb").read(15).decode()}'
+	run
+	check "the code cannot read the database (hidden: no such file)" failed_with "FileNotFoundError: [Errno 2]"
+fi
 code_app "$(printf 'import socket\ndef main():\n    socket.create_connection(("127.0.0.1", %s), 1)\n    return {"x": "connected"}' "$PORT")"
 run
 check "the code cannot reach the server's port" failed_with "PermissionError"

@@ -20,8 +20,8 @@ pyyaml() {
 	python3 -c 'import sys, yaml, json
 print(json.dumps(yaml.safe_load(open(sys.argv[1], "rb")), ensure_ascii=False))' "$1"
 }
-graph_of() { sqlite3 "$DIFYCGI_DB" "SELECT graph FROM workflows WHERE app_id = '$1'" | jq -S .; }
-config_of() { sqlite3 "$DIFYCGI_DB" "SELECT config FROM apps WHERE id = '$1'" | jq -S .; }
+graph_of() { sql "SELECT graph FROM workflows WHERE app_id = '$1'" | jq -S .; }
+config_of() { sql "SELECT config FROM apps WHERE id = '$1'" | jq -S .; }
 jqe() { jq -e "$@" >/dev/null; }
 
 # ---- every fixture ----
@@ -165,7 +165,7 @@ workflow:
 EOF
 id=$("$ADMIN" app import "$T/secret.yml")
 check "a secret is stored as imported" \
-    [ "$(sqlite3 "$DIFYCGI_DB" "SELECT json_extract(environment_variables, '\$[0].value') FROM workflows WHERE app_id = '$id'")" = sk-TOPSECRET-123 ]
+    [ "$(sql "SELECT $(jx environment_variables '$[0].value') FROM workflows WHERE app_id = '$id'")" = sk-TOPSECRET-123 ]
 "$ADMIN" app export "$id" > "$T/out.yml"
 check "export writes a secret's value empty" \
     bash -c "! grep -q TOPSECRET '$T/out.yml' && '$ADMIN' dsl json '$T/out.yml' | jq -e '.workflow.environment_variables == [{\"description\":\"\",\"id\":\"1\",\"name\":\"api_key\",\"value\":\"\",\"value_type\":\"secret\"},{\"description\":\"\",\"id\":\"2\",\"name\":\"base\",\"value\":\"https://example.com\",\"value_type\":\"string\"}]' >/dev/null"
@@ -191,9 +191,9 @@ workflow:
     - {id: e3, source: b, target: a}
     - {id: e4, source: b, target: nowhere}
 EOF
-sqlite3 "$DIFYCGI_DB" .dump > "$T/before.sql"
+db_dump > "$T/before.sql"
 "$ADMIN" app import "$T/bad.yml" >"$T/out" 2>"$T/err"; rc=$?
-sqlite3 "$DIFYCGI_DB" .dump > "$T/after.sql"
+db_dump > "$T/after.sql"
 check "a bad file exits 1 and prints no app id" [ $rc = 1 -a ! -s "$T/out" ]
 check "an unknown node type is named with its id and title" \
     grep -qF 'node "1718000000001": "Code 2" (code-interpreter): unknown node type' "$T/err"
@@ -213,7 +213,7 @@ check "a file that is not a mapping fails" \
     bash -c "[ $rc = 1 ] && grep -qF 'Invalid YAML format: content must be a mapping' '$T/err'"
 printf 'app: {name: x, mode: workflow}\nworkflow: {graph: {nodes: [{id: s, data: {type: start}}, {id: e, data: {type: end}}]}}\n' > "$T/ok.yml"
 "$ADMIN" app import "$T/ok.yml" --check >/dev/null 2>&1; rc=$?
-sqlite3 "$DIFYCGI_DB" .dump > "$T/after2.sql"
+db_dump > "$T/after2.sql"
 check "--check accepts a good file and writes nothing" \
     bash -c "[ $rc = 0 ] && cmp -s '$T/before.sql' '$T/after2.sql'"
 head -c $((10 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' > "$T/big.yml"

@@ -4,7 +4,9 @@
 # commands that answer, keeps DATA_DIR private (directories 0700, files
 # 0600, provider keys in no file), and stops on SIGTERM leaving no process
 # behind.  Run twice on one DATA_DIR: offline, then through a provider
-# (the fake upstream, which insists on the key).  No network.
+# (the fake upstream, which insists on the key).  No network.  make run
+# keeps its database in DATA_DIR/dify.db: SQLite only.
+# backends: sqlite
 . "$(dirname "$0")/../lib.sh"
 plan 16
 

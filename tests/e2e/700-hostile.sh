@@ -16,7 +16,7 @@ CID=$(printf '%s' "$BODY" | jq -r .conversation_id)
 MID=$(printf '%s' "$BODY" | jq -r .id)
 HELLO="Hello from the fake upstream."
 BADJSON="Invalid JSON payload received or JSON payload is empty."
-snapshot() { sqlite3 "$DIFYCGI_DB" .dump | grep -a -v '^INSERT INTO end_users\|tasks' | md5sum; }
+snapshot() { db_dump | grep -a -v '^INSERT INTO end_users\|tasks' | md5sum; }
 
 # answered CODE MESSAGE: an exact Dify error, or with CODE "200" a new
 # chat answer
@@ -203,9 +203,9 @@ jreq POST /v1/chat-messages "$KA" "$(jq -cn --arg c "$CITY" --arg q "$QUERY" --a
 check "SQL metacharacters in every string are answered as text" answered 200
 M=$(printf '%s' "$BODY" | jq -r .id)
 check "... stored exactly as they came" test \
-    "$(sql "SELECT json_extract(m.inputs, '$.city') || '|' || m.query || '|' || u.session_id FROM messages m JOIN end_users u ON u.id = m.end_user_id WHERE m.id = '$M'")" \
+    "$(sql "SELECT $(jx m.inputs '$.city') || '|' || m.query || '|' || u.session_id FROM messages m JOIN end_users u ON u.id = m.end_user_id WHERE m.id = '$M'")" \
     = "$CITY|$QUERY|$USERS"
-check "... and every table is still there" test "$(sql "SELECT count(*) FROM apps") $(sql "SELECT count(*) > 0 FROM messages")" = "1 1"
+check "... and every table is still there" test "$(sql "SELECT count(*) FROM apps") $(sql "SELECT CAST(count(*) > 0 AS INTEGER) FROM messages")" = "1 1"
 jreq POST /v1/chat-messages/x%0d%0aSet-Cookie:%20a=b/stop "$KA" '{"user":"u1"}'
 check "CRLF in a path is the web server's 400, never echoed into headers" \
     bash -c "grep -q '^HTTP/1.1 400 ' '$T/headers' && ! grep -qi '^Set-Cookie' '$T/headers'"

@@ -27,7 +27,7 @@ done
 # changes the rows any more
 named() { [ "$(sql "SELECT count(*) FROM conversations WHERE name = 'Hello from the fake upstream.'")" = 4 ]; }
 wait_for 20 named
-snapshot() { sqlite3 "$DIFYCGI_DB" .dump | grep -a -v '^INSERT INTO end_users' | md5sum; }
+snapshot() { db_dump | grep -a -v '^INSERT INTO end_users' | md5sum; }
 SNAP=$(snapshot)
 
 leaks=0 tries=0

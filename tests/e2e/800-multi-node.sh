@@ -15,9 +15,9 @@ command -v haproxy >/dev/null || { not_ok "haproxy is installed"; exit 1; }
 
 # one database for both nodes
 PGD=$(mktemp -d /tmp/difycgi-mnpg.XXXXXX)
-eval "$(sh "$ROOT/tests/pg.sh" start "$PGD")" || { not_ok "PostgreSQL starts"; exit 1; }
-MN_PGHOST=$PGHOST MN_PGPORT=$PGPORT
-unset PGHOST PGPORT
+MN=$(sh "$ROOT/tests/pg.sh" start "$PGD") || { not_ok "PostgreSQL starts"; exit 1; }
+MN_PGHOST=$(printf '%s\n' "$MN" | sed -n "s/^PGHOST='\{0,1\}\([^']*\)'\{0,1\}$/\1/p")
+MN_PGPORT=$(printf '%s\n' "$MN" | sed -n 's/^PGPORT=//p')
 CLEANUP_AFTER="sh '$ROOT/tests/pg.sh' stop '$PGD' >/dev/null 2>&1"
 createdb -h "$MN_PGHOST" -p "$MN_PGPORT" -U postgres dify || exit 1
 mpsql() { psql -X -q -A -t -F '|' -h "$MN_PGHOST" -p "$MN_PGPORT" -U postgres -d dify -c "$1"; }
