@@ -212,11 +212,13 @@ GEN_DEPLOY  = sh tools/gen-deploy.sh --only-built $(BUILD)/cgi-bin \
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CGIDIR) \
-	    $(DESTDIR)$(SHAREDIR)/sql $(CONFOUT)/apache2 $(CONFOUT)/nginx \
+	    $(DESTDIR)$(SHAREDIR)/sql/pg $(CONFOUT)/apache2 $(CONFOUT)/nginx \
+	    $(CONFOUT)/many-machines \
 	    $(CONFOUT)/lighttpd $(DESTDIR)$(UNITDIR) $(ETCOUT)
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(PROGS) $(DESTDIR)$(CGIDIR)/
 	install -m 644 $(SQL) $(DESTDIR)$(SHAREDIR)/sql/
+	install -m 644 $(PG_SQL) $(DESTDIR)$(SHAREDIR)/sql/pg/
 	$(GEN_DEPLOY) conf/difycgi-spawn.in > $(DESTDIR)$(SBINDIR)/difycgi-spawn
 	chmod 755 $(DESTDIR)$(SBINDIR)/difycgi-spawn
 	$(GEN_DEPLOY) 'conf/difycgi@.service.in' > '$(DESTDIR)$(UNITDIR)/difycgi@.service'
@@ -229,6 +231,9 @@ install: all
 	$(GEN_DEPLOY) conf/nginx-difycgi.conf.in > $(CONFOUT)/nginx/difycgi.conf
 	$(GEN_DEPLOY) conf/lighttpd-difycgi.conf.in > $(CONFOUT)/lighttpd/50-difycgi.conf
 	$(GEN_DEPLOY) conf/difycgi.conf.in > $(CONFOUT)/difycgi.conf
+	$(GEN_DEPLOY) conf/haproxy-difycgi.cfg.in > $(CONFOUT)/many-machines/haproxy.cfg
+	$(GEN_DEPLOY) conf/nginx-lb-difycgi.conf.in > $(CONFOUT)/many-machines/nginx-lb.conf
+	$(GEN_DEPLOY) conf/pgbouncer-difycgi.ini.in > $(CONFOUT)/many-machines/pgbouncer.ini
 	$(GEN_DEPLOY) conf/spawn.conf.in > $(CONFOUT)/spawn.conf
 	test -e $(ETCOUT)/difycgi.conf || \
 	    install -m 640 $(CONFOUT)/difycgi.conf $(ETCOUT)/difycgi.conf
