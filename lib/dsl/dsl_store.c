@@ -39,20 +39,14 @@ out:
 	return rc;
 }
 
-/* Here rather than in db_app.c: only export reads a workflow whole. */
-static const char SQL_DSL_WORKFLOW[] =
-    "SELECT graph, features, environment_variables, conversation_variables"
-    " FROM workflows WHERE app_id = ? ORDER BY created_at DESC, rowid DESC"
-    " LIMIT 1";
-
 int
 dsl_fetch(struct db *db, struct pool *p, const char *app_id,
     struct dsl_app *a)
 {
 	struct app	 app;
-	struct dbst	*st;
+	struct wf_def	 w;
 	json_object	*v;
-	int		 rc, step;
+	int		 rc;
 
 	memset(a, 0, sizeof(*a));
 	a->problems = json_object_new_array();
@@ -73,22 +67,13 @@ dsl_fetch(struct db *db, struct pool *p, const char *app_id,
 	app_release(&app);
 	if (!app_mode_is_workflow(a->mode))
 		return DB_OK;
-	rc = -1;
-	st = db_stmt(db, SQL_DSL_WORKFLOW);
-	if (st == NULL || db_bind(st, "s", app_id) == -1)
-		goto out;
-	step = db_step(st);
-	if (step == DB_ROW) {
-		a->graph = db_col_json(st, 0);
-		a->features = db_col_json(st, 1);
-		a->env = db_col_json(st, 2);
-		a->conv = db_col_json(st, 3);
-		rc = a->graph != NULL ? DB_OK : -1;
-	} else if (step == DB_DONE)
-		rc = DB_NOT_FOUND;
-	else
-		db_log_error(db, "workflow export");
-out:
-	db_stmt_release(st);
-	return rc;
+	/* the latest workflow: what the app runs */
+	rc = db_wf_get(db, p, app_id, NULL, &w);
+	if (rc != DB_OK)
+		return rc;
+	a->graph = w.graph;
+	a->features = w.features;
+	a->env = w.env;
+	a->conv = w.conv;
+	return a->graph != NULL ? DB_OK : -1;
 }
