@@ -29,10 +29,61 @@
 # its top runs only on those backends; elsewhere it prints one comment
 # line "# [pg:NAME] sqlite only", neither passed nor failed.
 #
+# Lanes: PASSES may hold "|": each part is a lane, and the lanes run at
+# once (a run.sh each), the first printing as it goes, the others when
+# they end; the fuzz runs (FUZZ) go to the last lane.  Most of a pass is
+# waiting on servers and streams, so two lanes on two cores take little
+# more than the longer one: `make test` runs
+# PASSES="build:sqlite build-san:sqlite | build:postgresql".
+#
 # Usage: tests/run.sh [PATTERN]   (BUILDS="build build-san",
 #        BACKENDS="sqlite postgresql", or PASSES="build:postgresql")
 set -u
 cd "$(dirname "$0")/.."
+case ${PASSES:-} in
+*"|"*)
+	lanes_dir=$(mktemp -d)
+	trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$lanes_dir"' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	rest=$PASSES n=0 fuzz=${FUZZ:-}
+	while [ -n "$rest" ]; do
+		lane=${rest%%|*}
+		case $rest in *"|"*) rest=${rest#*|} ;; *) rest="" ;; esac
+		n=$((n + 1))
+		lf=""
+		[ -n "$rest" ] || lf=$fuzz
+		if [ $n = 1 ]; then
+			PASSES=$lane FUZZ=$lf sh "$0" "$@" 2>&1 |
+			    tee "$lanes_dir/$n.out" |
+			    grep -v -E '^[0-9]+ passed, [0-9]+ failed$' &
+		else
+			PASSES=$lane FUZZ=$lf sh "$0" "$@" \
+			    > "$lanes_dir/$n.out" 2>&1 &
+		fi
+	done
+	wait
+	p=0 f=0 i=1
+	while [ $i -le $n ]; do
+		[ $i = 1 ] || grep -v -E '^[0-9]+ passed, [0-9]+ failed$' \
+		    "$lanes_dir/$i.out"
+		last=$(tail -1 "$lanes_dir/$i.out")
+		case $last in
+		*" passed, "*" failed")
+			p=$((p + ${last%% *}))
+			last=${last#*, }
+			f=$((f + ${last%% *})) ;;
+		*)
+			echo "[lane $i] not ok - ends with its counts (it ended: $last)"
+			f=$((f + 1)) ;;
+		esac
+		i=$((i + 1))
+	done
+	echo "$p passed, $f failed"
+	[ "$f" -eq 0 ]
+	exit
+	;;
+esac
 BUILDS=${BUILDS:-${BUILD:-build}}
 BACKENDS=${BACKENDS:-sqlite}
 passes=${PASSES:-}

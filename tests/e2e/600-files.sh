@@ -7,6 +7,8 @@
 plan 67
 export DIFYCGI_IMAGE_LIMIT_MB=1 DIFYCGI_MAX_UPLOAD_MB=3
 export DIFYCGI_UPLOAD_EXTENSION_BLACKLIST="exe, .BAT"
+# the local store, on either backend (605-file-store tests the database one)
+export DIFYCGI_FILE_STORE=local
 export DIFYCGI_SECRET_KEY="test-secret-key-of-enough-length"
 start_fake_upstream
 start_server
