@@ -29,11 +29,9 @@ struct pgst {
 	unsigned	 gen;		/* connection it was prepared on, 0: none */
 };
 
-/* Each connection's generation: statements prepared on an older are gone. */
-static __thread unsigned	gen_next = 1;
-
 struct pgdb {
-	unsigned	gen;
+	unsigned	gen;		/* 1 up, one more at each reconnect:
+					 * statements of an older one are gone */
 	unsigned	nstmt;
 	int		down_logged;
 };
@@ -171,7 +169,7 @@ db_pg_open(struct db *db, const char *url)
 	}
 	db->h = c;
 	pd = xcalloc(1, sizeof(*pd));
-	pd->gen = gen_next++;
+	pd->gen = 1;
 	db->drvdata = pd;
 	if (session_setup(db) == -1) {
 		log_error("db session: %s", db->err);
@@ -195,7 +193,7 @@ db_pg_revive(struct db *db)
 		pd->down_logged = 1;
 		return -1;
 	}
-	pd->gen = gen_next++;	/* every statement is prepared anew */
+	pd->gen++;	/* every statement is prepared anew */
 	if (session_setup(db) == -1) {
 		log_error("db session: %s", db->err);
 		return -1;
