@@ -427,6 +427,24 @@ json_path_elems() {
 	    }'
 }
 
+# serve_py SCRIPT: a test server of the script's own (a Python file that
+# writes its port to the file named by its first argument); TS its URL
+serve_py() {
+	python3 "$1" "$T/ts.port" &
+	PIDS="$PIDS $!"
+	wait_for 10 test -s "$T/ts.port" || return 1
+	TS="http://127.0.0.1:$(cat "$T/ts.port")"
+}
+
+# sign FILE_ID TIMESTAMP NONCE: a preview link's signature, as an
+# independent HMAC of DIFYCGI_SECRET_KEY makes it
+sign() {
+	python3 -c 'import base64,hashlib,hmac,sys
+m = ("file-preview|%s|%s|%s" % tuple(sys.argv[2:5])).encode()
+print(base64.urlsafe_b64encode(hmac.new(sys.argv[1].encode(), m, hashlib.sha256).digest()).decode())' \
+	    "$DIFYCGI_SECRET_KEY" "$@"
+}
+
 # events_are "a b c": the last stream's event names, repeats folded
 events_are() { [ "$(events | uniq | tr '\n' ' ')" = "$1 " ]; }
 

@@ -46,9 +46,7 @@ open(sys.argv[1] + ".tmp", "w").write("%d\n" % srv.server_address[1])
 os.replace(sys.argv[1] + ".tmp", sys.argv[1])
 srv.serve_forever(poll_interval=0.1)
 EOF
-python3 "$T/srv.py" "$T/ts.port" & PIDS="$PIDS $!"
-wait_for 10 test -s "$T/ts.port" || { not_ok "the local server starts"; exit 1; }
-TS="http://127.0.0.1:$(cat "$T/ts.port")"
+serve_py "$T/srv.py" || { not_ok "the local server starts"; exit 1; }
 start_server
 
 app() {	# app NAME GRAPH_JSON [options]: KEY of a new workflow app

@@ -42,9 +42,7 @@ open(sys.argv[1] + ".tmp", "w").write("%d\n" % srv.server_address[1])
 os.replace(sys.argv[1] + ".tmp", sys.argv[1])
 srv.serve_forever(poll_interval=0.1)
 EOF
-python3 "$T/srv.py" "$T/ts.port" & PIDS="$PIDS $!"
-wait_for 10 test -s "$T/ts.port" || { not_ok "the test server starts"; exit 1; }
-TS="http://127.0.0.1:$(cat "$T/ts.port")"
+serve_py "$T/srv.py" || { not_ok "the test server starts"; exit 1; }
 start_server
 
 cat > "$T/fu.json" <<'JSON'
@@ -145,12 +143,6 @@ check "its http-request node sent the file's bytes from the database" cmp -s "$T
 MADE=$(printf '%s' "$BODY" | jq -r '.data.outputs.files[0].related_id')
 check "the response it kept as a file is in the database too, in chunks" \
     test "$(key_of "$MADE")|$(chunks "$MADE")" = "db:$MADE|4|$(stat -c %s "$T/made.png")"
-sign() {	# FILE_ID TIMESTAMP NONCE: the signature of a preview link
-	python3 -c 'import base64,hashlib,hmac,sys
-m = ("file-preview|%s|%s|%s" % tuple(sys.argv[2:5])).encode()
-print(base64.urlsafe_b64encode(hmac.new(sys.argv[1].encode(), m, hashlib.sha256).digest()).decode())' \
-	    "$DIFYCGI_SECRET_KEY" "$@"
-}
 now=$(date +%s)
 get "/v1/files/$MADE/file-preview?timestamp=$now&nonce=n1&sign=$(sign "$MADE" "$now" n1)" "$T/got"
 check "and reads back as the server sent it" bash -c "[ '$STATUS' = 200 ] && cmp -s '$T/made.png' '$T/got'"
