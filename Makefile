@@ -178,7 +178,7 @@ else ifeq ($(QUICK),1)
 else
 	@$(MAKE) --no-print-directory SANITIZE=1 all
 	@$(MAKE) --no-print-directory fuzz-lib
-	@PASSES="$(BUILD):sqlite build-san:sqlite | $(BUILD):postgresql" \
+	@PASSES="$(BUILD):sqlite build-san:sqlite | build-san:postgresql" \
 	    FUZZ="$(FUZZERS)" FUZZ_SECONDS=$(CI_FUZZ_SECONDS) sh tests/run.sh
 endif
 

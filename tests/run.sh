@@ -17,8 +17,7 @@
 # and a storage backend ("build:sqlite", "build-san:postgresql"); the unit
 # programs and fuzz replays run once per build, in its first pass.
 # PASSES names them in order; without it they are every BUILD of BUILDS
-# with every backend of BACKENDS (default "sqlite").  `make test` runs
-# PASSES="build:sqlite build-san:sqlite build:postgresql".
+# with every backend of BACKENDS (default "sqlite").
 #
 # A postgresql pass starts one throwaway cluster (tests/pg.sh) when its
 # first script runs and stops it at the end of the pass, or when run.sh
@@ -34,7 +33,7 @@
 # they end; the fuzz runs (FUZZ) go to the last lane.  Most of a pass is
 # waiting on servers and streams, so two lanes on two cores take little
 # more than the longer one: `make test` runs
-# PASSES="build:sqlite build-san:sqlite | build:postgresql".
+# PASSES="build:sqlite build-san:sqlite | build-san:postgresql".
 #
 # Usage: tests/run.sh [PATTERN]   (BUILDS="build build-san",
 #        BACKENDS="sqlite postgresql", or PASSES="build:postgresql")
