@@ -133,11 +133,12 @@ $(BUILD)/bench/hello.fcgi: tests/bench/hello.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
-# requests/s, p99 and streaming overhead against a hello-world FastCGI
-# program on the same lighttpd, in one run (see README, Performance)
+# requests/s, p99 and streaming overhead on SQLite and on PostgreSQL
+# (BACKENDS) side by side, against a hello-world FastCGI program measured
+# in the same run (see README, Performance)
 bench: all $(BUILD)/bench/hello.fcgi $(BUILD)/bench/reqcost
 	@EXTRA_DEB=wrk $(MAKE) --no-print-directory deps
-	@BUILD=$(BUILD) sh tools/bench.sh
+	@BUILD=$(BUILD) bash tools/bench.sh
 
 # fuzz targets built as replay programs over their corpus (make test runs
 # them); a target with its own replay main() is linked without replay.c
@@ -157,7 +158,8 @@ fuzz-lib:
 fuzz: fuzz-lib
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tools/fuzz.sh $(FUZZERS)
 
-# 500 concurrent streams, and latency as data grows (see README)
+# 500 concurrent streams, and latency as data grows on both backends (see
+# README)
 bench-streams: all
 	@BUILD=$(BUILD) bash tools/bench-streams.sh
 

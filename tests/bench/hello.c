@@ -6,6 +6,7 @@
  */
 #include <fcgiapp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 static pthread_mutex_t	lock = PTHREAD_MUTEX_INITIALIZER;
@@ -41,6 +42,12 @@ main(void)
 	if (n < 1 || n > 64)
 		n = 8;
 	FCGX_Init();
+	/*
+	 * libfcgi catches SIGTERM only to set a flag that a thread blocked
+	 * in accept() never looks at: lighttpd's SIGTERM at shutdown would
+	 * leave us running.
+	 */
+	signal(SIGTERM, SIG_DFL);
 	for (i = 0; i < n; i++)
 		pthread_create(&t[i], NULL, worker, NULL);
 	for (i = 0; i < n; i++)
