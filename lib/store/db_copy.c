@@ -325,8 +325,9 @@ int
 db_copy(struct db *from, struct db *to, void (*say)(void *, const char *),
     void *arg)
 {
-	char	which[128];
-	int	i, n;
+	struct buf	o;
+	char		which[128];
+	int		i, n;
 
 	if (from->kind != DB_SQLITE || to->kind != DB_PG) {
 		log_error("db copy: from an SQLite file to PostgreSQL only");
@@ -358,5 +359,14 @@ db_copy(struct db *from, struct db *to, void (*say)(void *, const char *),
 		db_rollback(to);
 		return -1;
 	}
+	/*
+	 * Statistics for the planner now, not when autovacuum comes by:
+	 * a connection that plans a listing against the empty tables'
+	 * statistics keeps a plan that sorts every row of a user.
+	 */
+	buf_init(&o, 1024);
+	if (db_query_text(to, "ANALYZE", &o) == -1)
+		log_warn("db copy: ANALYZE failed; autovacuum will do it");
+	buf_free(&o);
 	return 0;
 }
