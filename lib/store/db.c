@@ -152,6 +152,13 @@ db_stmt(struct db *db, const char *sql)
 }
 
 void
+db_stmt_binary(struct dbst *st)
+{
+	if (st != NULL)
+		st->binary = 1;
+}
+
+void
 db_stmt_release(struct dbst *st)
 {
 	if (st == NULL)

@@ -110,6 +110,7 @@ db_file_chunks_each(struct db *db, const char *file_id,
 
 	for (seq = 0; rc == 0; seq++) {
 		st = db_stmt(db, SQL_CHUNK_GET);
+		db_stmt_binary(st);	/* 1 MiB, not 2 MiB of hex */
 		if (st == NULL || db_bind(st, "si", file_id, seq) == -1) {
 			db_stmt_release(st);
 			return -1;

@@ -33,6 +33,7 @@ struct dbst {
 	int		 nparams;	/* the statement's own count */
 	int		 started;	/* executed since the last release */
 	int		 transient;	/* not cached: finalized after use */
+	int		 binary;	/* PostgreSQL: rows as bytes (db_stmt_binary) */
 	/* results a driver holds between steps (PostgreSQL) */
 	void		*res;
 	int		 row, nrows;

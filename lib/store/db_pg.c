@@ -393,7 +393,8 @@ execute_once(struct db *db, struct dbst *st)
 			break;
 		}
 	}
-	r = PQexecPrepared(C(db), ps->name, st->nparams, vals, lens, fmts, 0);
+	r = PQexecPrepared(C(db), ps->name, st->nparams, vals, lens, fmts,
+	    st->binary);
 	for (i = 0; i < st->nparams; i++)
 		free(fixed[i]);
 	switch (PQresultStatus(r)) {
@@ -573,6 +574,10 @@ pg_col_blob(struct dbst *st, int i, size_t *len)
 	*len = 0;
 	if (s == NULL)
 		return NULL;
+	if (st->binary) {	/* the bytes themselves */
+		*len = (size_t)PQgetlength(st->res, st->row, i);
+		return s;
+	}
 	if (s[0] != '\\' || s[1] != 'x') {
 		*len = strlen(s);	/* a text column read as bytes */
 		return s;

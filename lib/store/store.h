@@ -74,6 +74,12 @@ int	 db_migration_count(void);
 struct dbst *db_stmt(struct db *, const char *sql);
 /* The same, with the PostgreSQL dialect's own text. */
 struct dbst *db_stmt2(struct db *, const char *sql, const char *pg_sql);
+/*
+ * The statement's rows come as bytes, not text (PostgreSQL's binary
+ * format; nothing changes on SQLite): for a statement that reads only
+ * bytea columns, read with db_col_blob and db_col_null alone.
+ */
+void	 db_stmt_binary(struct dbst *);
 /* Reset and clear bindings; NULL is fine. */
 void	 db_stmt_release(struct dbst *);
 /*
