@@ -2,13 +2,15 @@
  * db_pg.c: the PostgreSQL driver, through libpq.  SQL texts written with
  * ? and ?N placeholders become $N; statements are prepared on first use
  * on each connection, and again after a reconnect.  Values go as text
- * (bytes as binary) and rows come back as text, read by the same column
- * calls as SQLite's.  A connection that breaks (a restart, a fail-over)
- * fails the statement at hand and is reconnected before the next one,
- * so a request during an outage gets an error and the program recovers
- * by itself.  The session's statement and lock timeouts come from the
- * configuration; the connect timeout and TCP keepalives bound every
- * wait on a server that does not answer.
+ * (bytes as binary) and rows come back as text (or as bytes, for the
+ * statements that ask: db_stmt_binary), read by the same column calls as
+ * SQLite's.  A connection that breaks (a restart, a fail-over) is opened
+ * again and, outside a transaction, the statement sent again, within
+ * DIFYCGI_DB_TIMEOUT_MS; past it the statement fails, so a request during
+ * a longer outage gets an error and the program recovers by itself.  The
+ * session's statement and lock timeouts come from the configuration; the
+ * connect timeout and TCP keepalives bound every wait on a server that
+ * does not answer.
  */
 #include <ctype.h>
 #include <stdint.h>
