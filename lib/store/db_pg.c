@@ -268,7 +268,15 @@ failed(struct db *db, PGresult *r)
 	snprintf(db->err, sizeof(db->err), "%.*s%s%s%s", (int)n, m,
 	    *sqlstate(r) ? " (SQLSTATE " : "", sqlstate(r),
 	    *sqlstate(r) ? ")" : "");
-	if (PQstatus(C(db)) != CONNECTION_OK)
+	/*
+	 * The connection is gone when libpq says so, or when the error is
+	 * its own (no SQLSTATE: it found the socket closed, and may still
+	 * report CONNECTION_OK), a connection exception (class 08), or the
+	 * server shutting down or starting (57P01-57P03).
+	 */
+	if (PQstatus(C(db)) != CONNECTION_OK || PQsocket(C(db)) < 0 ||
+	    *sqlstate(r) == '\0' || strncmp(sqlstate(r), "08", 2) == 0 ||
+	    strncmp(sqlstate(r), "57P0", 4) == 0)
 		db->broken = 1;
 }
 
