@@ -32,8 +32,13 @@ die(const char *fmt, const char *arg)
 static void
 open_db(void)
 {
-	if (db_path != NULL)
+	/* --db names an SQLite file or a PostgreSQL URL */
+	if (db_path != NULL && db_where_is_pg(db_path))
+		setenv("DIFYCGI_DATABASE_URL", db_path, 1);
+	else if (db_path != NULL) {
 		setenv("DIFYCGI_DB", db_path, 1);
+		unsetenv("DIFYCGI_DATABASE_URL");
+	}
 	if (config_load() == -1)
 		exit(1);
 	if ((db = db_open_default()) == NULL)
@@ -943,8 +948,9 @@ usage(FILE *f)
 {
 	size_t	i;
 
-	fprintf(f, "usage: dify-admin [--db PATH] COMMAND [ARGS]\n"
-	    "The database is --db, else $DIFYCGI_DB, else "
+	fprintf(f, "usage: dify-admin [--db PATH|URL] COMMAND [ARGS]\n"
+	    "The database is --db (an SQLite file or a postgresql:// URL), "
+	    "else\n$DIFYCGI_DATABASE_URL, else $DIFYCGI_DB, else "
 	    "$DIFYCGI_DATA_DIR/dify.db.\nCommands (each takes --help):\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-4s %-8s %s\n", cmds[i].group,
