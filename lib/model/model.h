@@ -263,7 +263,9 @@ void	 rerank_result_free(struct rerank_result *);
  * single input).  DIFYCGI_PROVIDER_<NAME>_EMBED_ENCODING "float"
  * (default, as Dify sends) or "base64"; _EMBED_DIMENSIONS, when set, is
  * sent as "dimensions".  A 429 (not a quota) and 5xx or transport faults
- * are retried with backoff while the upstream total timeout allows.
+ * are retried after 250, 500 and 1000 ms; the whole call, every batch
+ * and retry, ends within DIFYCGI_UPSTREAM_TOTAL_MS (a caller embedding
+ * more than that allows calls once per part).
  * Every vector must have the same length.  Row i of res->vec is text i.
  * "offline" is the built-in demo model (upstream_offline_embed).
  * Returns 0, or -1 with res->err and res->errmsg set (the key scrubbed).

@@ -695,12 +695,12 @@ upstream_embed(const char *provider, const char *model,
 	json_object	*o, *ans;
 	int		 batch, start, count, rc = -1;
 
-	res->n = n;
+	res->n = n = n > 0 ? n : 0;
 	if (provider != NULL && strcmp(provider, "offline") == 0)
 		return offline_embed(texts, n, res);
 	if (call_open(&c, provider, model) == -1)
 		goto out;
-	if (n < 0 || n > UPSTREAM_EMBED_TEXTS_MAX) {
+	if (n > UPSTREAM_EMBED_TEXTS_MAX) {
 		fail(&c, ERR_COMPLETION_REQUEST, "Error: %d texts are too many "
 		    "for one call", n);
 		goto out;
@@ -834,11 +834,12 @@ upstream_rerank(const char *provider, const char *model,
 	json_object	*o, *arr, *ans;
 	int		 i, tok, rc = -1;
 
+	n = n > 0 ? n : 0;
 	if (provider != NULL && strcmp(provider, "offline") == 0)
 		return offline_rerank(query, docs, n, top_n, res);
 	if (call_open(&c, provider, model) == -1)
 		goto out;
-	if (n < 0 || n > UPSTREAM_EMBED_TEXTS_MAX) {
+	if (n > UPSTREAM_EMBED_TEXTS_MAX) {
 		fail(&c, ERR_COMPLETION_REQUEST, "Error: %d documents are too "
 		    "many for one call", n);
 		goto out;

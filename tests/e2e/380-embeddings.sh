@@ -4,7 +4,7 @@
 # batching, retries, base64, usage, dimension checks, errors without the
 # key; the offline demo model; the fake's own OpenAI-shaped answers.
 . "$(dirname "$0")/../lib.sh"
-plan 38
+plan 39
 KEY=sk-e2e-embed-secret-0042
 start_fake_upstream --require-key "$KEY"
 export DIFYCGI_PROVIDER_FAKE_API_KEY=$KEY
@@ -96,6 +96,11 @@ check "nothing is printed on stdout on failure" test -z "$BODY"
 DIFYCGI_UPSTREAM_TOTAL_MS=600 adm model embed --provider fake --model err-503 x
 check "retries stop within the upstream total time (600 ms: two tries)" \
     eval '[ $RC = 1 ] && sent_n err-503 2 && err_has "Server Unavailable Error, HTTP 503"'
+S0=$(date +%s%N)
+DIFYCGI_UPSTREAM_TOTAL_MS=800 adm model embed --provider fake --model hang x
+S1=$(date +%s%N)
+check "a provider that never answers fails at the upstream total time, not retried" \
+    eval '[ $RC = 1 ] && err_has "\[fake\] Connection Error, upstream timed out after 800 ms in total" && sent_n hang 1 && [ $(( (S1 - S0) / 1000000 )) -lt 3000 ]'
 adm model embed --provider fake --model quota-429 x
 check "an exhausted quota is not retried and says so" \
     eval '[ $RC = 1 ] && sent_n quota-429 1 && err_has quota'

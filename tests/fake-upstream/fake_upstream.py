@@ -85,7 +85,8 @@ gives the same vector.  Its length is "dimensions", else 3072 for
 text-embedding-3-large, 1536 for other text-embedding-* models, else 64.
 prompt_tokens = total_tokens = the sum over inputs of max(1, bytes // 4)
 (a token array: its length).  Models err-* and quota-429 fail as they do
-for chat (leak-key: a 500 quoting the key); besides:
+for chat (leak-key: a 500 quoting the key), hang never answers;
+besides:
     flaky-429-K, flaky-500-K   the first K requests naming this model fail
                       as err-429 / err-500 do, later ones answer
     ragged            the vector of input i has 8 + i numbers
@@ -457,6 +458,8 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(model, str) or model == "":
             return self.send_error_obj(*self.invalid(
                 "you must provide a model parameter", "model"))
+        if model == "hang":
+            return self.wait_for_client_to_leave()
         err = self.model_error(model)
         if err is not None:
             return self.send_error_obj(*err)
@@ -505,6 +508,8 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(model, str) or model == "":
             return self.send_error_obj(*self.invalid(
                 "you must provide a model parameter", "model"))
+        if model == "hang":
+            return self.wait_for_client_to_leave()
         err = self.model_error(model)
         if err is not None:
             return self.send_error_obj(*err)
