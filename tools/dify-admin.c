@@ -2,7 +2,8 @@
  * dify-admin: the administration tool.  Creates and migrates the
  * database, creates, lists, shows and deletes apps of every mode, imports
  * and exports them as Dify DSL files, and issues (shown once), lists and
- * revokes API keys.
+ * revokes API keys.  Checks a model provider's embedding and rerank
+ * models (model embed, model rerank).
  *
  *   dify-admin [--db PATH] COMMAND ...
  */
@@ -920,6 +921,171 @@ cmd_db_copy(int argc, char **argv)
 	return 0;
 }
 
+/* ---- model embed, model rerank: check a provider ---- */
+
+/*
+ * --provider P --model M [--query Q --top-n N] then texts: the index of
+ * the first text, or -1.
+ */
+static int
+model_args(int argc, char **argv, const char **provider,
+    const char **model, const char **query, int *top_n)
+{
+	char	*end;
+	int	 i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--provider") == 0 && i + 1 < argc)
+			*provider = argv[++i];
+		else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
+			*model = argv[++i];
+		else if (query != NULL && strcmp(argv[i], "--query") == 0 &&
+		    i + 1 < argc)
+			*query = argv[++i];
+		else if (top_n != NULL && strcmp(argv[i], "--top-n") == 0 &&
+		    i + 1 < argc) {
+			*top_n = (int)strtol(argv[++i], &end, 10);
+			if (*end != '\0' || *top_n < 1)
+				return -1;
+		} else if (strcmp(argv[i], "--") == 0)
+			return i + 1;
+		else if (strncmp(argv[i], "--", 2) == 0)
+			return -1;
+		else
+			break;
+	}
+	if (*provider == NULL || (*model == NULL &&
+	    strcmp(*provider, "offline") != 0) ||
+	    (query != NULL && *query == NULL))
+		return -1;
+	if (*model == NULL)
+		*model = "offline-demo";
+	return i;
+}
+
+static void
+print_json(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+static json_object *
+usage_obj(int tokens)
+{
+	json_object	*u = json_object_new_object();
+
+	json_object_object_add(u, "total_tokens", json_object_new_int(tokens));
+	return u;
+}
+
+static int
+cmd_model_embed(int argc, char **argv)
+{
+	struct embed_result	 res;
+	const char		*provider = NULL, *model = NULL;
+	json_object		*o, *data, *d, *v;
+	int			 first, i, j;
+
+	first = model_args(argc, argv, &provider, &model, NULL, NULL);
+	if (first == -1 || first >= argc) {
+		puts("usage: dify-admin model embed --provider P --model M "
+		    "TEXT...\n"
+		    "Embed the texts with the provider's model (POST "
+		    "{base}/embeddings, in batches of\n"
+		    "DIFYCGI_PROVIDER_<P>_EMBED_BATCH) and print the vectors "
+		    "as JSON.  The provider\n"
+		    "\"offline\" is the built-in demo "
+		    "model (--model optional).");
+		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+	}
+	if (config_load() == -1)
+		exit(1);
+	embed_result_init(&res);
+	if (upstream_embed(provider, model, (const char *const *)argv + first,
+	    argc - first, &res) == -1) {
+		fprintf(stderr, "dify-admin: model embed: %s\n", res.errmsg);
+		embed_result_free(&res);
+		return 1;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "provider", json_object_new_string(provider));
+	json_object_object_add(o, "model", json_object_new_string(model));
+	json_object_object_add(o, "dimensions", json_object_new_int(res.dim));
+	json_object_object_add(o, "requests",
+	    json_object_new_int(res.requests));
+	json_object_object_add(o, "usage", usage_obj(res.tokens));
+	data = json_object_new_array();
+	for (i = 0; i < res.n; i++) {
+		d = json_object_new_object();
+		json_object_object_add(d, "index", json_object_new_int(i));
+		v = json_object_new_array();
+		for (j = 0; j < res.dim; j++)
+			json_object_array_add(v, json_object_new_double(
+			    res.vec[(size_t)i * res.dim + j]));
+		json_object_object_add(d, "embedding", v);
+		json_object_array_add(data, d);
+	}
+	json_object_object_add(o, "data", data);
+	print_json(o);
+	embed_result_free(&res);
+	return 0;
+}
+
+static int
+cmd_model_rerank(int argc, char **argv)
+{
+	struct rerank_result	 res;
+	const char		*provider = NULL, *model = NULL;
+	const char		*query = NULL;
+	json_object		*o, *arr, *r, *doc;
+	int			 first, i, top_n = 0;
+
+	first = model_args(argc, argv, &provider, &model, &query, &top_n);
+	if (first == -1 || first >= argc) {
+		puts("usage: dify-admin model rerank --provider P --model M "
+		    "--query Q [--top-n N] DOC...\n"
+		    "Score the documents against the query with the "
+		    "provider's rerank model (POST\n"
+		    "{base}/rerank) and print the results as JSON, best "
+		    "first.  The provider\n"
+		    "\"offline\" scores by the cosine "
+		    "of the demo embeddings (--model optional).");
+		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+	}
+	if (config_load() == -1)
+		exit(1);
+	rerank_result_init(&res);
+	if (upstream_rerank(provider, model, query,
+	    (const char *const *)argv + first, argc - first, top_n,
+	    &res) == -1) {
+		fprintf(stderr, "dify-admin: model rerank: %s\n", res.errmsg);
+		rerank_result_free(&res);
+		return 1;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "provider", json_object_new_string(provider));
+	json_object_object_add(o, "model", json_object_new_string(model));
+	arr = json_object_new_array();
+	for (i = 0; i < res.nhits; i++) {
+		r = json_object_new_object();
+		json_object_object_add(r, "index",
+		    json_object_new_int(res.hits[i].index));
+		json_object_object_add(r, "relevance_score",
+		    json_object_new_double(res.hits[i].score));
+		doc = json_object_new_object();
+		json_object_object_add(doc, "text", json_object_new_string(
+		    argv[first + res.hits[i].index]));
+		json_object_object_add(r, "document", doc);
+		json_object_array_add(arr, r);
+	}
+	json_object_object_add(o, "results", arr);
+	json_object_object_add(o, "usage", usage_obj(res.tokens));
+	print_json(o);
+	rerank_result_free(&res);
+	return 0;
+}
+
 /* ---- dispatch ---- */
 
 static const struct {
@@ -939,6 +1105,10 @@ static const struct {
 	{ "key", "list", cmd_key_list, "list keys" },
 	{ "key", "revoke", cmd_key_revoke, "revoke a key" },
 	{ "db", "copy", cmd_db_copy, "copy an SQLite install into PostgreSQL" },
+	{ "model", "embed", cmd_model_embed,
+	    "embed texts with a provider's model (JSON)" },
+	{ "model", "rerank", cmd_model_rerank,
+	    "rerank documents with a provider's model (JSON)" },
 	{ "dsl", "types", cmd_dsl_types, "list node types, and which ones run" },
 	{ "dsl", "json", cmd_dsl_json, "print YAML as JSON, as Dify reads it" },
 };
@@ -953,7 +1123,7 @@ usage(FILE *f)
 	    "else\n$DIFYCGI_DATABASE_URL, else $DIFYCGI_DB, else "
 	    "$DIFYCGI_DATA_DIR/dify.db.\nCommands (each takes --help):\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-4s %-8s %s\n", cmds[i].group,
+		fprintf(f, "  %-5s %-8s %s\n", cmds[i].group,
 		    cmds[i].verb ? cmds[i].verb : "", cmds[i].what);
 }
 

@@ -1,8 +1,9 @@
 /*
- * model.h: the door of lib/model/, model providers.  An OpenAI-compatible chat-completions
- * client over libcurl (blocking and streaming), and the built-in offline
- * provider.  Providers are configured on the server and referenced by
- * name from an app's model config; their keys never leave this module.
+ * model.h: the door of lib/model/, model providers.  An OpenAI-compatible
+ * chat-completions client over libcurl (blocking and streaming), speech,
+ * embeddings and rerank, and the built-in offline provider.  Providers
+ * are configured on the server and referenced by name from an app's
+ * model config; their keys never leave this module.
  *
  * Provider configuration (config_get, so environment or config file):
  *   DIFYCGI_PROVIDER_<NAME>_BASE_URL   e.g. https://api.openai.com/v1
@@ -219,5 +220,76 @@ int	 upstream_transcribe(const char *provider, const char *path,
 int	 upstream_speech(const char *provider, const char *text,
 	    const char *voice, int (*on_audio)(void *arg, const char *ctype,
 	    const char *, size_t), void *arg, struct llm_result *res);
+
+/* ---- upstream_embed.c: text embeddings and reranking ---- */
+
+#define UPSTREAM_EMBED_DIM_MAX	16384	/* longest vector accepted */
+#define UPSTREAM_EMBED_TEXTS_MAX 100000	/* texts in one call */
+#define UPSTREAM_OFFLINE_DIM	256	/* the offline demo model's */
+
+struct embed_result {
+	float		*vec;		/* n rows of dim floats, owned */
+	int		 n;		/* rows: the texts given */
+	int		 dim;
+	int		 tokens;	/* total_tokens summed over batches */
+	int		 requests;	/* HTTP requests made, retries too */
+	enum err	 err;		/* ERR__MAX when none */
+	char		 errmsg[512];	/* as upstream_chat words them */
+};
+
+struct rerank_hit {
+	int		 index;		/* into the documents given */
+	double		 score;
+};
+
+struct rerank_result {
+	struct rerank_hit *hits;	/* best first, owned */
+	int		 nhits;		/* at most top_n */
+	int		 tokens;
+	int		 requests;
+	enum err	 err;
+	char		 errmsg[512];
+};
+
+void	 embed_result_init(struct embed_result *);
+void	 embed_result_free(struct embed_result *);
+void	 rerank_result_init(struct rerank_result *);
+void	 rerank_result_free(struct rerank_result *);
+
+/*
+ * Embed n texts with "model" of "provider": POST {base}/embeddings in
+ * batches of DIFYCGI_PROVIDER_<NAME>_EMBED_BATCH texts (default 32, as
+ * Dify's OpenAI provider declares max_chunks; 1 for servers that take a
+ * single input).  DIFYCGI_PROVIDER_<NAME>_EMBED_ENCODING "float"
+ * (default, as Dify sends) or "base64"; _EMBED_DIMENSIONS, when set, is
+ * sent as "dimensions".  A 429 (not a quota) and 5xx or transport faults
+ * are retried after 250, 500 and 1000 ms; the whole call, every batch
+ * and retry, ends within DIFYCGI_UPSTREAM_TOTAL_MS (a caller embedding
+ * more than that allows calls once per part).
+ * Every vector must have the same length.  Row i of res->vec is text i.
+ * "offline" is the built-in demo model (upstream_offline_embed).
+ * Returns 0, or -1 with res->err and res->errmsg set (the key scrubbed).
+ */
+int	 upstream_embed(const char *provider, const char *model,
+	    const char *const *texts, int n, struct embed_result *res);
+/*
+ * Score n documents against "query" with a rerank model: POST
+ * {base}/rerank as Jina, Cohere and vLLM serve it.  res->hits holds the
+ * best top_n (all when top_n < 1), best first.  Retries as above.  The
+ * "offline" provider scores by the cosine of offline embeddings.
+ * Returns 0, or -1 with res->err set.
+ */
+int	 upstream_rerank(const char *provider, const char *model,
+	    const char *query, const char *const *docs, int n, int top_n,
+	    struct rerank_result *res);
+/*
+ * The offline demo embedding: NOT a language model.  Character trigrams
+ * of the normalised text (ASCII lower-cased, runs of other ASCII bytes
+ * one space) hashed into UPSTREAM_OFFLINE_DIM signed buckets, then
+ * L2-normalised, so texts that share spelling are near.  An empty text
+ * gives the first unit vector.
+ */
+void	 upstream_offline_embed(const char *text,
+	    float out[UPSTREAM_OFFLINE_DIM]);
 
 #endif

@@ -20,6 +20,8 @@ Endpoints (with or without the /v1 prefix):
     POST /v1/audio/transcriptions multipart; {"text": "fake transcription of
                                   <N> bytes"}, N the size of the "file" part
     POST /v1/audio/speech         JSON; a small fixed fake MP3 (audio/mpeg)
+    POST /v1/embeddings           OpenAI embeddings (below)
+    POST /v1/rerank               Jina/Cohere/vLLM rerank (below)
     GET  /v1/models               the model names below
 
 The request's "model" chooses the behaviour:
@@ -72,6 +74,32 @@ The request's "model" chooses the behaviour:
                       arrays of one such item
     anything else     "Hello from the fake upstream." (word deltas)
 
+Embeddings take OpenAI's request: "input" a string, an array of strings,
+an array of token ids or an array of such arrays (at most 2048 inputs, none
+empty); "model"; "encoding_format" "float" (default) or "base64" (the
+little-endian float32 bytes); "dimensions" (a positive integer).  A vector
+is a hashed bag of words: each lower-cased word (a token id counts as the
+word "#<id>") adds +1 or -1 at a place its SHA-256 picks, and the whole is
+L2-normalised, so texts sharing words are near and the same text always
+gives the same vector.  Its length is "dimensions", else 3072 for
+text-embedding-3-large, 1536 for other text-embedding-* models, else 64.
+prompt_tokens = total_tokens = the sum over inputs of max(1, bytes // 4)
+(a token array: its length).  Models err-* and quota-429 fail as they do
+for chat (leak-key: a 500 quoting the key), hang never answers;
+besides:
+    flaky-429-K, flaky-500-K   the first K requests naming this model fail
+                      as err-429 / err-500 do, later ones answer
+    ragged            the vector of input i has 8 + i numbers
+    short             answers one vector fewer than it was sent inputs
+
+Rerank takes {"model", "query", "documents": [string or {"text"}],
+"top_n", "return_documents"} and answers {"model", "results": [{"index",
+"relevance_score", "document": {"text"}}], "usage": {"total_tokens"}},
+sorted by score (ties by index), cut to top_n, "document" left out when
+return_documents is false.  The score of a document is the share of the
+query's distinct words it holds, 0 to 1.  total_tokens as for embeddings
+over the query and every document.  Error models as for embeddings.
+
 Streams follow OpenAI: a first chunk with delta.role, content deltas, a
 chunk with finish_reason, a usage chunk with empty choices when
 stream_options.include_usage is true, then data: [DONE].  Every chunk
@@ -83,6 +111,9 @@ if it had been streamed).
 """
 
 import argparse
+import base64
+import hashlib
+import math
 import json
 import os
 import re
@@ -132,6 +163,10 @@ ERRORS = {
 MIDSTREAM_ERROR = {"message": "The server had an error while processing "
                    "your request. Sorry about that!",
                    "type": "server_error", "param": None, "code": None}
+
+EMBED_INPUTS_MAX = 2048
+WORD_RE = re.compile(r"\w+", re.UNICODE)
+flaky_seen = {}         # flaky-* model name -> requests so far
 
 log_lock = threading.Lock()
 counter_lock = threading.Lock()
@@ -329,6 +364,10 @@ class Handler(BaseHTTPRequestHandler):
             except ClientGone:
                 self.close_connection = True
                 return
+        if path == "/embeddings":
+            return self.embeddings(body)
+        if path == "/rerank":
+            return self.rerank(body)
         if path == "/audio/speech":
             self.send_response(200)
             self.send_header("Content-Type", "audio/mpeg")
@@ -339,6 +378,174 @@ class Handler(BaseHTTPRequestHandler):
         self.send_error_obj(404, {"message": "Unknown path " + self.path,
                                   "type": "invalid_request_error",
                                   "param": None, "code": None})
+
+    # ---- embeddings and rerank ----
+
+    @staticmethod
+    def invalid(message, param=None):
+        return (400, {"message": message, "type": "invalid_request_error",
+                      "param": param, "code": None})
+
+    def model_error(self, model):
+        """The error this model fails with, or None."""
+        if model in ERRORS:
+            return ERRORS[model]
+        if model == "leak-key":
+            auth = self.headers.get("Authorization", "")
+            key = auth[7:] if auth.startswith("Bearer ") else auth
+            return (500, {"message": "The server had an error with API key "
+                          "%s, sorry about that!" % key,
+                          "type": "server_error", "param": None,
+                          "code": None})
+        m = re.fullmatch(r"flaky-(429|500)-(\d+)", model)
+        if m:
+            with counter_lock:
+                n = flaky_seen.get(model, 0) + 1
+                flaky_seen[model] = n
+            if n <= int(m.group(2)):
+                return ERRORS["err-" + m.group(1)]
+        return None
+
+    @staticmethod
+    def embed_inputs(value):
+        """[(words, tokens)] of an embeddings "input", or None."""
+        def is_tokens(v):
+            return isinstance(v, list) and len(v) > 0 and all(
+                isinstance(t, int) and not isinstance(t, bool) and t >= 0
+                for t in v)
+        if isinstance(value, str):
+            value = [value]
+        elif is_tokens(value):
+            value = [value]
+        if not isinstance(value, list) or len(value) == 0:
+            return None
+        out = []
+        for v in value:
+            if isinstance(v, str) and v != "":
+                out.append((WORD_RE.findall(v.lower()),
+                            max(1, len(v.encode()) // 4)))
+            elif is_tokens(v):
+                out.append((["#%d" % t for t in v], len(v)))
+            else:
+                return None
+        return out
+
+    @staticmethod
+    def vector(words, dim):
+        v = [0.0] * dim
+        for w in words:
+            h = hashlib.sha256(w.encode()).digest()
+            i = int.from_bytes(h[:8], "big") % dim
+            v[i] += 1.0 if h[8] & 1 else -1.0
+        norm = math.sqrt(sum(x * x for x in v))
+        if norm == 0:
+            v[0] = 1.0
+            return v
+        return [x / norm for x in v]
+
+    @staticmethod
+    def embed_dim(model, dimensions):
+        if dimensions is not None:
+            return dimensions
+        if model == "text-embedding-3-large":
+            return 3072
+        if model.startswith("text-embedding-"):
+            return 1536
+        return 64
+
+    def embeddings(self, body):
+        model = body.get("model")
+        if not isinstance(model, str) or model == "":
+            return self.send_error_obj(*self.invalid(
+                "you must provide a model parameter", "model"))
+        if model == "hang":
+            return self.wait_for_client_to_leave()
+        err = self.model_error(model)
+        if err is not None:
+            return self.send_error_obj(*err)
+        raw = body.get("input")
+        if isinstance(raw, list) and len(raw) > EMBED_INPUTS_MAX:
+            return self.send_error_obj(*self.invalid(
+                "'$.input' is invalid. Please check the API reference: "
+                "https://platform.openai.com/docs/api-reference. "
+                "Too many inputs: the maximum number of inputs is %d."
+                % EMBED_INPUTS_MAX, "input"))
+        inputs = self.embed_inputs(raw)
+        if inputs is None:
+            return self.send_error_obj(*self.invalid(
+                "'$.input' is invalid. Please check the API reference: "
+                "https://platform.openai.com/docs/api-reference.", "input"))
+        fmt = body.get("encoding_format", "float")
+        if fmt not in ("float", "base64"):
+            return self.send_error_obj(*self.invalid(
+                "Invalid value for 'encoding_format': must be 'float' or "
+                "'base64'.", "encoding_format"))
+        dims = body.get("dimensions")
+        if dims is not None and (not isinstance(dims, int) or
+                                 isinstance(dims, bool) or dims < 1 or
+                                 dims > 8192):
+            return self.send_error_obj(*self.invalid(
+                "Invalid value for 'dimensions': must be an integer from "
+                "1 to 8192.", "dimensions"))
+        dim = self.embed_dim(model, dims)
+        data = []
+        for i, (words, _) in enumerate(inputs):
+            if model == "short" and i == len(inputs) - 1:
+                break
+            v = self.vector(words, 8 + i if model == "ragged" else dim)
+            if fmt == "base64":
+                v = base64.b64encode(struct.pack("<%df" % len(v), *v)) \
+                    .decode()
+            data.append({"object": "embedding", "index": i,
+                         "embedding": v})
+        tokens = sum(t for _, t in inputs)
+        self.send_json(200, {"object": "list", "data": data, "model": model,
+                             "usage": {"prompt_tokens": tokens,
+                                       "total_tokens": tokens}})
+
+    def rerank(self, body):
+        model = body.get("model")
+        if not isinstance(model, str) or model == "":
+            return self.send_error_obj(*self.invalid(
+                "you must provide a model parameter", "model"))
+        if model == "hang":
+            return self.wait_for_client_to_leave()
+        err = self.model_error(model)
+        if err is not None:
+            return self.send_error_obj(*err)
+        query, docs = body.get("query"), body.get("documents")
+        if not isinstance(query, str) or query == "":
+            return self.send_error_obj(*self.invalid(
+                "query must be a non-empty string", "query"))
+        texts = []
+        for d in docs if isinstance(docs, list) else [None]:
+            if isinstance(d, dict):
+                d = d.get("text")
+            if not isinstance(d, str):
+                return self.send_error_obj(*self.invalid(
+                    "documents must be a list of strings or of objects "
+                    "with a text", "documents"))
+            texts.append(d)
+        top_n = body.get("top_n")
+        if top_n is not None and (not isinstance(top_n, int) or
+                                  isinstance(top_n, bool) or top_n < 1):
+            return self.send_error_obj(*self.invalid(
+                "top_n must be a positive integer", "top_n"))
+        qwords = set(WORD_RE.findall(query.lower()))
+        results = []
+        for i, t in enumerate(texts):
+            shared = qwords & set(WORD_RE.findall(t.lower()))
+            score = len(shared) / len(qwords) if qwords else 0.0
+            r = {"index": i, "relevance_score": score}
+            if body.get("return_documents", True) is not False:
+                r["document"] = {"text": t}
+            results.append(r)
+        results.sort(key=lambda r: (-r["relevance_score"], r["index"]))
+        if top_n is not None:
+            results = results[:top_n]
+        tokens = sum(max(1, len(t.encode()) // 4) for t in [query] + texts)
+        self.send_json(200, {"model": model, "results": results,
+                             "usage": {"total_tokens": tokens}})
 
     def transcriptions(self, raw):
         ctype = self.headers.get("Content-Type", "")
