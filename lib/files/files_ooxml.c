@@ -643,9 +643,12 @@ sst_read(struct ox *x, struct sst *t)
 	buf_init(&si, OX_STRINGS_MAX);
 	while (rc == 0 && ox_next(x, r) == 1) {
 		type = xmlTextReaderNodeType(r);
-		if (type == XML_READER_TYPE_ELEMENT && is(r, "si"))
+		if (type == XML_READER_TYPE_ELEMENT && is(r, "si")) {
 			buf_reset(&si);
-		else if (type == XML_READER_TYPE_ELEMENT && is(r, "rPh"))
+			/* <si/> is a string too: the indexes count it */
+			if (xmlTextReaderIsEmptyElement(r))
+				rc = sst_add(t, &si);
+		} else if (type == XML_READER_TYPE_ELEMENT && is(r, "rPh"))
 			rph = !xmlTextReaderIsEmptyElement(r);
 		else if (type == XML_READER_TYPE_END_ELEMENT && is(r, "rPh"))
 			rph = 0;
