@@ -6,10 +6,12 @@ CGIDIR	 = $(PREFIX)/lib/difycgi/cgi-bin
 SHAREDIR = $(PREFIX)/share/difycgi
 
 CC	?= cc
-PKGS	 = fcgi json-c sqlite3 libpq libcurl yaml-0.1 duktape libcrypto libxml-2.0
+PKGS	 = fcgi json-c sqlite3 libpq libcurl yaml-0.1 duktape libcrypto libxml-2.0 \
+	   poppler-glib libzip
 DEPS_DEB = libfcgi-dev libjson-c-dev libsqlite3-dev libcurl4-openssl-dev \
 	   libyaml-dev pkg-config lighttpd curl jq python3 sqlite3 duktape-dev libpq-dev \
-	   python3-requests python3-yaml libssl-dev libxml2-dev
+	   python3-requests python3-yaml libssl-dev libxml2-dev \
+	   libpoppler-glib-dev libzip-dev
 # what the whole test suite needs besides (deployment tests, fuzzing)
 TEST_DEB = clang libclang-rt-14-dev apache2 libapache2-mod-fcgid nginx \
 	   spawn-fcgi lighttpd-mod-openssl openssl procps postgresql-15 \

@@ -8,7 +8,7 @@ set -u
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-60}
 # the Makefile's PKGS: what libdify.a links against
-PKGS="fcgi json-c sqlite3 libpq libcurl yaml-0.1 duktape libcrypto libxml-2.0"
+PKGS="fcgi json-c sqlite3 libpq libcurl yaml-0.1 duktape libcrypto libxml-2.0 poppler-glib libzip"
 mkdir -p build-fuzz/bin build-fuzz/crashes
 fail=0
 for t in "$@"; do

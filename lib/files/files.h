@@ -241,14 +241,20 @@ int	 files_fetch_url(const char *url, size_t max, struct buf *out,
 /* ---- files_text.c: the text of documents ---- */
 
 #define FILES_NO_TEXT	1
+#define FILES_BAD_DOC	2	/* a damaged or hostile document */
 
 /*
  * Append the text of a document to "out" for a prompt: plain text,
  * Markdown, CSV, JSON (and other text formats) as they are, HTML without
- * tags, comments, scripts and styles, entities decoded.  The type comes
- * from "extension" (no dot, any case) or else "mime_type"; either may be
- * NULL.  Invalid UTF-8 becomes U+FFFD; text past out->max is cut at a
- * character boundary.  Returns 0, or FILES_NO_TEXT for other types.
+ * tags, comments, scripts and styles, entities decoded; PDF page after
+ * page; docx paragraphs and tables (Markdown), xlsx sheets as Markdown
+ * tables, pptx slides' paragraphs, in the shapes of Dify's
+ * document-extractor node.  The type comes from "extension" (no dot, any
+ * case) or else "mime_type"; either may be NULL.  Invalid UTF-8 becomes
+ * U+FFFD; text past out->max is cut at a character boundary.  Returns 0,
+ * FILES_NO_TEXT for other types, or FILES_BAD_DOC for a PDF or Office
+ * file that is damaged or passes the caps on size, entries, depth, pages
+ * or time ("out" then as it was).
  */
 int	 files_extract_text(const char *extension, const char *mime_type,
 	    const char *data, size_t len, struct buf *out);

@@ -48,9 +48,21 @@ int	 files_base64(struct buf *out, const char *alphabet, const void *data,
 
 /* ---- files_text.c ---- */
 
-enum files_text_kind { TX_NONE, TX_PLAIN, TX_HTML };
+enum files_text_kind { TX_NONE, TX_PLAIN, TX_HTML, TX_PDF, TX_DOCX, TX_XLSX,
+    TX_PPTX };
 
 /* How the text of a document with this extension or MIME type is read. */
 enum files_text_kind files_text_kind(const char *ext, const char *mime);
+
+/* Append p[0..n) as valid UTF-8, cut at a character that does not fit. */
+int	 files_utf8_append(struct buf *out, const char *p, size_t n);
+/* libxml2's process-wide set-up, once. */
+void	 files_xml_init(void);
+
+/* ---- files_pdf.c, files_ooxml.c: 0, or -1 for a refused document ---- */
+
+int	 files_pdf_text(const char *data, size_t len, struct buf *out);
+int	 files_ooxml_text(enum files_text_kind kind, const char *data,
+	    size_t len, struct buf *out);
 
 #endif

@@ -2,6 +2,8 @@
  * files_text.c: the text of documents for a prompt: text, Markdown, CSV,
  * JSON and other text formats as they are, HTML through libxml2's parser
  * without tags, comments, scripts and styles; valid UTF-8 in every case.
+ * PDF (files_pdf.c) and Office Open XML (files_ooxml.c) have their own
+ * readers.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -12,6 +14,8 @@
 #include <libxml/parser.h>
 
 #include "files_int.h"
+
+#define OOXML	"application/vnd.openxmlformats-officedocument."
 
 enum files_text_kind
 files_text_kind(const char *ext, const char *mime)
@@ -30,6 +34,14 @@ files_text_kind(const char *ext, const char *mime)
 		    strcasecmp(ext, "htm") == 0 ||
 		    strcasecmp(ext, "xhtml") == 0)
 			return TX_HTML;
+		if (strcasecmp(ext, "pdf") == 0)
+			return TX_PDF;
+		if (strcasecmp(ext, "docx") == 0)
+			return TX_DOCX;
+		if (strcasecmp(ext, "xlsx") == 0)
+			return TX_XLSX;
+		if (strcasecmp(ext, "pptx") == 0)
+			return TX_PPTX;
 	}
 	if (mime == NULL)
 		return TX_NONE;
@@ -42,6 +54,14 @@ files_text_kind(const char *ext, const char *mime)
 	if (strcmp(m, "text/html") == 0 ||
 	    strcmp(m, "application/xhtml+xml") == 0)
 		return TX_HTML;
+	if (strcmp(m, "application/pdf") == 0)
+		return TX_PDF;
+	if (strcmp(m, OOXML "wordprocessingml.document") == 0)
+		return TX_DOCX;
+	if (strcmp(m, OOXML "spreadsheetml.sheet") == 0)
+		return TX_XLSX;
+	if (strcmp(m, OOXML "presentationml.presentation") == 0)
+		return TX_PPTX;
 	if (strncmp(m, "text/", 5) == 0 || strcmp(m, "application/json") == 0)
 		return TX_PLAIN;
 	return TX_NONE;
@@ -84,8 +104,8 @@ utf8_char(const unsigned char *p, size_t n)
  * Append p[0..n) as valid UTF-8: bad bytes become U+FFFD, NULs go.
  * Stops (returns -1) at the first character that does not fit.
  */
-static int
-append_utf8(struct buf *out, const char *p, size_t n)
+int
+files_utf8_append(struct buf *out, const char *p, size_t n)
 {
 	const unsigned char	*u = (const unsigned char *)p;
 	size_t			 i = 0, run = 0, k;
@@ -148,9 +168,15 @@ static pthread_once_t	html_once = PTHREAD_ONCE_INIT;
 
 /* libxml2's globals, once per process: xmlInitParser is not thread-safe */
 static void
-html_init(void)
+xml_init(void)
 {
 	xmlInitParser();
+}
+
+void
+files_xml_init(void)
+{
+	pthread_once(&html_once, xml_init);
 }
 
 static int
@@ -171,7 +197,7 @@ html_space(char c)
 static void
 html_put(struct html_walk *w, const char *p, size_t n)
 {
-	if (!w->full && append_utf8(w->out, p, n) == -1) {
+	if (!w->full && files_utf8_append(w->out, p, n) == -1) {
 		w->full = 1;
 		xmlStopParser(w->ctxt);
 	}
@@ -252,7 +278,7 @@ html_text(const char *s, size_t n, struct buf *out)
 	char			 piece[16384];
 	size_t			 i = 0, k, o;
 
-	pthread_once(&html_once, html_init);
+	files_xml_init();
 	memset(&sax, 0, sizeof(sax));
 	sax.startElement = html_start;
 	sax.endElement = html_end;
@@ -295,16 +321,30 @@ files_extract_text(const char *extension, const char *mime_type,
     const char *data, size_t len, struct buf *out)
 {
 	enum files_text_kind	kind = files_text_kind(extension, mime_type);
+	size_t			had = out->len;
+	int			rc;
 
 	if (kind == TX_NONE)
 		return FILES_NO_TEXT;
+	if (kind == TX_PDF || kind == TX_DOCX || kind == TX_XLSX ||
+	    kind == TX_PPTX) {
+		rc = kind == TX_PDF ? files_pdf_text(data, len, out) :
+		    files_ooxml_text(kind, data, len, out);
+		if (rc == 0)
+			return 0;
+		/* a refused document leaves no half of its text */
+		out->len = had;
+		if (out->p != NULL)
+			out->p[had] = '\0';
+		return FILES_BAD_DOC;
+	}
 	/* a UTF-8 byte order mark is no text */
 	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
 		data += 3;
 		len -= 3;
 	}
 	if (kind == TX_PLAIN)
-		append_utf8(out, data, len);
+		files_utf8_append(out, data, len);
 	else
 		html_text(data, len, out);
 	return 0;

@@ -357,19 +357,23 @@ document_text(struct db *db, struct resp *rs, const struct rfile *f,
 	json_object	*o = NULL;
 	char		 err[512];
 	size_t		 max = (size_t)cfg->file_limit_mb * 1024 * 1024;
+	size_t		 head = 4 * DOC_TEXT_MAX;
+	enum files_text_kind	 kind = files_text_kind(f->ext, f->mime);
 
 	*rc = 0;
 	buf_init(&text, DOC_TEXT_MAX);
 	/* only types we can read are fetched or read */
-	if (files_text_kind(f->ext, f->mime) == TX_NONE) {
+	if (kind == TX_NONE) {
 		buf_free(&text);
 		return NULL;
 	}
+	/* a PDF or a zip is read whole: its head alone is no document */
+	if (kind != TX_PLAIN && kind != TX_HTML)
+		head = max;
 	if (f->method == M_LOCAL) {
 		/* a prompt takes DOC_TEXT_MAX: what lies past is not read */
-		buf_init(&data, 4 * DOC_TEXT_MAX);
-		if (files_read_stored(db, &f->uf, 4 * DOC_TEXT_MAX, 1,
-		    &data) == -1) {
+		buf_init(&data, head);
+		if (files_read_stored(db, &f->uf, head, 1, &data) == -1) {
 			log_warn("file %s: unreadable", f->uf.id);
 			buf_free(&data);
 			buf_free(&text);

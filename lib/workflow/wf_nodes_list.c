@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "workflow/workflow.h"
 
@@ -556,6 +557,22 @@ wf_run_list_operator(struct wf_engine *e, struct wf_node *n,
 
 /* ---- document-extractor ---- */
 
+/* The name Dify's TextExtractionError gives the type (PDF, DOCX, ...). */
+static const char *
+doc_kind(const char *ext, const char *mime)
+{
+	const char	*s = ext != NULL && *ext != '\0' ? ext :
+			    mime != NULL ? mime : "";
+
+	if (strcasestr(s, "pdf") != NULL)
+		return "PDF";
+	if (strcasecmp(s, "xlsx") == 0 || strstr(s, "spreadsheet") != NULL)
+		return "Excel file";
+	if (strcasecmp(s, "pptx") == 0 || strstr(s, "presentation") != NULL)
+		return "PPTX";
+	return "DOCX";
+}
+
 /* The text of one file (Dify's _extract_text_from_file). */
 static int
 file_text(struct wf_run *r, json_object *f, json_object **text,
@@ -585,15 +602,23 @@ file_text(struct wf_run *r, json_object *f, json_object **text,
 	rc = files_extract_text(ext != NULL && *ext != '\0' ? ext : NULL,
 	    mime, data.p ? data.p : "", data.len, &out);
 	buf_free(&data);
+	if (rc == FILES_BAD_DOC) {
+		buf_free(&out);
+		return wf_fail(x, "TextExtractionError", "Failed to extract "
+		    "text from %s: the file is damaged or past the limits on "
+		    "size, entries, nesting, pages or time", doc_kind(ext,
+		    mime));
+	}
 	if (rc != 0) {
 		buf_free(&out);
 		if (ext != NULL && *ext != '\0')
 			return wf_fail(x, "UnsupportedFileTypeError",
 			    "Unsupported Extension Type: .%s (text is "
-			    "extracted here from text formats only)", ext);
+			    "extracted here from text, HTML, PDF, docx, xlsx "
+			    "and pptx files)", ext);
 		return wf_fail(x, "UnsupportedFileTypeError", "Unsupported MIME "
-		    "type: %s (text is extracted here from text formats "
-		    "only)", mime);
+		    "type: %s (text is extracted here from text, HTML, PDF, "
+		    "docx, xlsx and pptx files)", mime);
 	}
 	*text = json_object_new_string_len(out.p ? out.p : "", (int)out.len);
 	buf_free(&out);

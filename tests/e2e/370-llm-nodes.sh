@@ -5,7 +5,7 @@
 # tool-call, echo) and a local server for remote files; then the DSL
 # fixtures that use them, imported with dify-admin app import and run.
 . "$(dirname "$0")/../lib.sh"
-plan 49
+plan 50
 start_fake_upstream
 export DIFYCGI_ALLOW_PRIVATE_URLS=1
 # the fixtures' providers answer from the fake upstream
@@ -209,8 +209,18 @@ check "the list-operator's inputs are the three files; document-extractor's proc
 printf '%%PDF-1.4\n' > "$T/r.pdf"
 F3=$(upload "$T/r.pdf" application/pdf)
 run '{"q":"x"}' "\"files\":[{\"type\":\"document\",\"transfer_method\":\"local_file\",\"upload_file_id\":\"$F3\"}]"
-check "a PDF fails document-extractor with a clear message" body_is '.data.status == "failed"
-    and .data.error == "Unsupported Extension Type: .pdf (text is extracted here from text formats only)"'
+check "a damaged PDF fails document-extractor with Dify's TextExtractionError" body_is '.data.status == "failed"
+    and (.data.error | startswith("Failed to extract text from PDF: "))'
+cp "$ROOT/tests/fixtures/docs/sample.docx" "$T/c.docx"
+cp "$ROOT/tests/fixtures/docs/sample.pdf" "$T/d.pdf"
+F4=$(upload "$T/c.docx" application/vnd.openxmlformats-officedocument.wordprocessingml.document)
+F5=$(upload "$T/d.pdf" application/pdf)
+run '{"q":"x"}' "\"files\":[{\"type\":\"document\",\"transfer_method\":\"local_file\",\"upload_file_id\":\"$F5\"},
+ {\"type\":\"document\",\"transfer_method\":\"local_file\",\"upload_file_id\":\"$F4\"}]"
+check "document-extractor reads a docx (paragraphs, a Markdown table) and a PDF (page after page)" body_is '
+    .data.status == "succeeded"
+    and .data.outputs.text == ["Title\na link\tb&c\nde\n\n| H1 | H2 | H3 |\n| --- | --- | --- |\n| wide | wide | x<br>y |\n| 1 | 2 | x<br>y |\n\ncaf\u00e9 \u2014 end",
+    "Hello PDF\r\nsecond linePage two"]'
 
 # ---- the DSL fixtures with these nodes ----
 imp() {	# imp NAME [sed script]: import fixture NAME (edited); KEY
