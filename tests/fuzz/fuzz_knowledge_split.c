@@ -25,7 +25,7 @@
  *       build-fuzz/libdify.a $(pkg-config --libs fcgi json-c sqlite3 \
  *       libpq libcurl yaml-0.1 duktape libcrypto libxml-2.0) -lpthread -lm
  *   mkdir -p /tmp/corpus && ./fuzz_knowledge_split -max_len=65536 \
- *       -timeout=10 /tmp/corpus tests/fuzz/corpus/knowledge
+ *       -timeout=10 /tmp/corpus tests/fuzz/corpus/knowledge_split
  *
  * Replay build (make builds it as $(BUILD)/fuzz/fuzz_knowledge_split,
  * linked with tests/fuzz/replay.c, and make test runs it over the
