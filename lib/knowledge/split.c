@@ -191,12 +191,13 @@ join(struct splitter *sp, struct list *l, const struct parts *ps,
  * what is left fits chunk_overlap and leaves room for the next part.
  */
 static int
-merge(struct splitter *sp, struct list *l, const struct parts *ps)
+merge(struct splitter *sp, struct list *l, const struct parts *ps,
+    size_t from, size_t to)
 {
-	size_t	i, head = 0;
+	size_t	i, head = from;
 	long	total = 0, len;
 
-	for (i = 0; i < ps->n; i++) {
+	for (i = from; i < to; i++) {
 		len = (long)ps->v[i].cp;
 		if (total + len > sp->size && i > head) {
 			if (join(sp, l, ps, head, i) == -1)
@@ -209,7 +210,7 @@ merge(struct splitter *sp, struct list *l, const struct parts *ps)
 		}
 		total += len;
 	}
-	return join(sp, l, ps, head, ps->n);
+	return join(sp, l, ps, head, to);
 }
 
 /* text.split(sep), the separator kept at the end of each part but the last */
@@ -261,44 +262,30 @@ static int	split_regex(struct splitter *, struct list *, const char *,
 
 /*
  * The loop both recursive splitters share: parts shorter than the chunk
- * size are gathered and merged; a longer one goes to _split_text with
- * the separators after this one (or as it is, when there are none).
+ * size are gathered (a run of them, [good, i)) and merged; a longer one
+ * goes to _split_text with the separators after this one (or as it is,
+ * when there are none).
  */
 static int
 gather(struct splitter *sp, struct list *l, const struct parts *ps,
     size_t next)
 {
-	struct parts	 good = { NULL, 0, 0 };
-	struct part	*v;
-	size_t		 i;
-	int		 rc = 0;
+	size_t	i, good = 0;
+	int	rc = 0;
 
 	for (i = 0; i < ps->n && rc == 0; i++) {
-		if ((long)ps->v[i].cp < sp->size) {
-			if (good.n == good.cap) {
-				good.cap = good.cap ? good.cap * 2 : 64;
-				v = reallocarray(good.v, good.cap, sizeof(*v));
-				if (v == NULL) {
-					rc = fail(sp, KN_ERR_NOMEM);
-					break;
-				}
-				good.v = v;
-			}
-			good.v[good.n++] = ps->v[i];
+		if ((long)ps->v[i].cp < sp->size)
 			continue;
-		}
-		if (good.n > 0) {
-			rc = merge(sp, l, &good);
-			good.n = 0;
-		}
+		if (good < i)
+			rc = merge(sp, l, ps, good, i);
+		good = i + 1;
 		if (rc == 0 && next >= NSEPS)
 			rc = list_add(sp, l, ps->v[i].p, ps->v[i].n);
 		else if (rc == 0)
 			rc = split_regex(sp, l, ps->v[i].p, ps->v[i].n, next);
 	}
-	if (rc == 0 && good.n > 0)
-		rc = merge(sp, l, &good);
-	free(good.v);
+	if (rc == 0 && good < ps->n)
+		rc = merge(sp, l, ps, good, ps->n);
 	return rc;
 }
 
