@@ -17,7 +17,7 @@ rank() {
 	http) echo 2 ;;
 	model) echo 3 ;;
 	files|template|sandbox) echo 4 ;;
-	tool|task) echo 5 ;;
+	tool|task|knowledge) echo 5 ;;
 	app|workflow) echo 6 ;;
 	chatflow|dsl) echo 7 ;;
 	*) echo "" ;;
