@@ -44,7 +44,7 @@ UNITS	 = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*
 FUZZERS	 = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 REPLAYS	 = $(FUZZERS:%=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
-CI_FUZZ_SECONDS ?= 20
+CI_FUZZ_SECONDS ?= 15
 SQL	 = $(sort $(wildcard sql/*.sql))
 PG_SQL	 = $(sort $(wildcard sql/pg/*.sql))
 HDRS	 = $(wildcard lib/*.h lib/*/*.h)
