@@ -52,13 +52,16 @@ case ${PASSES:-} in
 		n=$((n + 1))
 		lf=""
 		[ -n "$rest" ] || lf=$fuzz
+		# each lane's length, for balancing them (a comment line)
 		if [ $n = 1 ]; then
-			PASSES=$lane FUZZ=$lf sh "$0" "$@" 2>&1 |
+			(s0=$(date +%s); PASSES=$lane FUZZ=$lf sh "$0" "$@" 2>&1
+			echo "# lane $n ($lane${lf:+, fuzz}): $(($(date +%s) - s0)) s") |
 			    tee "$lanes_dir/$n.out" |
 			    grep -v -E '^[0-9]+ passed, [0-9]+ failed$' &
 		else
-			PASSES=$lane FUZZ=$lf sh "$0" "$@" \
-			    > "$lanes_dir/$n.out" 2>&1 &
+			(s0=$(date +%s); PASSES=$lane FUZZ=$lf sh "$0" "$@" 2>&1
+			echo "# lane $n ($lane${lf:+, fuzz}): $(($(date +%s) - s0)) s") \
+			    > "$lanes_dir/$n.out" &
 		fi
 	done
 	wait
@@ -66,7 +69,7 @@ case ${PASSES:-} in
 	while [ $i -le $n ]; do
 		[ $i = 1 ] || grep -v -E '^[0-9]+ passed, [0-9]+ failed$' \
 		    "$lanes_dir/$i.out"
-		last=$(tail -1 "$lanes_dir/$i.out")
+		last=$(grep -v '^# lane ' "$lanes_dir/$i.out" | tail -1)
 		case $last in
 		*" passed, "*" failed")
 			p=$((p + ${last%% *}))
