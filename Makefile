@@ -168,7 +168,10 @@ bench-streams: all
 bench-growth: all
 	@BUILD=$(BUILD) bash tools/bench-growth.sh
 
-test: all
+# the builds before a test run use every core, whatever make was given
+JOBS	?= $(shell nproc 2>/dev/null || echo 2)
+test:
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@$(MAKE) --no-print-directory deps EXTRA_DEB="$(TEST_DEB)"
 	@command -v npm >/dev/null || $(MAKE) --no-print-directory deps \
 	    EXTRA_DEB="nodejs npm"
@@ -180,8 +183,8 @@ ifeq ($(SANITIZE),1)
 else ifeq ($(QUICK),1)
 	@BUILDS="$(BUILD)" sh tests/run.sh
 else
-	@$(MAKE) --no-print-directory SANITIZE=1 all
-	@$(MAKE) --no-print-directory fuzz-lib
+	@$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=1 all
+	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-lib
 	@PASSES="$(BUILD):sqlite build-san:sqlite | build-san:postgresql" \
 	    FUZZ="$(FUZZERS)" FUZZ_SECONDS=$(CI_FUZZ_SECONDS) sh tests/run.sh
 endif
