@@ -145,6 +145,10 @@ void	 sha256_free(struct sha256 *);
 void	 sha256_hex(const void *, size_t, char out[65]);
 int	 ct_equal(const void *, const void *, size_t);
 int	 utf8_valid(const char *, size_t);
+/* Code points in n bytes of UTF-8 (continuation bytes not counted). */
+size_t	 utf8_count(const char *, size_t);
+/* The value of a hex digit, or -1. */
+int	 hex_digit(int);
 int	 parse_int(const char *, long long min, long long max, long long *);
 
 /* ---- pyval.c: JSON values with Python's semantics (Dify's) ---- */

@@ -181,6 +181,28 @@ ct_equal(const void *a, const void *b, size_t n)
 }
 
 /* Strict UTF-8: no overlongs, no surrogates, nothing past U+10FFFF. */
+size_t
+utf8_count(const char *s, size_t n)
+{
+	size_t	i, c = 0;
+
+	for (i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return c;
+}
+
+int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int
 utf8_valid(const char *s, size_t n)
 {

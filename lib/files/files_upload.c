@@ -260,15 +260,6 @@ utf8_prefix(const char *s, size_t chars)
 	return i;
 }
 
-static size_t
-utf8_chars(const char *s)
-{
-	size_t	n = 0;
-
-	for (; *s != '\0'; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
 
 int
 files_upload_check(struct req *rq, struct resp *rs, struct files_form *f)
@@ -294,7 +285,7 @@ files_upload_check(struct req *rq, struct resp *rs, struct files_form *f)
 			return resp_error_msg(rs, ERR_INVALID_PARAM,
 			    "Filename contains invalid characters");
 	ext = files_extension(&rq->pool, name);
-	if (utf8_chars(name) > NAME_MAX_CHARS) {
+	if (utf8_count(name, strlen(name)) > NAME_MAX_CHARS) {
 		/* as Dify: the name up to its first dot, cut, + extension */
 		n = strcspn(name, ".");
 		n = utf8_prefix(name, NAME_MAX_CHARS) < n ?

@@ -65,16 +65,6 @@ lower(int c)
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 /*
  * Find parameter "key" (case-insensitive) among the "; k=v" parameters
@@ -250,8 +240,8 @@ decode_ext_value(const char *s, size_t n, struct buf *out)
 		if (c == '%') {
 			if (i + 2 >= n)
 				return -1;
-			h = hexval((unsigned char)s[i + 1]);
-			l = hexval((unsigned char)s[i + 2]);
+			h = hex_digit((unsigned char)s[i + 1]);
+			l = hex_digit((unsigned char)s[i + 2]);
 			if (h < 0 || l < 0)
 				return -1;
 			c = (unsigned char)(h * 16 + l);

@@ -34,17 +34,6 @@ req_param(struct req *rq, const char *name)
 	return NULL;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Decode %XX and '+' of a query component into the pool; "*nul" is set
@@ -60,10 +49,10 @@ urldecode(struct pool *p, const char *s, size_t n, int *nul)
 		if (s[i] == '+')
 			*o++ = ' ';
 		else if (s[i] == '%' && i + 2 < n &&
-		    hexval((unsigned char)s[i + 1]) >= 0 &&
-		    hexval((unsigned char)s[i + 2]) >= 0) {
-			*o = (char)(hexval((unsigned char)s[i + 1]) * 16 +
-			    hexval((unsigned char)s[i + 2]));
+		    hex_digit((unsigned char)s[i + 1]) >= 0 &&
+		    hex_digit((unsigned char)s[i + 2]) >= 0) {
+			*o = (char)(hex_digit((unsigned char)s[i + 1]) * 16 +
+			    hex_digit((unsigned char)s[i + 2]));
 			if (*o++ == '\0')
 				*nul = 1;
 			i += 2;
@@ -212,7 +201,7 @@ hex4(const char *p, size_t n)
 	if (n < 4)
 		return -1;
 	for (i = 0; i < 4; i++) {
-		h = hexval((unsigned char)p[i]);
+		h = hex_digit((unsigned char)p[i]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;

@@ -49,16 +49,6 @@ struct splitter {
 	enum kn_err	 err;
 };
 
-static size_t
-cpcount(const char *s, size_t n)
-{
-	size_t	i, c = 0;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			c++;
-	return c;
-}
 
 static int
 fail(struct splitter *sp, enum kn_err e)
@@ -85,7 +75,7 @@ parts_add(struct splitter *sp, struct parts *ps, const char *p, size_t n)
 	}
 	ps->v[ps->n].p = p;
 	ps->v[ps->n].n = n;
-	ps->v[ps->n].cp = cpcount(p, n);
+	ps->v[ps->n].cp = utf8_count(p, n);
 	ps->n++;
 	return 0;
 }
@@ -418,7 +408,7 @@ split_fixed(struct splitter *sp, struct list *l, const char *s, size_t n,
 	for (a = s;; a = at + sl) {
 		at = sl > 0 ? memmem(a, (size_t)(end - a), sep, sl) : NULL;
 		pn = at != NULL ? (size_t)(at - a) : (size_t)(end - a);
-		if ((long)cpcount(a, pn) > sp->size) {
+		if ((long)utf8_count(a, pn) > sp->size) {
 			if (split_recursive(sp, l, a, pn) == -1)
 				return -1;
 		} else if (list_add(sp, l, a, pn) == -1)
@@ -464,17 +454,6 @@ put_cp(struct buf *b, uint32_t c)
 	return buf_append(b, u, n);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static int
 unescape_one(struct buf *b, const unsigned char *s, size_t n, size_t *i)
@@ -512,7 +491,7 @@ unescape_one(struct buf *b, const unsigned char *s, size_t n, size_t *i)
 		return put_cp(b, s[(*i)++]);
 	}
 	for (k = 0, (*i)++; k < want; k++, (*i)++) {
-		if (*i >= n || (h = hexval(s[*i])) < 0)
+		if (*i >= n || (h = hex_digit(s[*i])) < 0)
 			return -1;
 		c = c << 4 | (uint32_t)h;
 	}

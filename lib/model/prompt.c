@@ -13,16 +13,6 @@
 #include "model/model.h"
 #include "http/http.h"
 
-static size_t
-utf8_chars(const char *s)
-{
-	size_t	n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
 
 /* Python's repr of a list of strings: ['a', 'b'] */
 static void
@@ -102,7 +92,7 @@ check_one(const char *type, json_object *def, const char *var,
 				return -1;
 			}
 		} else if (maxv != NULL && json_object_get_int(maxv) > 0 &&
-		    utf8_chars(s) > (size_t)json_object_get_int(maxv)) {
+		    utf8_count(s, strlen(s)) > (size_t)json_object_get_int(maxv)) {
 			snprintf(msg, sizeof(msg), "in input form must be less "
 			    "than %d characters", json_object_get_int(maxv));
 			return fail(rs, var, msg);

@@ -564,14 +564,6 @@ pg_col_double(struct dbst *st, int i)
 	return s ? strtod(s, NULL) : 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
 
 /* bytea in text form: "\x" and two hex digits a byte */
 static const void *
@@ -597,8 +589,8 @@ pg_col_blob(struct dbst *st, int i, size_t *len)
 	free(st->blob);
 	st->blob = xmalloc(n + 1);
 	for (k = 0; k < n; k++) {
-		hi = hexval((unsigned char)s[2 * k]);
-		lo = hexval((unsigned char)s[2 * k + 1]);
+		hi = hex_digit((unsigned char)s[2 * k]);
+		lo = hex_digit((unsigned char)s[2 * k + 1]);
 		if (hi < 0 || lo < 0)
 			return NULL;
 		st->blob[k] = (char)(hi << 4 | lo);

@@ -101,16 +101,6 @@ is_number(json_object *v)
 	    json_object_is_type(v, json_type_boolean);
 }
 
-static size_t
-utf8_chars(const char *s, size_t n)
-{
-	size_t	i, c = 0;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			c++;
-	return c;
-}
 
 /*
  * The decimals Dify counts: -exponent of Decimal(str(v)).normalize(),
@@ -189,7 +179,7 @@ check_string(struct wf_exec *x, json_object *v, const char *var, int *failed)
 		return NULL;
 	s = json_object_get_string(v);
 	n = (size_t)json_object_get_string_len(v);
-	if (utf8_chars(s, n) > MAX_STRING_LENGTH) {
+	if (utf8_count(s, n) > MAX_STRING_LENGTH) {
 		wf_fail(x, "OutputValidationError", "The length of output "
 		    "variable `%s` must be less than %d characters", var,
 		    MAX_STRING_LENGTH);

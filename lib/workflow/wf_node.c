@@ -213,16 +213,6 @@ var_map(struct wf_engine *e, json_object *vars)
 	return o;
 }
 
-static size_t
-utf8_count(const char *s, size_t n)
-{
-	size_t	i, c = 0;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			c++;
-	return c;
-}
 
 static int
 tmpl_tick(void *arg)

@@ -26,16 +26,6 @@ struct wf_secret {
 
 #define SECRET_LOG_MIN_CHARS	24
 
-static size_t
-utf8_chars(const char *s, size_t n)
-{
-	size_t	i, c = 0;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			c++;
-	return c;
-}
 
 /* Bytes of the first "k" characters of s (n bytes). */
 static size_t
@@ -61,7 +51,7 @@ utf8_span(const char *s, size_t n, size_t k)
 static const char *
 secret_log(struct pool *p, const char *s)
 {
-	size_t	 n = strlen(s), chars = utf8_chars(s, n), head, tail, i;
+	size_t	 n = strlen(s), chars = utf8_count(s, n), head, tail, i;
 	char	*o, *d;
 
 	o = pool_alloc(p, n + chars + 1);
