@@ -24,7 +24,8 @@ R4=$(run "$KW2" carol "other app")
 RF=$(run "$KF" bob "broken")
 sql "UPDATE workflow_runs SET app_id = '$W' WHERE id = '$RF'"
 # spread the creation times: R1 a day ago, R2 an hour ago
-sql "UPDATE workflow_runs SET created_at = created_at - 86400 WHERE id = '$R1'"
+# two days back: yesterday's midnight lies between R1 and R2 at any hour
+sql "UPDATE workflow_runs SET created_at = created_at - 172800 WHERE id = '$R1'"
 sql "UPDATE workflow_runs SET created_at = created_at - 3600 WHERE id = '$R2'"
 jreq POST /v1/chat-messages "$KC" '{"inputs":{},"query":"chat","user":"alice"}'
 
@@ -79,7 +80,7 @@ req GET "/v1/workflows/logs?created_at__after=$(iso $((NOW - 7200)))Z" "$KW"
 check "created_at__after (with Z)" test "$(ids)" = "$RF $R3 $R2"
 req GET "/v1/workflows/logs?created_at__after=$(iso $((NOW - 7200)))%2B00:00&created_at__before=$(iso $((NOW - 1800)))" "$KW"
 check "both bounds together (with an offset)" test "$(ids)" = "$R2"
-req GET "/v1/workflows/logs?created_at__before=$(date -u -d "@$((NOW - 3600))" +%Y-%m-%d)" "$KW"
+req GET "/v1/workflows/logs?created_at__before=$(date -u -d "@$((NOW - 86400))" +%Y-%m-%d)" "$KW"
 check "a date alone means its midnight" test "$(ids)" = "$R1"
 req GET "/v1/workflows/logs?status=succeeded&created_by_end_user_session_id=alice&keyword=third" "$KW"
 check "filters combine" test "$(ids)" = "$R3"
