@@ -1,7 +1,9 @@
 /* app.c: app metadata and what no other family claims.  Mirrors Dify
  * service_api/app/app.py, site.py, index.py and end_user/end_user.py:
  * GET /v1/, /v1/info, /v1/parameters, /v1/meta, /v1/site,
- * /v1/end-users/{end_user_id}. */
+ * /v1/end-users/{end_user_id}; and the datasets of the Knowledge API
+ * (service_api/dataset/dataset.py, lib/app/dataset.c), which answer to
+ * dataset keys only. */
 #include <unistd.h>
 
 #include "app/app.h"
@@ -22,6 +24,11 @@ static const struct route routes[] = {
 	{ "GET", "/v1/meta",		meta,		0 },
 	{ "GET", "/v1/site",		site,		0 },
 	{ "GET", "/v1/end-users/{id:uuid}", end_user,	0 },
+	{ "GET", "/v1/datasets",	dataset_list,	ROUTE_DATASET },
+	{ "POST", "/v1/datasets",	dataset_create,	ROUTE_DATASET },
+	{ "GET", "/v1/datasets/{id:uuid}", dataset_get,	ROUTE_DATASET },
+	{ "PATCH", "/v1/datasets/{id:uuid}", dataset_update, ROUTE_DATASET },
+	{ "DELETE", "/v1/datasets/{id:uuid}", dataset_delete, ROUTE_DATASET },
 	{ NULL, NULL, NULL, 0 }
 };
 

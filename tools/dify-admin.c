@@ -863,6 +863,81 @@ cmd_key_revoke(int argc, char **argv)
 	}
 }
 
+/* ---- dataset keys (the Knowledge API) ---- */
+
+static int
+cmd_dataset_key_create(int argc, char **argv)
+{
+	char	key[33], id[UUID_LEN + 1];
+
+	if (argc != 1) {
+		puts("usage: dify-admin dataset-key create\n"
+		    "Issue a key of the Knowledge API (/v1/datasets) and print "
+		    "it.  It opens every\ndataset of the install and no app.  "
+		    "It is shown this once: only its SHA-256\ndigest is "
+		    "stored.");
+		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+	}
+	open_db();
+	auth_dataset_key_new(key);
+	if (db_dataset_key_create(db, key, id) == -1)
+		die("dataset-key create: database error%s", NULL);
+	puts(key);
+	explicit_bzero(key, sizeof(key));
+	return 0;
+}
+
+static int
+print_dataset_key(const struct api_key *k, void *arg)
+{
+	(void)arg;
+	printf("%s  %s...  %s\n", k->id, k->prefix,
+	    k->revoked ? "revoked" : "active");
+	return 0;
+}
+
+static int
+cmd_dataset_key_list(int argc, char **argv)
+{
+	if (argc != 1) {
+		puts("usage: dify-admin dataset-key list\n"
+		    "One line per dataset key: id, first characters, state.");
+		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+	}
+	open_db();
+	return db_dataset_key_each(db, &pool, print_dataset_key, NULL) == 0 ?
+	    0 : 1;
+}
+
+static int
+cmd_dataset_key_revoke(int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "--help") == 0) {
+		puts("usage: dify-admin dataset-key revoke KEY_ID|PREFIX\n"
+		    "Revoke a dataset key by its id or its first characters "
+		    "(both from dataset-key\nlist).  It then answers 401 "
+		    "\"Access token is invalid\".  A prefix that several\n"
+		    "active keys share revokes none of them.");
+		return argc == 2 ? 0 : 2;
+	}
+	open_db();
+	switch (db_dataset_key_revoke(db, argv[1])) {
+	case DB_OK:
+		printf("revoked %s\n", argv[1]);
+		return 0;
+	case DB_NOT_FOUND:
+		die("dataset-key revoke: no active key %s", argv[1]);
+		return 1;
+	case DB_CONFLICT:
+		die("dataset-key revoke: %s names several keys; nothing "
+		    "revoked; use the id", argv[1]);
+		return 1;
+	default:
+		die("dataset-key revoke: database error%s", NULL);
+		return 1;
+	}
+}
+
 /* ---- db copy ---- */
 
 static void
@@ -1104,6 +1179,11 @@ static const struct {
 	{ "key", "create", cmd_key_create, "issue an API key (shown once)" },
 	{ "key", "list", cmd_key_list, "list keys" },
 	{ "key", "revoke", cmd_key_revoke, "revoke a key" },
+	{ "dataset-key", "create", cmd_dataset_key_create,
+	    "issue a Knowledge API key (shown once)" },
+	{ "dataset-key", "list", cmd_dataset_key_list, "list dataset keys" },
+	{ "dataset-key", "revoke", cmd_dataset_key_revoke,
+	    "revoke a dataset key" },
 	{ "db", "copy", cmd_db_copy, "copy an SQLite install into PostgreSQL" },
 	{ "model", "embed", cmd_model_embed,
 	    "embed texts with a provider's model (JSON)" },

@@ -2,7 +2,7 @@
  * app.h: the door of lib/app/, the apps that answer with one model:
  * completion, chat and agent chat (gen.c: the generation pipeline,
  * agent tool rounds, conversation naming) and the app metadata bodies
- * (appinfo.c).
+ * (appinfo.c), and the datasets of the Knowledge API (dataset.c).
  */
 #ifndef APP_H
 #define APP_H
@@ -36,5 +36,13 @@ json_object *appinfo_parameters(const struct app *);
 json_object *appinfo_site(const struct app *);
 json_object *appinfo_meta(const struct app *);
 int	 app_configured(struct db *, const struct app *);
+
+/* ---- dataset.c: /v1/datasets (ROUTE_DATASET routes of app.fcgi) ---- */
+
+int	 dataset_list(struct req *, struct resp *);
+int	 dataset_create(struct req *, struct resp *);
+int	 dataset_get(struct req *, struct resp *);
+int	 dataset_update(struct req *, struct resp *);
+int	 dataset_delete(struct req *, struct resp *);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * auth.c: API keys and end users.  A key is "app-" and 24 random
- * alphanumerics, shown once; only its SHA-256 digest is stored.  The
+ * auth.c: API keys and end users.  A key is "app-" (or, for the
+ * Knowledge API, "dataset-") and 24 random alphanumerics, shown once; only its SHA-256 digest is stored.  The
  * checks and their answers follow Dify's order exactly (spec section 2).
  */
 #include <ctype.h>
@@ -13,29 +13,45 @@
 static const char alnum[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-void
-auth_key_new(char out[29])
+static void
+key_new(char *out, const char *prefix)
 {
 	unsigned char	r;
+	size_t		n = strlen(prefix);
 	int		i = 0;
 
-	memcpy(out, "app-", 4);
+	memcpy(out, prefix, n);
 	while (i < 24) {
 		random_bytes(&r, 1);
 		if (r >= 248)	/* 248 = 4 * 62: keep the draw uniform */
 			continue;
-		out[4 + i++] = alnum[r % 62];
+		out[n + i++] = alnum[r % 62];
 	}
-	out[28] = '\0';
+	out[n + 24] = '\0';
 }
 
-int
-auth_request(struct req *rq, struct resp *rs)
+void
+auth_key_new(char out[29])
 {
-	const char	*h = req_env(rq, "HTTP_AUTHORIZATION"), *tok, *app_id;
-	uint8_t		 hash[32];
+	key_new(out, "app-");
+}
+
+void
+auth_dataset_key_new(char out[33])
+{
+	key_new(out, "dataset-");
+}
+
+/*
+ * The SHA-256 of the bearer token of the request into "hash": 0, or -1
+ * with Dify's 401 in "rs".
+ */
+static int
+bearer_hash(struct req *rq, struct resp *rs, uint8_t hash[32])
+{
+	const char	*h = req_env(rq, "HTTP_AUTHORIZATION"), *tok;
+	char		 key[257];
 	size_t		 n;
-	int		 rc;
 
 	if (h == NULL || strchr(h, ' ') == NULL)
 		return resp_error(rs, ERR_AUTH_MISSING);
@@ -52,14 +68,22 @@ auth_request(struct req *rq, struct resp *rs)
 		n--;
 	if (n == 0 || n > 256)
 		return resp_error(rs, ERR_AUTH_INVALID);
-	{
-		char	key[257];
+	memcpy(key, tok, n);
+	key[n] = '\0';
+	db_key_hash(key, hash);
+	explicit_bzero(key, sizeof(key));
+	return 0;
+}
 
-		memcpy(key, tok, n);
-		key[n] = '\0';
-		db_key_hash(key, hash);
-		explicit_bzero(key, sizeof(key));
-	}
+int
+auth_request(struct req *rq, struct resp *rs)
+{
+	const char	*app_id;
+	uint8_t		 hash[32];
+	int		 rc;
+
+	if (bearer_hash(rq, rs, hash) == -1)
+		return -1;
 	rc = db_key_lookup(rq->db, &rq->pool, hash, &app_id);
 	if (rc == DB_NOT_FOUND)
 		return resp_error(rs, ERR_AUTH_INVALID);
@@ -75,6 +99,28 @@ auth_request(struct req *rq, struct resp *rs)
 		return resp_error(rs, ERR_APP_ABNORMAL);
 	if (!rq->app.enable_api)
 		return resp_error(rs, ERR_API_DISABLED);
+	return 0;
+}
+
+/*
+ * Dify's validate_dataset_token: the token is looked up among keys of
+ * type "dataset" only, so an app key here (and a dataset key on an app
+ * endpoint) is "Access token is invalid".
+ */
+int
+auth_dataset_request(struct req *rq, struct resp *rs)
+{
+	uint8_t		 hash[32];
+	int		 rc;
+
+	if (bearer_hash(rq, rs, hash) == -1)
+		return -1;
+	rc = db_dataset_key_lookup(rq->db, &rq->pool, hash,
+	    &rq->dataset_key_id);
+	if (rc == DB_NOT_FOUND)
+		return resp_error(rs, ERR_AUTH_INVALID);
+	if (rc != DB_OK)
+		return resp_error(rs, ERR_INTERNAL);
 	return 0;
 }
 

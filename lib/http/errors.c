@@ -72,6 +72,11 @@ const struct err_info err_table[ERR__MAX] = {
 	    "Conversation Variable Not Exists." },
 	[ERR_END_USER_NOT_FOUND] = { 404, "end_user_not_found",
 	    "End user not found." },
+	/* Werkzeug's NotFound("Dataset not found.") */
+	[ERR_DATASET_NOT_FOUND] = { 404, "not_found", "Dataset not found." },
+	[ERR_DATASET_NAME_DUPLICATE] = { 409, "dataset_name_duplicate",
+	    "The dataset name already exists. Please modify your dataset "
+	    "name." },
 	[ERR_METHOD_NOT_ALLOWED] = { 405, "method_not_allowed",
 	    "The method is not allowed for the requested URL." },
 	[ERR_TOO_LARGE] = { 413, "request_entity_too_large",

@@ -42,6 +42,8 @@ enum err {
 	ERR_MESSAGE_NOT_FOUND,
 	ERR_VARIABLE_NOT_FOUND,
 	ERR_END_USER_NOT_FOUND,
+	ERR_DATASET_NOT_FOUND,
+	ERR_DATASET_NAME_DUPLICATE,
 	ERR_METHOD_NOT_ALLOWED,
 	ERR_TOO_LARGE,
 	ERR_NO_FILE_UPLOADED,
@@ -109,6 +111,7 @@ struct req {
 	int		 body_read;
 	int		 have_app;
 	struct app	 app;
+	const char	*dataset_key_id;	/* ROUTE_DATASET: the key's id */
 	struct end_user	 user;
 	double		 started;
 	int		 client_gone;
@@ -190,6 +193,8 @@ struct route {
 	int		 flags;
 };
 #define ROUTE_NOAUTH	0x01
+/* authenticated by a dataset key (the Knowledge API), not an app key */
+#define ROUTE_DATASET	0x02
 
 enum {
 	ROUTE_OK,
@@ -244,6 +249,13 @@ int	 input_query_int(struct req *, struct resp *, const char *name,
 
 /* Generate "app-" + 24 alphanumerics into out[29]. */
 void	 auth_key_new(char out[29]);
+/* Generate "dataset-" + 24 alphanumerics into out[33]. */
+void	 auth_dataset_key_new(char out[33]);
+/*
+ * Resolve the Authorization header to a dataset key (rq->dataset_key_id).
+ * 0, or -1 with Dify's 401 in "rs".
+ */
+int	 auth_dataset_request(struct req *, struct resp *);
 /*
  * Resolve the Authorization header to rq->app.  0, or -1 with Dify's
  * 401/403 body in "rs".

@@ -397,7 +397,9 @@ serve_one(struct io *io, struct db *db, const char *prog,
 			break;
 		default:
 			if ((r->flags & ROUTE_NOAUTH) ||
-			    auth_request(&rq, &rs) == 0)
+			    ((r->flags & ROUTE_DATASET) ?
+			    auth_dataset_request(&rq, &rs) :
+			    auth_request(&rq, &rs)) == 0)
 				r->handler(&rq, &rs);
 		}
 	}

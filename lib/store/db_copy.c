@@ -18,7 +18,7 @@ static const char *const tables[] = {
 	"apps", "api_keys", "end_users", "workflows", "conversations",
 	"messages", "message_feedbacks", "conversation_variables",
 	"workflow_runs", "workflow_node_executions", "upload_files",
-	"file_chunks", "tasks", NULL
+	"file_chunks", "tasks", "datasets", "dataset_api_keys", NULL
 };
 
 /* A statement outside the cache, for SQL made here. */

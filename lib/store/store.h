@@ -196,6 +196,66 @@ int	 db_key_revoke(struct db *, const char *id_or_prefix);
 int	 db_key_each(struct db *, struct pool *, const char *app_id,
 	    int (*fn)(const struct api_key *, void *), void *);
 
+/* ---- db_dataset.c: datasets (knowledge bases) and their keys ---- */
+
+/*
+ * A dataset row.  Strings come from the caller's pool (or the caller's
+ * own, for writes); retrieval_model is owned (dataset_release), NULL
+ * when the dataset has none and Dify's default applies.
+ */
+struct dataset {
+	const char	*id;
+	const char	*name;
+	const char	*description;
+	const char	*provider;
+	const char	*permission;
+	const char	*data_source_type;
+	const char	*indexing_technique;
+	const char	*embedding_model;
+	const char	*embedding_model_provider;
+	json_object	*retrieval_model;
+	const char	*created_by;
+	const char	*updated_by;
+	int64_t		 created_at;
+	int64_t		 updated_at;
+};
+
+void	 dataset_release(struct dataset *);
+/*
+ * Insert "d" (all but id and times); fills d->id from "idbuf" and the
+ * times.  DB_OK, DB_CONFLICT when the name is taken, or -1.
+ */
+int	 db_dataset_create(struct db *, struct dataset *d,
+	    char idbuf[UUID_LEN + 1]);
+int	 db_dataset_get(struct db *, struct pool *, const char *id,
+	    struct dataset *);
+/*
+ * Write every column of "d" but id, created_*; sets d->updated_at.
+ * DB_OK, DB_NOT_FOUND, DB_CONFLICT (another dataset has the name), -1.
+ */
+int	 db_dataset_update(struct db *, struct dataset *d);
+int	 db_dataset_delete(struct db *, const char *id);
+/*
+ * Datasets whose name contains "keyword" (case-insensitively; NULL: all),
+ * newest first, "limit" from "offset"; *total counts every match.  Each
+ * row goes to fn, which must not keep d->retrieval_model.  0 or -1.
+ */
+int	 db_dataset_list(struct db *, struct pool *, const char *keyword,
+	    int64_t offset, int64_t limit, int64_t *total,
+	    int (*fn)(const struct dataset *, void *), void *);
+
+/* Dataset keys ("dataset-" + 24 alphanumerics), stored as SHA-256. */
+int	 db_dataset_key_create(struct db *, const char *key,
+	    char id[UUID_LEN + 1]);
+/* Look up by hash: DB_OK with the key's id from "p", DB_NOT_FOUND, -1. */
+int	 db_dataset_key_lookup(struct db *, struct pool *,
+	    const uint8_t hash[32], const char **id);
+/* As db_key_revoke, among dataset keys. */
+int	 db_dataset_key_revoke(struct db *, const char *id_or_prefix);
+/* Each dataset key (app_id NULL) to fn. */
+int	 db_dataset_key_each(struct db *, struct pool *,
+	    int (*fn)(const struct api_key *, void *), void *);
+
 int	 db_workflow_create(struct db *, const char *app_id, json_object *graph,
 	    json_object *features, json_object *env, json_object *conv,
 	    char id[UUID_LEN + 1]);
